@@ -1,0 +1,231 @@
+// Package cli is git rapido's command layer: it owns flag parsing (one
+// pflag.FlagSet per subcommand), help text, error printing and exit codes.
+// Every subcommand lives in its own cmd_<name>.go file and registers itself
+// from init with Register. Nothing below this package prints errors or exits.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/git-rapido/git-rapido/cmd/internal/gitexec"
+)
+
+// Command describes one subcommand: its help text and how to run it.
+type Command struct {
+	Name     string   // as typed after "git rapido"
+	Synopsis []string // usage lines, each without the leading "git rapido "
+	Short    string   // one line for the command list, lower-case, no period
+	Long     string   // DESCRIPTION: paragraphs separated by blank lines
+	// Sections are extra man-page sections (EXIT STATUS, CONFIGURATION, ...)
+	// printed after OPTIONS, in order.
+	Sections []Section
+	// Flags binds the command's flags to its options struct.
+	Flags func(fs *pflag.FlagSet)
+	// Run does the work. args are the operands left after flag parsing;
+	// env.DashAt says where a "--" stood, for commands that take a command
+	// line after it.
+	Run func(ctx context.Context, env *Env, args []string) error
+	// RawArgs hands the whole argument list to Run unparsed, for commands
+	// that must parse exactly like a git builtin (git rapido trailers).
+	RawArgs bool
+	// UsageExit is the exit status of a usage error: 129 as in git unless a
+	// command documents another (the test commands use 128, "cannot test").
+	UsageExit int
+	// Hidden commands are plumbing (guest init, hooks) left out of the list.
+	Hidden bool
+}
+
+// Section is a titled block of help text.
+type Section struct {
+	Title string
+	Body  string
+}
+
+// Env is what a command may touch of the outside world. Tests fill it in.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+	// Runner starts git and every other external program.
+	Runner *gitexec.Runner
+	// DashAt is the number of operands before a "--", or -1 when there was none.
+	DashAt int
+
+	cfgOnce sync.Once
+	cfg     *gitexec.Config
+	cfgErr  error
+}
+
+// Config reads the git configuration once per invocation.
+func (e *Env) Config(ctx context.Context) (*gitexec.Config, error) {
+	e.cfgOnce.Do(func() { e.cfg, e.cfgErr = e.Runner.ReadConfig(ctx) })
+	return e.cfg, e.cfgErr
+}
+
+// IsTerminal reports whether w is a terminal, for live progress lines.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+var (
+	registry   = map[string]func() *Command{}
+	guestEntry func() int
+)
+
+// Register adds a subcommand. newCmd builds a fresh *Command with its own
+// options struct each time, so nothing leaks between invocations in tests.
+func Register(newCmd func() *Command) {
+	c := newCmd()
+	if _, dup := registry[c.Name]; dup {
+		panic("cli: command registered twice: " + c.Name)
+	}
+	registry[c.Name] = newCmd
+}
+
+// RegisterGuest sets the function run when this binary is the VM's /init.
+func RegisterGuest(main func() int) { guestEntry = main }
+
+func commands() []*Command {
+	var cs []*Command
+	for _, n := range names() {
+		cs = append(cs, registry[n]())
+	}
+	return cs
+}
+
+func names() []string {
+	var ns []string
+	for n := range registry {
+		ns = append(ns, n)
+	}
+	sort.Strings(ns)
+	return ns
+}
+
+// Main runs git rapido with the full argv and returns the exit status. The
+// same binary is the guest's PID 1 inside the VM: it dispatches on that first.
+func Main(argv []string) int {
+	if guestEntry != nil && (os.Getpid() == 1 || filepath.Base(argv[0]) == "init") {
+		return guestEntry()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	env := &Env{
+		Stdin:  os.Stdin,
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
+		Getenv: os.Getenv,
+		Runner: &gitexec.Runner{},
+		DashAt: -1,
+	}
+	return Run(ctx, env, argv[1:])
+}
+
+// Run dispatches args (without the program name) and returns the exit status.
+func Run(ctx context.Context, env *Env, args []string) int {
+	if len(args) == 0 {
+		printOverview(env.Stdout, false)
+		return 1
+	}
+	switch args[0] {
+	case "-h", "--help":
+		printOverview(env.Stdout, true)
+		return 0
+	case "--version", "version":
+		fmt.Fprintf(env.Stdout, "git-rapido version %s\n", Version())
+		return 0
+	}
+	if strings.HasPrefix(args[0], "-") {
+		fmt.Fprintf(env.Stderr, "error: unknown option: %s\n", args[0])
+		printOverview(env.Stderr, false)
+		return 129
+	}
+	newCmd, ok := registry[args[0]]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "git-rapido: '%s' is not a git rapido command. See 'git rapido --help'.\n", args[0])
+		if s := suggest(args[0]); s != "" {
+			fmt.Fprintf(env.Stderr, "\nThe most similar command is\n\t%s\n", s)
+		}
+		return 1
+	}
+	cmd := newCmd()
+	return runCommand(ctx, env, cmd, args[1:])
+}
+
+func runCommand(ctx context.Context, env *Env, cmd *Command, args []string) int {
+	usageExit := cmd.UsageExit
+	if usageExit == 0 {
+		usageExit = 129
+	}
+	operands := args
+	if !cmd.RawArgs {
+		fs := pflag.NewFlagSet("git rapido "+cmd.Name, pflag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		fs.SortFlags = false
+		if cmd.Flags != nil {
+			cmd.Flags(fs)
+		}
+		help := fs.BoolP("help", "h", false, "show this help")
+		if err := fs.Parse(args); err != nil {
+			fmt.Fprintf(env.Stderr, "error: %s\n", strings.TrimPrefix(err.Error(), "flag: "))
+			printUsage(env.Stderr, cmd)
+			return usageExit
+		}
+		if *help {
+			printHelp(env.Stdout, cmd)
+			return 0
+		}
+		operands = fs.Args()
+		env.DashAt = fs.ArgsLenAtDash()
+	}
+	err := cmd.Run(ctx, env, operands)
+	return exitStatus(env, cmd, err, usageExit)
+}
+
+// suggest returns the registered command closest to a mistyped one.
+func suggest(typed string) string {
+	best, bestD := "", 3
+	for _, n := range names() {
+		if d := editDistance(typed, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
