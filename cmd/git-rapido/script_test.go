@@ -9,6 +9,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/git-rapido/git-rapido/cmd/internal/cli"
+	"github.com/git-rapido/git-rapido/cmd/internal/fakemake"
+	"github.com/git-rapido/git-rapido/cmd/internal/fakeqemu"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/script")
@@ -19,6 +21,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/sc
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"git-rapido": func() { os.Exit(cli.Main(os.Args)) },
+		"fake-qemu":  fakeqemu.Main,
+		"fake-make":  fakemake.Main,
 	})
 }
 
