@@ -45,7 +45,12 @@ func setupEnv(e *testscript.Env) error {
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		return err
 	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		return err
+	}
 	for k, v := range map[string]string{
+		"REPO_ROOT":           root,
 		"HOME":                home,
 		"XDG_CONFIG_HOME":     filepath.Join(home, ".config"),
 		"XDG_CACHE_HOME":      filepath.Join(home, ".cache"),

@@ -101,3 +101,18 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		}
 	}
 }
+
+func TestCompletionListsVisibleCommandsAndFlags(t *testing.T) {
+	words := completionWords()
+	for _, w := range words {
+		if strings.HasPrefix(w, "__") {
+			t.Errorf("completion offers hidden command %q", w)
+		}
+	}
+	if !strings.Contains(strings.Join(words, " "), "help") {
+		t.Errorf("completion words %q lack help", words)
+	}
+	if got := completionWords("help"); strings.Join(got, " ") != "--man" {
+		t.Errorf("completionWords(help) = %q, want [--man]", got)
+	}
+}

@@ -1,0 +1,31 @@
+# bash completion for "git rapido", plugged into git's own completion:
+# git-completion.bash calls _git_rapido for "git rapido <TAB>". Source this
+# file after git's completion (make install puts it where bash-completion
+# finds it). Commands and flags come from the binary, so they never drift.
+
+_git_rapido ()
+{
+	local subcommand
+	subcommand="$(__git_find_on_cmdline "$(git rapido __complete 2>/dev/null)")"
+	if [ -z "$subcommand" ]; then
+		__gitcomp "$(git rapido __complete 2>/dev/null) --help --version"
+		return
+	fi
+	case "$cur" in
+	--cut=*)
+		__gitcomp "$(git rapido cut --list 2>/dev/null | awk '{print $1}')" "" "${cur##--cut=}"
+		;;
+	--*)
+		__gitcomp "$(git rapido __complete "$subcommand" 2>/dev/null) --help"
+		;;
+	*)
+		case "$subcommand" in
+		test|run|build|boot|cut|review|trailer|trailers|hooks|key|net|cache)
+			;;
+		*)
+			__git_complete_refs
+			;;
+		esac
+		;;
+	esac
+}
