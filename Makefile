@@ -13,6 +13,10 @@ PREFIX  ?= $(HOME)/.local
 endif
 BINDIR  := $(PREFIX)/bin
 MANDIR  := $(PREFIX)/share/man/man1
+# bash-completion loads completions by command name, but "git rapido" is
+# completed by git's script, so ours must be sourced eagerly: as root it goes
+# to /etc/bash_completion.d, otherwise users source it from ~/.bashrc.
+COMPDIR ?= $(if $(filter /usr/local /usr,$(PREFIX)),/etc/bash_completion.d,$(PREFIX)/share/git-rapido)
 VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/git-rapido/git-rapido/cmd/internal/cli.version=$(VERSION)
 BIN     := bin/git-rapido
@@ -34,10 +38,13 @@ build:
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/git-rapido
 	install -D -m 0644 bin/git-rapido.1 $(DESTDIR)$(MANDIR)/git-rapido.1
+	install -D -m 0644 contrib/completion/git-rapido.bash $(DESTDIR)$(COMPDIR)/git-rapido
+	install -D -m 0644 contrib/completion/git-rapido.zsh $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_git-rapido.zsh
 	@case ":$$PATH:" in *":$(BINDIR):"*) ;; *) echo "note: add $(BINDIR) to PATH so 'git rapido' finds git-rapido";; esac
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/git-rapido $(DESTDIR)$(MANDIR)/git-rapido.1
+	rm -f $(DESTDIR)$(BINDIR)/git-rapido $(DESTDIR)$(MANDIR)/git-rapido.1 $(DESTDIR)$(COMPDIR)/git-rapido \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_git-rapido.zsh
 
 deps:
 	@contrib/install-deps.sh
