@@ -72,7 +72,9 @@ type CommandRunner func(argv []string) (stdout []byte, err error)
 // ShellPath is the shell git starts commands with.
 const ShellPath = "/bin/sh"
 
-const cutLine = "------------------------ >8 ------------------------"
+// cutLine is the scissors line after the comment character and a space;
+// its newline is part of it, so "...>8 ---...\r\n" is no scissors line.
+const cutLine = "------------------------ >8 ------------------------\n"
 
 // isSpace is git's isspace: no \v or \f.
 func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
