@@ -3,6 +3,8 @@ package trailers
 import (
 	"bytes"
 	"flag"
+	"os"
+	"path/filepath"
 
 	"math/rand"
 	"strings"
@@ -196,4 +198,54 @@ func TestDifferential(t *testing.T) {
 	if failed > 0 {
 		t.Errorf("%d of %d cases differ from git", failed, compared)
 	}
+}
+
+// optWords are command-line words for TestDifferentialOptions: every option
+// spelled in full, abbreviated, negated, with and without values, plus
+// operands and the odd things parse-options must refuse.
+var optWords = []string{
+	"--trim-empty", "--trim", "--t", "--tr", "--tra", "--no-t", "--no-tr", "--no-trailer", "--no-trai",
+	"--where=end", "--where", "start", "--wh=after", "--w", "--no-where", "--no-w", "--no-where=x",
+	"--if-exists", "--if", "--if-e=add", "--if-m", "doNothing", "--no-if", "--no-if-e", "--if-exists=Replace",
+	"--only-trailers", "--only", "--o", "--only-i", "--no-only-i", "--unfold", "--un", "--u=1", "--no-unfold",
+	"--no-u", "--parse", "--pa", "--p", "--no-parse", "--no-p", "--no-divider", "--no-div", "--div", "--divider",
+	"--divider=1", "--no-divider=1", "--no", "--no-", "--n", "-h", "-x", "-xh", "-", "--help-all",
+	"--no-no-divider", "--trailer=a: b", "--trailer", "c=d", "--trail=e", "--in=1", "--no-in=1", "--no-in",
+	"--i", "x: y", "--=", "---", "--unknown", "--no-unknown", "msg", "--only-input", "--no-in-place", "--if-missing=add",
+}
+
+// TestDifferentialOptions compares git's parse-options with ParseArgs on
+// random command lines: same output, messages and exit status.
+func TestDifferentialOptions(t *testing.T) {
+	needGit(t)
+	n := *diffCases / 3
+	if testing.Short() {
+		n = 100
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "msg"), []byte("subj\n\nA: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewSource(*diffSeed))
+	compared, failed := 0, 0
+	for i := 0; i < n; i++ {
+		var argv []string
+		for k := r.Intn(5) + 1; k > 0; k-- {
+			argv = append(argv, pick(r, optWords))
+		}
+		if r.Intn(8) == 0 {
+			argv = append(argv, "--", "msg")
+		}
+		input := []byte("subj\n\nT: a\n")
+		want := runGit(t, dir, nil, argv, input)
+		got := runEngine(dir, nil, argv, input)
+		compared++
+		if got != want {
+			failed++
+			if failed <= 10 {
+				t.Errorf("args %q:\nengine %#v\ngit    %#v", argv, got, want)
+			}
+		}
+	}
+	t.Logf("options: %d command lines compared with git, %d differ", compared, failed)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -106,9 +107,25 @@ func runEngine(dir string, cfg []ConfigItem, argv []string, input []byte) result
 	}
 	opts := inv.Options
 	opts.Warn = func(l string) { stderr.WriteString(l + "\n") }
-	out, err := Process(input, opts, c, inv.Args, execRunner(dir, &stderr))
-	if err != nil {
-		return result{string(out), stderr.String() + "fatal: " + err.Error() + "\n", 128}
+	if len(inv.Files) == 0 {
+		out, _ := Process(input, opts, c, inv.Args, execRunner(dir, &stderr))
+		return result{string(out), stderr.String(), 0}
 	}
-	return result{string(out), stderr.String(), 0}
+	// Files, as the CLI reads them (never in place here).
+	var stdout strings.Builder
+	stderr.Reset()
+	for i, f := range inv.Files {
+		in, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return result{stdout.String(), stderr.String() + fmt.Sprintf("fatal: could not read input file '%s': No such file or directory\n", f), 128}
+		}
+		if i == 0 {
+			for _, w := range c.Warnings {
+				stderr.WriteString(w + "\n")
+			}
+		}
+		out, _ := Process(in, opts, c, inv.Args, execRunner(dir, &stderr))
+		stdout.Write(out)
+	}
+	return result{stdout.String(), stderr.String(), 0}
 }
