@@ -123,9 +123,23 @@ type Config struct {
 	Warnings []string
 }
 
-// ErrCommentChar is returned by NewConfig for a core.commentChar that is not
-// one character; git refuses to start in that case.
+// ErrCommentChar is the cause of the ConfigError NewConfig returns for a
+// core.commentChar that is not one character; git refuses to start then.
 var ErrCommentChar = errors.New("core.commentChar should only be one character")
+
+// ConfigError is a configuration value git refuses to start with. Git prints
+// "error: <Err>" and then dies naming Key and where it was set.
+type ConfigError struct {
+	Key string // as in the configuration, e.g. "core.commentchar"
+	Err error
+}
+
+func (e *ConfigError) Error() string { return e.Key + ": " + e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+func missingValue(key string) error {
+	return &ConfigError{Key: key, Err: fmt.Errorf("missing value for '%s'", key)}
+}
 
 // DefaultConfig is the configuration of a git with no trailer.* keys.
 func DefaultConfig() *Config {
@@ -138,7 +152,10 @@ func DefaultConfig() *Config {
 // the defaults (trailer.where, trailer.ifexists, trailer.ifmissing,
 // trailer.separators) first and then the per-trailer sections, whose
 // where/ifexists/ifmissing start from those defaults whatever the order of
-// the keys. Other keys are ignored, except core.commentchar.
+// the keys. Other keys are ignored, except core.commentchar. The error is a
+// *ConfigError for a value git refuses (a bad core.commentChar, a key,
+// command or separators without a value: git 2.39 crashes on the latter,
+// later gits refuse them).
 func NewConfig(items []ConfigItem) (*Config, error) {
 	c := &Config{separators: ":", commentChar: '#'}
 	c.def = itemConf{where: WhereEnd, ifExists: ExistsAddIfDifferentNeighbor, ifMissing: MissingAdd}
@@ -146,14 +163,14 @@ func NewConfig(items []ConfigItem) (*Config, error) {
 		if strings.EqualFold(it.Key, "core.commentchar") {
 			switch {
 			case it.NoValue:
-				return nil, fmt.Errorf("missing value for 'core.commentchar'")
+				return nil, missingValue(it.Key)
 			case strings.EqualFold(it.Value, "auto"):
 				// interpret-trailers never guesses: "auto" keeps the
 				// character in force (normally '#').
 			case len(it.Value) == 1:
 				c.commentChar = it.Value[0]
 			default:
-				return nil, ErrCommentChar
+				return nil, &ConfigError{Key: it.Key, Err: ErrCommentChar}
 			}
 		}
 	}
@@ -191,7 +208,7 @@ func NewConfig(items []ConfigItem) (*Config, error) {
 			}
 		case "separators":
 			if unset {
-				return nil, fmt.Errorf("missing value for '%s'", it.Key)
+				return nil, missingValue(it.Key)
 			}
 			c.separators = val
 		}
@@ -230,7 +247,7 @@ func NewConfig(items []ConfigItem) (*Config, error) {
 				c.Warnings = append(c.Warnings, fmt.Sprintf("warning: more than one %s", it.Key))
 			}
 			if unset {
-				return nil, fmt.Errorf("missing value for '%s'", it.Key)
+				return nil, missingValue(it.Key)
 			}
 			*has, *dst = true, val
 		case "where":

@@ -42,7 +42,11 @@ func runGit(t testing.TB, dir string, cfg []ConfigItem, argv []string, input []b
 	t.Helper()
 	var args []string
 	for _, c := range cfg {
-		args = append(args, "-c", c.Key+"="+c.Value)
+		if c.NoValue {
+			args = append(args, "-c", c.Key)
+		} else {
+			args = append(args, "-c", c.Key+"="+c.Value)
+		}
 	}
 	args = append(args, "interpret-trailers")
 	args = append(args, argv...)
@@ -92,7 +96,8 @@ func execRunner(dir string, stderr *strings.Builder) CommandRunner {
 func runEngine(dir string, cfg []ConfigItem, argv []string, input []byte) result {
 	c, err := NewConfig(cfg)
 	if err != nil {
-		return result{Stderr: "error: " + err.Error() + "\nfatal: unable to parse 'core.commentchar' from command-line config\n", Code: 128}
+		ce := err.(*ConfigError)
+		return result{Stderr: "error: " + ce.Err.Error() + "\nfatal: unable to parse '" + ce.Key + "' from command-line config\n", Code: 128}
 	}
 	inv, aerr := ParseArgs("git interpret-trailers", argv)
 	if aerr != nil {

@@ -117,6 +117,10 @@ var ruleCases = []ruleCase{
 	// Configuration messages.
 	{name: "config warnings", cfg: kv("trailer.where", "bogus", "trailer.x.ifexists", "zz", "trailer.x.key", "X", "trailer.x.key", "Y"), args: []string{"--trailer", "x: 1"},
 		in: "subj\n", want: "subj\n\nY: 1\n", err: "warning: unknown value 'bogus' for key 'trailer.where'\nwarning: unknown value 'zz' for key 'trailer.x.ifexists'\nwarning: more than one trailer.x.key\n"},
+	{name: "valueless trailer.where acts as start", cfg: []ConfigItem{{Key: "trailer.where", NoValue: true}}, args: []string{"--trailer", "x=2", "--trailer", "y=3"},
+		in: "subj\n\nx: 1\n", want: "subj\n\ny: 3\nx: 2\nx: 1\n"},
+	{name: "valueless core.commentChar", cfg: []ConfigItem{{Key: "core.commentchar", NoValue: true}}, args: []string{}, in: "subj\n",
+		err: "error: missing value for 'core.commentchar'\nfatal: unable to parse 'core.commentchar' from command-line config\n", code: 128},
 	// Option parsing.
 	{name: "abbreviations", args: []string{"--tra=a: 1", "--wh", "start", "--trail", "b: 2"}, in: "subj\n", want: "subj\n\nb: 2\na: 1\n"},
 	{name: "ambiguous", args: []string{"--tr", "a=b"}, in: "subj\n", want: Usage("git interpret-trailers"), err: "error: ambiguous option: tr (could be --trim-empty or --trailer)\n", code: 129},

@@ -90,12 +90,15 @@ func runTrailers(ctx context.Context, env *Env, c *Command, args []string) error
 	}
 	cfg, err := trailers.NewConfig(configItems(gcfg))
 	if err != nil {
-		if errors.Is(err, trailers.ErrCommentChar) {
-			fmt.Fprintf(env.Stderr, "error: %s\n", err)
-			if e, ok := gcfg.Lookup("core.commentchar"); ok && e.Scope != "command" {
-				return fmt.Errorf("bad config variable 'core.commentchar' in %s", strings.Replace(e.Origin, "file:", "file '", 1)+"'")
+		var ce *trailers.ConfigError
+		if errors.As(err, &ce) {
+			fmt.Fprintf(env.Stderr, "error: %s\n", ce.Err)
+			if e, ok := gcfg.Lookup(ce.Key); ok && e.Scope != "command" {
+				// git adds " at line N", which git config --list does
+				// not tell.
+				return fmt.Errorf("bad config variable '%s' in file '%s'", ce.Key, strings.TrimPrefix(e.Origin, "file:"))
 			}
-			return fmt.Errorf("unable to parse 'core.commentchar' from command-line config")
+			return fmt.Errorf("unable to parse '%s' from command-line config", ce.Key)
 		}
 		return err
 	}
