@@ -27,7 +27,7 @@ wanted=(
 	man-db:man
 )
 if [ "${RAPIDO_DEPS_BENCH:-}" = 1 ]; then
-	wanted+=(dracut-core:/usr/bin/dracut hyperfine:hyperfine)
+	wanted+=(dracut-core:/usr/bin/dracut hyperfine:hyperfine jq:jq)
 fi
 
 missing=()
