@@ -84,25 +84,12 @@ const trailersProg = "git rapido trailers"
 func runTrailers(ctx context.Context, env *Env, c *Command, args []string) error {
 	// git reads core.commentChar before it parses options, so a bad one
 	// wins over a bad option.
-	gcfg, err := env.Config(ctx)
+	cfg, err := trailerConfig(ctx, env)
 	if err != nil {
-		return err
-	}
-	cfg, err := trailers.NewConfig(configItems(gcfg))
-	if err != nil {
-		var ce *trailers.ConfigError
-		if errors.As(err, &ce) {
-			fmt.Fprintf(env.Stderr, "error: %s\n", ce.Err)
-			if e, ok := gcfg.Lookup(ce.Key); ok && e.Scope != "command" {
-				// git adds " at line N", which git config --list does
-				// not tell.
-				return fmt.Errorf("bad config variable '%s' in file '%s'", ce.Key, strings.TrimPrefix(e.Origin, "file:"))
-			}
-			return fmt.Errorf("unable to parse '%s' from command-line config", ce.Key)
-		}
 		return err
 	}
 	inv, aerr := trailers.ParseArgs(trailersProg, args)
+
 	if aerr != nil {
 		io.WriteString(env.Stdout, aerr.Stdout)
 		io.WriteString(env.Stderr, aerr.Stderr)
@@ -115,7 +102,7 @@ func runTrailers(ctx context.Context, env *Env, c *Command, args []string) error
 	if inv.InPlace && len(inv.Files) == 0 {
 		return errors.New("no input file given for in-place editing")
 	}
-	t := &trailersRun{ctx: ctx, env: env, cfg: cfg, inv: inv}
+	t := &trailersRun{env: env, cfg: cfg, inv: inv, run: newTrailerRunner(ctx, env)}
 	if len(inv.Files) == 0 {
 		in, err := io.ReadAll(env.Stdin)
 		if err != nil {
@@ -132,6 +119,29 @@ func runTrailers(ctx context.Context, env *Env, c *Command, args []string) error
 	return nil
 }
 
+// trailerConfig is the trailer engine's configuration from git's, read once
+// per invocation. Other commands that add or read trailers (test, review,
+// log, verify) use it so that they see what git interpret-trailers sees. A
+// value git refuses is reported as git does: "error: ..." printed here, and
+// a returned error that becomes "fatal: ...".
+func trailerConfig(ctx context.Context, env *Env) (*trailers.Config, error) {
+	gcfg, err := env.Config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := trailers.NewConfig(configItems(gcfg))
+	var ce *trailers.ConfigError
+	if errors.As(err, &ce) {
+		fmt.Fprintf(env.Stderr, "error: %s\n", ce.Err)
+		if e, ok := gcfg.Lookup(ce.Key); ok && e.Scope != "command" {
+			// git adds " at line N", which git config --list does not tell.
+			return nil, fmt.Errorf("bad config variable '%s' in file '%s'", ce.Key, strings.TrimPrefix(e.Origin, "file:"))
+		}
+		return nil, fmt.Errorf("unable to parse '%s' from command-line config", ce.Key)
+	}
+	return cfg, err
+}
+
 // configItems hands git's configuration to the trailer engine in git's order.
 func configItems(c *gitexec.Config) []trailers.ConfigItem {
 	items := make([]trailers.ConfigItem, 0, len(c.Entries))
@@ -142,12 +152,11 @@ func configItems(c *gitexec.Config) []trailers.ConfigItem {
 }
 
 type trailersRun struct {
-	ctx    context.Context
 	env    *Env
 	cfg    *trailers.Config
 	inv    *trailers.Invocation
+	run    trailers.CommandRunner
 	warned bool
-	cmdEnv []string
 }
 
 // process runs the engine on one input. The configuration's warnings come
@@ -161,7 +170,7 @@ func (t *trailersRun) process(in []byte) []byte {
 	}
 	opts := t.inv.Options
 	opts.Warn = func(l string) { fmt.Fprintln(t.env.Stderr, l) }
-	out, _ := trailers.Process(in, opts, t.cfg, t.inv.Args, t.runCommand)
+	out, _ := trailers.Process(in, opts, t.cfg, t.inv.Args, t.run)
 	return out
 }
 
@@ -226,16 +235,50 @@ var gitLocalEnv = []string{
 	"GIT_INTERNAL_SUPER_PREFIX", "GIT_SHALLOW_FILE", "GIT_COMMON_DIR",
 }
 
-// commandEnv is the environment git gives trailer commands: its own, with
-// the exec path first in PATH and without the repository variables.
-func (t *trailersRun) commandEnv() []string {
-	if t.cmdEnv != nil {
-		return t.cmdEnv
+// newTrailerRunner returns the trailer engine's CommandRunner: it runs
+// trailer.<token>.cmd and .command as git's run-command does, through
+// env.Runner, with stdin from /dev/null, stderr to ours, git's exec path first
+// in PATH and without git's repository variables.
+func newTrailerRunner(ctx context.Context, env *Env) trailers.CommandRunner {
+	var cmdEnv []string
+	return func(argv []string) ([]byte, error) {
+		if cmdEnv == nil {
+			cmdEnv = trailerCommandEnv(ctx, env)
+		}
+		path := argv[0]
+		if !strings.Contains(path, "/") {
+			path = lookPathIn(path, cmdEnv)
+			if path == "" {
+				fmt.Fprintf(env.Stderr, "error: cannot run %s: No such file or directory\n", argv[0])
+				return nil, fs.ErrNotExist
+			}
+		}
+		cmd := env.Runner.Command(ctx, argv[0], argv[1:]...)
+		cmd.Path, cmd.Err = path, nil
+		cmd.Env = cmdEnv
+		cmd.Stdin = nil
+		cmd.Stderr = env.Stderr
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		err := env.Runner.Run(cmd)
+		var ge *gitexec.Error
+		if errors.As(err, &ge) && ge.ExitCode < 0 {
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				fmt.Fprintf(env.Stderr, "error: cannot run %s: %s\n", argv[0], strerror(ge.Err))
+			}
+		}
+		return out.Bytes(), err
 	}
+}
+
+// trailerCommandEnv is the environment git gives trailer commands: its own,
+// with the exec path first in PATH and without the repository variables.
+func trailerCommandEnv(ctx context.Context, e *Env) []string {
 	env := os.Environ()
 	if os.Getenv("GIT_EXEC_PATH") == "" {
 		// Not started by git's dispatch: add what git would have.
-		if out, err := t.env.Runner.Git(t.ctx, "--exec-path"); err == nil {
+		if out, err := e.Runner.Git(ctx, "--exec-path"); err == nil {
 			if p := strings.TrimSpace(out); p != "" {
 				env = append(env, "GIT_EXEC_PATH="+p, "PATH="+p+string(os.PathListSeparator)+os.Getenv("PATH"))
 			}
@@ -246,7 +289,7 @@ func (t *trailersRun) commandEnv() []string {
 		drop[k] = true
 	}
 	last := map[string]int{}
-	var kept []string
+	kept := []string{}
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
 		if drop[k] {
@@ -259,38 +302,7 @@ func (t *trailersRun) commandEnv() []string {
 		last[k] = len(kept)
 		kept = append(kept, kv)
 	}
-	t.cmdEnv = kept
 	return kept
-}
-
-// runCommand is the engine's CommandRunner: it runs argv as git's
-// run-command does, with stdin from /dev/null and stderr to ours.
-func (t *trailersRun) runCommand(argv []string) ([]byte, error) {
-	env := t.commandEnv()
-	path := argv[0]
-	if !strings.Contains(path, "/") {
-		path = lookPathIn(path, env)
-		if path == "" {
-			fmt.Fprintf(t.env.Stderr, "error: cannot run %s: No such file or directory\n", argv[0])
-			return nil, fs.ErrNotExist
-		}
-	}
-	cmd := t.env.Runner.Command(t.ctx, argv[0], argv[1:]...)
-	cmd.Path, cmd.Err = path, nil
-	cmd.Env = env
-	cmd.Stdin = nil
-	cmd.Stderr = t.env.Stderr
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	err := t.env.Runner.Run(cmd)
-	var ge *gitexec.Error
-	if errors.As(err, &ge) && ge.ExitCode < 0 {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			fmt.Fprintf(t.env.Stderr, "error: cannot run %s: %s\n", argv[0], strerror(ge.Err))
-		}
-	}
-	return out.Bytes(), err
 }
 
 // lookPathIn finds an executable in the PATH of env.
