@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 type ruleCase struct {
@@ -71,6 +73,9 @@ var ruleCases = []ruleCase{
 	{name: "scissors", args: []string{"--trailer", "T: x"},
 		in:   "subj\n\nA: 1\n# ------------------------ >8 ------------------------\nB: 2\n",
 		want: "subj\n\nA: 1\nT: x\n# ------------------------ >8 ------------------------\nB: 2\n"},
+	{name: "no-divider: scissors after ---", args: []string{"--no-divider", "--trailer", "T=x"},
+		in:   "subj\n\nA: 1\n---\nx\n# ------------------------ >8 ------------------------\n",
+		want: "subj\n\nA: 1\n---\nx\n\nT: x\n# ------------------------ >8 ------------------------\n"},
 	{name: "conflicts block", args: []string{"--trailer", "T: x"},
 		in:   "subj\n\nA: 1\n\nConflicts:\n\tfoo.c\n\tbar.c\n",
 		want: "subj\n\nA: 1\nT: x\n\nConflicts:\n\tfoo.c\n\tbar.c\n"},
@@ -172,5 +177,49 @@ func TestRules(t *testing.T) {
 				t.Errorf("git interpret-trailers(%q, %q) =\n%#v\nwant\n%#v", in, tc.args, g, want)
 			}
 		})
+	}
+}
+
+// TestDividerThenScissors covers the input git 2.39 loops forever on (a
+// "---" divider and a scissors line after it, fixed in git 2.45, so it cannot
+// be checked against the installed git): the scissors line lies beyond the
+// end of the message and is ignored.
+func TestDividerThenScissors(t *testing.T) {
+	in := "subj\n\nA: 1\n---\nx\n# ------------------------ >8 ------------------------\n"
+	want := "subj\n\nA: 1\nT: x\n---\nx\n# ------------------------ >8 ------------------------\n"
+	got, err := Process([]byte(in), Options{}, DefaultConfig(), []Arg{{Text: "T=x"}}, nil)
+	if err != nil || string(got) != want {
+		t.Errorf("Process(%q) = %q, %v; want %q", in, got, err, want)
+	}
+	// With --no-divider the scissors line ends the message instead.
+	want = "subj\n\nA: 1\n---\nx\n\nT: x\n# ------------------------ >8 ------------------------\n"
+	got, _ = Process([]byte(in), Options{NoDivider: true}, DefaultConfig(), []Arg{{Text: "T=x"}}, nil)
+	if string(got) != want {
+		t.Errorf("Process(%q, --no-divider) = %q; want %q", in, got, want)
+	}
+}
+
+// TestParse checks the reader API used by git rapido log and verify.
+func TestParse(t *testing.T) {
+	msg := "subj\n\nbody\n\nSigned-off-by: A <a@b>\n# note\nRapido-Sig: v=1;\n b=AAAA\n[jd: fixed]\nacked-by :X"
+	b := Parse([]byte(msg), DefaultConfig())
+	if b.Start != 12 || b.End != len(msg)+1 || !b.BlankBefore {
+		t.Errorf("Parse block = [%d,%d) blank %v, want [12,%d) blank true", b.Start, b.End, b.BlankBefore, len(msg)+1)
+	}
+	want := []Trailer{
+		{Raw: "Signed-off-by: A <a@b>", Token: "Signed-off-by", Key: "Signed-off-by", Value: "A <a@b>", Folded: "A <a@b>"},
+		{Raw: "Rapido-Sig: v=1;\n b=AAAA", Token: "Rapido-Sig", Key: "Rapido-Sig", Value: "v=1; b=AAAA", Folded: "v=1;\n b=AAAA"},
+		{Raw: "[jd: fixed]"},
+		{Raw: "acked-by :X", Token: "acked-by", Key: "acked-by", Value: "X", Folded: "X"},
+	}
+	if diff := cmp.Diff(want, b.Lines); diff != "" {
+		t.Errorf("Parse lines (-want +got):\n%s", diff)
+	}
+	if n := len(b.Trailers()); n != 3 {
+		t.Errorf("Trailers() has %d entries, want 3", n)
+	}
+	cfg, _ := NewConfig(kv("trailer.ack.key", "Acked-by"))
+	if k := Parse([]byte(msg), cfg).Trailers()[2].Key; k != "Acked-by" {
+		t.Errorf("Key with trailer.ack.key = %q, want Acked-by", k)
 	}
 }
