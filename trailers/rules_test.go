@@ -130,6 +130,12 @@ var ruleCases = []ruleCase{
 	{name: "dotted section name", cfg: kv("trailer.a.b.key", "Ab"), args: []string{"--trailer", "a=1", "--trailer", "a.b=2"},
 		in: "subj\n", want: "subj\n\nAb: 1\na.b=2: \n"},
 	{name: "NUL ends the message", args: []string{"--trailer", "T=x"}, in: "subj\n\nA: 1\x00B: 2\nC: 3\n", want: "subj\n\nA: 1\nT: x\n\x00B: 2\nC: 3\n"},
+	{name: "odd separators", cfg: kv("trailer.separators", "a%"), args: []string{"--trailer", "Tab: x", "--trailer", "K%v"},
+		in: "subj\n\nBa: 1\nX% 2\n", want: "subj\n\nBa : 1\nXa 2\nTa b: x\nKa v\n"},
+	{name: "space separator", cfg: kv("trailer.separators", " :"), args: []string{"--trailer", "Key value"},
+		in: "subj\n\nFixes abc\n", want: "subj\n\nFixes  abc\nKey  value\n"},
+	{name: "empty separators", cfg: kv("trailer.separators", ""), args: []string{"--trailer", "K=v"},
+		in: "subj\n\nA: 1\n", want: "subj\n\nA: 1\n\nK\x00 v\n"},
 	// Configuration messages.
 	{name: "config warnings", cfg: kv("trailer.where", "bogus", "trailer.x.ifexists", "zz", "trailer.x.key", "X", "trailer.x.key", "Y"), args: []string{"--trailer", "x: 1"},
 		in: "subj\n", want: "subj\n\nY: 1\n", err: "warning: unknown value 'bogus' for key 'trailer.where'\nwarning: unknown value 'zz' for key 'trailer.x.ifexists'\nwarning: more than one trailer.x.key\n"},
