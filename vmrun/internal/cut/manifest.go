@@ -1,0 +1,512 @@
+package cut
+
+import (
+	"bufio"
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/git-rapido/git-rapido/vmrun/internal/elfdeps"
+	"github.com/git-rapido/git-rapido/vmrun/internal/guest"
+)
+
+//go:embed builtin
+var builtins embed.FS
+
+// Options say which cut to build and with what.
+type Options struct {
+	Name       string   // built-in or user cut name; "" means "boot"
+	Manifest   string   // an explicit manifest file (overrides Name)
+	Script     string   // host script run as the test (--script)
+	Command    []string // command run as the test (-- CMD...)
+	SearchPath []string // directories with <name>.cut files, searched before the built-ins
+	ModulesDir string   // INSTALL_MOD_PATH of the build, "" without modules
+	Release    string   // kernel release, for lib/modules/<release>
+	Init       string   // host path of the static git-rapido installed as /init
+	TimeoutSec int
+	Env        map[string]string
+	Hostname   string
+}
+
+// Plan is a resolved cut: every entry of the image, nothing written yet.
+type Plan struct {
+	Image *Image
+	Spec  guest.Spec
+	// Sources lists the manifest files read, in order, for messages.
+	Sources []string
+}
+
+// ManifestError points at the manifest line that is wrong.
+type ManifestError struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e *ManifestError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
+func (e *ManifestError) Unwrap() error { return e.Err }
+
+// Builtins lists the built-in cut names.
+func Builtins() []string {
+	ents, _ := builtins.ReadDir("builtin")
+	var ns []string
+	for _, e := range ents {
+		if n, ok := strings.CutSuffix(e.Name(), ".cut"); ok {
+			ns = append(ns, n)
+		}
+	}
+	return ns
+}
+
+// Find returns the manifest for a cut name: the first <name>.cut in the
+// search path, else the built-in one. The returned name is a file path or
+// "builtin:<name>".
+func Find(name string, searchPath []string) (string, []byte, error) {
+	for _, d := range searchPath {
+		p := filepath.Join(d, name+".cut")
+		if b, err := os.ReadFile(p); err == nil {
+			return p, b, nil
+		}
+	}
+	if b, err := builtins.ReadFile("builtin/" + name + ".cut"); err == nil {
+		return "builtin:" + name, b, nil
+	}
+	return "", nil, fmt.Errorf("find cut %q: no %s.cut in %s and no such built-in cut (built-ins: %s)",
+		name, name, strings.Join(append(searchPath, "(none)")[:max(1, len(searchPath))], ", "), strings.Join(Builtins(), ", "))
+}
+
+// Resolve builds the plan for o: parses the manifest (following includes),
+// adds ELF and module closures, the init binary and the guest spec.
+func Resolve(o Options) (*Plan, error) {
+	p := &Plan{Image: newImage()}
+	name := o.Name
+	if name == "" {
+		name = "boot"
+		if o.Script != "" || len(o.Command) > 0 {
+			name = "script"
+		}
+	}
+	var src string
+	var text []byte
+	var err error
+	if o.Manifest != "" {
+		src = o.Manifest
+		if text, err = os.ReadFile(o.Manifest); err != nil {
+			return nil, fmt.Errorf("read cut manifest: %w", err)
+		}
+	} else if src, text, err = Find(name, o.SearchPath); err != nil {
+		return nil, err
+	}
+	r := &resolver{o: o, plan: p, elf: elfdeps.NewResolver(""), seen: map[string]bool{}}
+	if err := r.manifest(src, text, 0); err != nil {
+		return nil, err
+	}
+	if o.Script != "" {
+		if err := r.autorun(o.Script, "script"); err != nil {
+			return nil, fmt.Errorf("add --script: %w", err)
+		}
+	}
+	p.Spec.Command = o.Command
+	p.Spec.TimeoutSec = o.TimeoutSec
+	p.Spec.Env = o.Env
+	p.Spec.Hostname = o.Hostname
+	if p.Spec.Hostname == "" {
+		p.Spec.Hostname = "rapido1"
+	}
+	if err := r.modules(); err != nil {
+		return nil, err
+	}
+	initBin := o.Init
+	if initBin == "" {
+		if initBin, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("find git-rapido for /init: %w", err)
+		}
+	}
+	if err := checkStatic(initBin); err != nil {
+		return nil, err
+	}
+	spec, _ := json.MarshalIndent(p.Spec, "", "  ")
+	for _, e := range []*Entry{
+		{Path: "/init", Kind: File, Mode: 0o755, Source: initBin},
+		{Path: guest.SpecPath, Kind: File, Mode: 0o644, Data: append(spec, '\n')},
+		{Path: "/proc", Kind: Dir, Mode: 0o555},
+		{Path: "/sys", Kind: Dir, Mode: 0o555},
+		{Path: "/dev", Kind: Dir, Mode: 0o755},
+		{Path: "/tmp", Kind: Dir, Mode: 0o1777},
+		{Path: "/run", Kind: Dir, Mode: 0o755},
+		{Path: "/root", Kind: Dir, Mode: 0o700},
+	} {
+		if err := p.Image.put(e); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// checkStatic refuses a dynamically linked /init: the image has no loader
+// for it, and the kernel would fail with a bare "No working init found".
+func checkStatic(p string) error {
+	deps, err := elfdeps.NewResolver("").Deps(p)
+	if err != nil {
+		return fmt.Errorf("check /init %s: %w", p, err)
+	}
+	if len(deps) > 0 {
+		return fmt.Errorf("check /init %s: dynamically linked (needs %s); build git-rapido with CGO_ENABLED=0 (make build)", p, deps[0])
+	}
+	return nil
+}
+
+type resolver struct {
+	o       Options
+	plan    *Plan
+	elf     *elfdeps.Resolver
+	seen    map[string]bool
+	kmods   []string
+	tryMods []string
+	nrun    int
+}
+
+func (r *resolver) manifest(src string, text []byte, depth int) error {
+	if depth > 16 {
+		return fmt.Errorf("%s: include nesting too deep", src)
+	}
+	r.plan.Sources = append(r.plan.Sources, src)
+	sc := bufio.NewScanner(bytes.NewReader(text))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if err := r.directive(src, f[0], f[1:], depth); err != nil {
+			var me *ManifestError
+			if errors.As(err, &me) {
+				return err
+			}
+			return &ManifestError{File: src, Line: n, Err: err}
+		}
+	}
+	return sc.Err()
+}
+
+// relative resolves a manifest argument against the manifest's directory.
+func relative(src, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	if strings.HasPrefix(src, "builtin:") {
+		return "builtin:" + p
+	}
+	return filepath.Join(filepath.Dir(src), p)
+}
+
+func (r *resolver) directive(src, verb string, args []string, depth int) error {
+	want := func(n int, usage string) error {
+		if len(args) != n {
+			return fmt.Errorf("%s: want %s", verb, usage)
+		}
+		return nil
+	}
+	switch verb {
+	case "bin", "try-bin":
+		if len(args) == 0 {
+			return fmt.Errorf("%s: want one or more programs", verb)
+		}
+		for _, a := range args {
+			if err := r.bin(a); err != nil {
+				if verb == "try-bin" && errors.Is(err, errNotFound) {
+					continue
+				}
+				return err
+			}
+		}
+	case "kmod", "try-kmod":
+		if len(args) == 0 {
+			return fmt.Errorf("%s: want one or more module names", verb)
+		}
+		if verb == "kmod" {
+			r.kmods = append(r.kmods, args...)
+		} else {
+			r.tryMods = append(r.tryMods, args...)
+		}
+	case "file":
+		if err := want(2, "HOSTPATH GUESTPATH"); err != nil {
+			return err
+		}
+		host := relative(src, args[0])
+		fi, err := os.Stat(host)
+		if err != nil {
+			return fmt.Errorf("file: %w", err)
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("file: %s: not a regular file (use tree for directories)", host)
+		}
+		return r.plan.Image.put(&Entry{Path: args[1], Kind: File, Mode: fi.Mode().Perm(), Source: host})
+	case "dir":
+		if len(args) == 0 {
+			return fmt.Errorf("dir: want one or more paths")
+		}
+		for _, a := range args {
+			if err := r.plan.Image.put(&Entry{Path: a, Kind: Dir, Mode: 0o755}); err != nil {
+				return err
+			}
+		}
+	case "slink":
+		if err := want(2, "TARGET LINK"); err != nil {
+			return err
+		}
+		return r.plan.Image.put(&Entry{Path: args[1], Kind: Symlink, Mode: 0o777, Target: args[0]})
+	case "tree":
+		if err := want(2, "HOSTDIR GUESTDIR"); err != nil {
+			return err
+		}
+		return r.tree(relative(src, args[0]), args[1])
+	case "autorun":
+		if err := want(1, "SCRIPT"); err != nil {
+			return err
+		}
+		return r.autorun(relative(src, args[0]), filepath.Base(args[0]))
+	case "include":
+		if err := want(1, "OTHER"); err != nil {
+			return err
+		}
+		other := args[0]
+		var text []byte
+		var err error
+		if !strings.Contains(other, "/") && !strings.HasSuffix(other, ".cut") {
+			// A bare name is another cut, found like --cut NAME.
+			other, text, err = Find(other, r.o.SearchPath)
+		} else {
+			other = relative(src, other)
+			text, err = os.ReadFile(other)
+		}
+		if err != nil {
+			return fmt.Errorf("include: %w", err)
+		}
+		return r.manifest(other, text, depth+1)
+	default:
+		return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include)", verb)
+	}
+	return nil
+}
+
+// bin adds a program (found in PATH when not a path) and its ELF closure.
+func (r *resolver) bin(name string) error {
+	p := name
+	if !strings.Contains(name, "/") {
+		lp, err := exec.LookPath(name)
+		if err != nil {
+			return fmt.Errorf("bin: %s: %w in PATH", name, errNotFound)
+		}
+		p = lp
+	}
+	p, _ = filepath.Abs(p)
+	if _, err := os.Stat(p); err != nil {
+		return fmt.Errorf("bin: %s: %w", name, errNotFound)
+	}
+	if r.seen[p] {
+		return nil
+	}
+	r.seen[p] = true
+	if err := r.plan.Image.addHost(p, 0); err != nil {
+		return fmt.Errorf("bin: %w", err)
+	}
+	deps, err := r.elf.Deps(p)
+	if errors.Is(err, elfdeps.ErrNotELF) {
+		return nil // a script: its interpreter is the manifest's business
+	}
+	if err != nil {
+		return fmt.Errorf("bin: %w", err)
+	}
+	for _, d := range deps {
+		if err := r.plan.Image.addHost(d, 0); err != nil {
+			return fmt.Errorf("bin: %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (r *resolver) tree(host, guestDir string) error {
+	return filepath.WalkDir(host, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("tree: %w", err)
+		}
+		rel, _ := filepath.Rel(host, p)
+		gp := path.Join(guestDir, filepath.ToSlash(rel))
+		fi, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("tree: %w", err)
+		}
+		switch {
+		case fi.Mode()&os.ModeSymlink != 0:
+			t, err := os.Readlink(p)
+			if err != nil {
+				return fmt.Errorf("tree: %w", err)
+			}
+			return r.plan.Image.put(&Entry{Path: gp, Kind: Symlink, Mode: 0o777, Target: t})
+		case d.IsDir():
+			return r.plan.Image.put(&Entry{Path: gp, Kind: Dir, Mode: fi.Mode().Perm()})
+		case fi.Mode().IsRegular():
+			return r.plan.Image.put(&Entry{Path: gp, Kind: File, Mode: fi.Mode().Perm(), Source: p})
+		}
+		return nil
+	})
+}
+
+func (r *resolver) autorun(host, name string) error {
+	if b, ok := strings.CutPrefix(host, "builtin:"); ok {
+		data, err := builtins.ReadFile("builtin/" + b)
+		if err != nil {
+			return fmt.Errorf("autorun: %w", err)
+		}
+		r.nrun++
+		gp := fmt.Sprintf("/rapido/autorun/%02d-%s", r.nrun, name)
+		r.plan.Spec.Autorun = append(r.plan.Spec.Autorun, gp)
+		return r.plan.Image.put(&Entry{Path: gp, Kind: File, Mode: 0o755, Data: data})
+	}
+	fi, err := os.Stat(host)
+	if err != nil {
+		return fmt.Errorf("autorun: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("autorun: %s: not a regular file", host)
+	}
+	r.nrun++
+	gp := fmt.Sprintf("/rapido/autorun/%02d-%s", r.nrun, name)
+	r.plan.Spec.Autorun = append(r.plan.Spec.Autorun, gp)
+	return r.plan.Image.put(&Entry{Path: gp, Kind: File, Mode: 0o755, Source: host})
+}
+
+// modules adds the requested kernel modules with their dependencies and the
+// modules.* index files, so that modprobe works in the guest.
+func (r *resolver) modules() error {
+	if len(r.kmods) == 0 && len(r.tryMods) == 0 {
+		return nil
+	}
+	if r.o.ModulesDir == "" || r.o.Release == "" {
+		if len(r.kmods) == 0 {
+			return nil
+		}
+		return fmt.Errorf("kmod %s: the kernel has no modules staged (is CONFIG_MODULES=y and the module enabled as =m?)", strings.Join(r.kmods, " "))
+	}
+	base := filepath.Join(r.o.ModulesDir, "lib/modules", r.o.Release)
+	deps, err := readModulesDep(base)
+	if err != nil {
+		return err
+	}
+	soft := readSoftdeps(base)
+	byName := map[string]string{}
+	for file := range deps {
+		byName[moduleName(file)] = file
+	}
+	want := map[string]bool{}
+	var add func(name string, required bool) error
+	add = func(name string, required bool) error {
+		file, ok := byName[normalizeModule(name)]
+		if !ok {
+			if required {
+				return fmt.Errorf("kmod %s: not in %s/modules.dep (built in, or not enabled as =m?)", name, base)
+			}
+			return nil
+		}
+		if want[file] {
+			return nil
+		}
+		want[file] = true
+		for _, d := range deps[file] {
+			if err := add(moduleName(d), true); err != nil {
+				return err
+			}
+		}
+		for _, s := range soft[normalizeModule(name)] {
+			if err := add(s, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, m := range r.kmods {
+		if err := add(m, true); err != nil {
+			return err
+		}
+		r.plan.Spec.Modules = append(r.plan.Spec.Modules, m)
+	}
+	for _, m := range r.tryMods {
+		if err := add(m, false); err != nil {
+			return err
+		}
+		if _, ok := byName[normalizeModule(m)]; ok {
+			r.plan.Spec.Modules = append(r.plan.Spec.Modules, m)
+		}
+	}
+	files := make([]string, 0, len(want))
+	for f := range want {
+		files = append(files, f)
+	}
+	idx, _ := filepath.Glob(filepath.Join(base, "modules.*"))
+	for _, f := range idx {
+		rel, _ := filepath.Rel(base, f)
+		files = append(files, rel)
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		gp := path.Join("/lib/modules", r.o.Release, f)
+		if err := r.plan.Image.put(&Entry{Path: gp, Kind: File, Mode: 0o644, Source: filepath.Join(base, f), Module: true}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readModulesDep(base string) (map[string][]string, error) {
+	b, err := os.ReadFile(filepath.Join(base, "modules.dep"))
+	if err != nil {
+		return nil, fmt.Errorf("read modules.dep: %w", err)
+	}
+	deps := map[string][]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		mod, rest, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		deps[strings.TrimSpace(mod)] = strings.Fields(rest)
+	}
+	return deps, nil
+}
+
+// readSoftdeps reads "softdep NAME pre: A B post: C" lines.
+func readSoftdeps(base string) map[string][]string {
+	b, _ := os.ReadFile(filepath.Join(base, "modules.softdep"))
+	out := map[string][]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] != "softdep" {
+			continue
+		}
+		for _, w := range f[2:] {
+			if w != "pre:" && w != "post:" {
+				out[normalizeModule(f[1])] = append(out[normalizeModule(f[1])], w)
+			}
+		}
+	}
+	return out
+}
+
+func moduleName(file string) string {
+	b := path.Base(file)
+	for _, ext := range []string{".xz", ".zst", ".gz"} {
+		b = strings.TrimSuffix(b, ext)
+	}
+	return normalizeModule(strings.TrimSuffix(b, ".ko"))
+}
+
+// normalizeModule makes "-" and "_" equivalent, as modprobe does.
+func normalizeModule(n string) string { return strings.ReplaceAll(n, "-", "_") }

@@ -1,0 +1,174 @@
+// Package elfdeps finds the shared libraries an ELF program needs by reading
+// its headers (PT_INTERP, DT_NEEDED, DT_RUNPATH/DT_RPATH with $ORIGIN) and
+// searching the directories the dynamic loader would, without running
+// anything: unlike "ldd" it works for any architecture and never executes the
+// binary under inspection.
+package elfdeps
+
+import (
+	"bufio"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Resolver looks libraries up. Root prefixes every path (for a sysroot);
+// Dirs is the loader's search list after RUNPATH/RPATH.
+type Resolver struct {
+	Root string
+	Dirs []string
+}
+
+// NewResolver returns a resolver with the directories of /etc/ld.so.conf
+// (following include lines) and the usual multiarch and lib dirs.
+func NewResolver(root string) *Resolver {
+	r := &Resolver{Root: root}
+	r.Dirs = append(r.Dirs, ldSoConf(filepath.Join(root, "/etc/ld.so.conf"), 0)...)
+	r.Dirs = append(r.Dirs,
+		"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
+		"/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib")
+	return r
+}
+
+func ldSoConf(path string, depth int) []string {
+	if depth > 8 {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var dirs []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = strings.TrimSpace(line[:i])
+		}
+		if line == "" {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(line, "include "); ok {
+			pat := strings.TrimSpace(rest)
+			if !filepath.IsAbs(pat) {
+				pat = filepath.Join(filepath.Dir(path), pat)
+			}
+			matches, _ := filepath.Glob(pat)
+			sort.Strings(matches)
+			for _, m := range matches {
+				dirs = append(dirs, ldSoConf(m, depth+1)...)
+			}
+			continue
+		}
+		dirs = append(dirs, line)
+	}
+	return dirs
+}
+
+// ErrNotELF is returned for files that are not ELF (scripts, data).
+var ErrNotELF = errors.New("not an ELF file")
+
+// Deps returns the absolute paths (without Root) of every file the loader
+// would open for program: its interpreter and the transitive DT_NEEDED
+// closure. Paths are as found, not resolved through symlinks.
+func (r *Resolver) Deps(program string) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	var visit func(path string, depth int) error
+	visit = func(path string, depth int) error {
+		f, err := elf.Open(filepath.Join(r.Root, path))
+		if err != nil {
+			var fe *elf.FormatError
+			if depth == 0 && errors.As(err, &fe) {
+				return ErrNotELF
+			}
+			return fmt.Errorf("read ELF %s: %w", path, err)
+		}
+		defer f.Close()
+		for _, p := range f.Progs {
+			if p.Type != elf.PT_INTERP {
+				continue
+			}
+			b := make([]byte, p.Filesz)
+			if _, err := p.ReadAt(b, 0); err == nil {
+				interp := strings.TrimRight(string(b), "\x00")
+				if !seen[interp] {
+					seen[interp] = true
+					out = append(out, interp)
+				}
+			}
+		}
+		needed, _ := f.ImportedLibraries()
+		var search []string
+		runpath, _ := f.DynString(elf.DT_RUNPATH)
+		if len(runpath) == 0 {
+			// DT_RPATH counts only without DT_RUNPATH, as in ld.so.
+			rpath, _ := f.DynString(elf.DT_RPATH)
+			search = append(search, expandPaths(rpath, path)...)
+		}
+		search = append(search, expandPaths(runpath, path)...)
+		search = append(search, r.Dirs...)
+		for _, lib := range needed {
+			found := ""
+			if strings.Contains(lib, "/") {
+				found = lib
+			} else {
+				for _, d := range search {
+					cand := filepath.Join(d, lib)
+					if r.compatible(cand, f) {
+						found = cand
+						break
+					}
+				}
+			}
+			if found == "" {
+				return fmt.Errorf("resolve %s: %s needs %s: not found in %s", program, path, lib, strings.Join(search, ":"))
+			}
+			if seen[found] {
+				continue
+			}
+			seen[found] = true
+			out = append(out, found)
+			if err := visit(found, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := visit(program, 0); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// compatible reports whether cand exists and is an ELF of the same class and
+// machine as the program that needs it (so a 32-bit lib is skipped).
+func (r *Resolver) compatible(cand string, want *elf.File) bool {
+	f, err := elf.Open(filepath.Join(r.Root, cand))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return f.Class == want.Class && f.Machine == want.Machine
+}
+
+func expandPaths(lists []string, obj string) []string {
+	var out []string
+	origin := filepath.Dir(obj)
+	for _, l := range lists {
+		for _, d := range strings.Split(l, ":") {
+			if d == "" {
+				continue
+			}
+			d = strings.ReplaceAll(d, "${ORIGIN}", origin)
+			d = strings.ReplaceAll(d, "$ORIGIN", origin)
+			out = append(out, filepath.Clean(d))
+		}
+	}
+	return out
+}
