@@ -44,7 +44,8 @@ to the manifest's directory.
     slink TARGET LINK
     tree HOSTDIR GUESTDIR  a whole directory
     autorun SCRIPT         run SCRIPT with /bin/sh at boot, in order
-    include OTHER          another manifest file, or a cut by name`,
+    include OTHER          another manifest file, or a cut by name
+    shell                  give an interactive shell on the console instead of a test`,
 			Flags: func(fs *pflag.FlagSet) {
 				fs.StringVar(&o.name, "cut", "", "use the cut called `name`")
 				fs.StringVar(&o.manifest, "manifest", "", "use the manifest `file`")

@@ -274,6 +274,11 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 			return err
 		}
 		return r.autorun(relative(src, args[0]), filepath.Base(args[0]))
+	case "shell":
+		if err := want(0, "no arguments"); err != nil {
+			return err
+		}
+		r.plan.Spec.Shell = true
 	case "include":
 		if err := want(1, "OTHER"); err != nil {
 			return err
@@ -293,7 +298,7 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 		}
 		return r.manifest(other, text, depth+1)
 	default:
-		return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include)", verb)
+		return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include, shell)", verb)
 	}
 	return nil
 }

@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/git-rapido/git-rapido/vmrun"
+)
+
+type runOptions struct {
+	test    testFlags
+	dryRun  bool
+	timings bool
+}
+
+// exitStatusSection documents the exit codes shared by run, test and the
+// bisect step: they follow git bisect run's contract.
+const exitStatusSection = `0    the test passed
+1    the test failed (the command or script exited non-zero)
+2    the kernel crashed (panic, oops, BUG, KASAN/UBSAN, WARNING) or hung
+125  the kernel did not build (git bisect run skips the commit)
+128  the commit cannot be tested: usage error, QEMU or make missing, bad
+     configuration (git bisect run stops)
+130  interrupted`
+
+func init() {
+	Register(func() *Command {
+		o := &runOptions{}
+		return &Command{
+			Name:      "run",
+			Synopsis:  []string{"run [<test options>] [--dry-run] [--timings] [--script <file> | -- <cmd> [<arg>...]]"},
+			Short:     "build the kernel, boot a test image in QEMU and report the verdict",
+			UsageExit: 128,
+			Long: `Builds the kernel of the current worktree out of tree (incrementally, in
+$(git rev-parse --git-path rapido/build) unless rapido.buildDir says
+otherwise), cuts a minimal initramfs with git rapido's own /init, boots it in
+QEMU and classifies the outcome: passed, failed, crashed, hung, did not build,
+or could not be tested.
+
+The test is the cut's autorun scripts, a --script FILE, or the command after
+"--", run by /init inside the VM with busybox available. With neither, the
+"boot" cut checks that the kernel comes up. The console is scanned for panics,
+oopses, BUG, KASAN and UBSAN reports and WARNINGs; any of them makes the run a
+crash even when the test itself passed.
+
+Logs (build.log, console.log, the guest's verdict events) are kept per run
+under $(git rev-parse --git-path rapido/logs)/ and their directory is printed.`,
+			Sections: []Section{{"EXIT STATUS", exitStatusSection}, {"CONFIGURATION", configSection}},
+			Flags: func(fs *pflag.FlagSet) {
+				o.test.Register(fs)
+				fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "print the QEMU command line and exit")
+				fs.BoolVar(&o.timings, "timings", false, "print how long each phase took (build, cut, kernel boot, init, test)")
+			},
+			Run: func(ctx context.Context, env *Env, args []string) error {
+				return runRun(ctx, env, o, args)
+			},
+		}
+	})
+}
+
+const configSection = `rapido.buildDir       build directory (default: $(git rev-parse --git-path rapido/build))
+rapido.jobs           make -j (default: the number of CPUs)
+rapido.kernelConfig   base config: tinyconfig (default), defconfig, or a file
+rapido.kconfig        extra kconfig: a fragment file or CONFIG_X=y (multi-valued)
+rapido.arch           x86_64 (default) or arm64; ARCH, CROSS_COMPILE, LLVM, CC in
+                      the environment are honoured (also rapido.crossCompile,
+                      rapido.llvm, rapido.cc)
+rapido.makeWrapper    a command put in front of make (e.g. icecc)
+rapido.cut            default cut; rapido.cutPath: directories of <name>.cut files
+rapido.memory         guest memory (default 512M); rapido.cpus (default 1)
+rapido.accel          auto (default), kvm or tcg
+rapido.kernelArgs     extra kernel command line; rapido.qemuExtraArgs: extra QEMU args
+rapido.timeout        overall test timeout (default 10m)
+rapido.bootTimeout    no-console-output limit before /init (default 60s)
+RAPIDO_QEMU, RAPIDO_MAKE   override the qemu and make binaries`
+
+func runRun(ctx context.Context, env *Env, o *runOptions, args []string) error {
+	spec, err := o.test.Spec(ctx, env, args)
+	if err != nil {
+		return asCannotTest(err)
+	}
+	if o.dryRun {
+		fmt.Fprintln(env.Stdout, shellJoin(vmrun.DryRun(spec)))
+		return nil
+	}
+	v, err := vmrun.Run(ctx, spec, vmrun.Host{Exec: env.Runner, Progress: env.Stderr, Terminal: IsTerminal(env.Stderr)})
+	if err != nil {
+		return err
+	}
+	printVerdict(env, v, false, o.timings)
+	return verdictExit(v)
+}
+
+// asCannotTest keeps usage errors as they are (they exit 128 for these
+// commands through UsageExit) and turns other setup errors into exit 128.
+func asCannotTest(err error) error {
+	if _, ok := err.(*UsageError); ok {
+		return err
+	}
+	return &ExitError{Code: 128, Err: err}
+}
+
+// verdictExit maps a verdict to the documented exit code, silently: the
+// verdict has been printed already.
+func verdictExit(v *vmrun.Verdict) error {
+	if code := v.Status.ExitCode(); code != 0 {
+		return &ExitError{Code: code}
+	}
+	return nil
+}
+
+// printVerdict prints the one-line summary, and for failures the reason,
+// the lines that explain it and where the logs are.
+func printVerdict(env *Env, v *vmrun.Verdict, cached, timings bool) {
+	w := env.Stderr
+	tag := ""
+	if cached {
+		tag = " (cached)"
+	}
+	rel := ""
+	if v.KernelRelease != "" {
+		rel = " " + v.KernelRelease
+	}
+	fmt.Fprintf(w, "rapido: %s%s%s — %s [%s]\n", v.Status, tag, rel, v.Reason, v.Timings)
+	if v.Status != vmrun.Pass {
+		for i, l := range v.Excerpt {
+			if i == 20 {
+				fmt.Fprintf(w, "    ... (%d more lines)\n", len(v.Excerpt)-20)
+				break
+			}
+			fmt.Fprintf(w, "    %s\n", l)
+		}
+	}
+	if v.LogDir != "" {
+		fmt.Fprintf(w, "rapido: logs in %s\n", v.LogDir)
+	}
+	if timings {
+		t := v.Timings
+		fmt.Fprintf(w, "timings: build %s, cut %s, kernel boot %s, init %s, test %s, shutdown %s, total %s\n",
+			t.Build, t.Cut, t.KernelBoot, t.Init, t.Test, t.Shutdown, v.Duration.Round(1e6))
+	}
+}
+
+func shellJoin(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~") {
+			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		} else {
+			q[i] = a
+		}
+	}
+	return strings.Join(q, " ")
+}

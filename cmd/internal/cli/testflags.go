@@ -1,0 +1,167 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/git-rapido/git-rapido/vmrun"
+)
+
+// testFlags are the TEST OPTIONS shared by run, test, bisect and rebase
+// --test: what to boot and how long to wait.
+type testFlags struct {
+	cut, manifest, script  string
+	timeout, bootTimeout   string
+	accel, memory, kappend string
+	cpus                   int
+	buildDir               string
+	noBuild                bool
+}
+
+func (f *testFlags) Register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.cut, "cut", "", "boot the image described by cut `name` (rapido.cut; default boot, or script with a test)")
+	fs.StringVar(&f.manifest, "manifest", "", "boot the image described by the manifest `file`")
+	fs.StringVar(&f.script, "script", "", "run the shell script `file` in the VM as the test")
+	fs.StringVar(&f.timeout, "timeout", "", "stop the test after `duration` (rapido.timeout, default 10m)")
+	fs.StringVar(&f.bootTimeout, "boot-timeout", "", "call the kernel hung after `duration` without console output before /init (rapido.bootTimeout, default 60s)")
+	fs.StringVar(&f.accel, "accel", "", "`accel`eration: auto, kvm or tcg (rapido.accel, default auto)")
+	fs.StringVar(&f.memory, "memory", "", "guest memory `size` (rapido.memory, default 512M)")
+	fs.IntVar(&f.cpus, "cpus", 0, "guest `count` of CPUs (rapido.cpus, default 1)")
+	fs.StringVar(&f.kappend, "append", "", "extra kernel command line `params`")
+	fs.StringVar(&f.buildDir, "build-dir", "", "build in `dir` (rapido.buildDir, default $(git rev-parse --git-path rapido/build))")
+}
+
+// testFlagNames lists the shared flags, for commands that forward them
+// (rebase puts them on its exec lines).
+func (f *testFlags) Args() []string {
+	var a []string
+	add := func(name, v string) {
+		if v != "" {
+			a = append(a, "--"+name+"="+v)
+		}
+	}
+	add("cut", f.cut)
+	add("manifest", f.manifest)
+	add("script", f.script)
+	add("timeout", f.timeout)
+	add("boot-timeout", f.bootTimeout)
+	add("accel", f.accel)
+	add("memory", f.memory)
+	add("append", f.kappend)
+	add("build-dir", f.buildDir)
+	if f.cpus > 0 {
+		a = append(a, fmt.Sprintf("--cpus=%d", f.cpus))
+	}
+	return a
+}
+
+// repoPaths returns the worktree top and its per-worktree rapido directory.
+func repoPaths(ctx context.Context, env *Env) (top, rapidoDir string, err error) {
+	out, err := env.Runner.Git(ctx, "rev-parse", "--show-toplevel", "--git-path", "rapido")
+	if err != nil {
+		return "", "", fmt.Errorf("not in a git work tree (git rapido tests the kernel tree you are in): %w", err)
+	}
+	lines := strings.Split(out, "\n")
+	if len(lines) != 2 {
+		return "", "", fmt.Errorf("git rev-parse: unexpected output %q", out)
+	}
+	top, rapidoDir = lines[0], lines[1]
+	if !filepath.IsAbs(rapidoDir) {
+		rapidoDir = filepath.Join(top, rapidoDir)
+	}
+	return top, rapidoDir, nil
+}
+
+// Spec builds the run's Spec from git config, the flags and the operands
+// (a test command after "--").
+func (f *testFlags) Spec(ctx context.Context, env *Env, args []string) (*vmrun.Spec, error) {
+	var command []string
+	if env.DashAt >= 0 {
+		command = append([]string(nil), args[env.DashAt:]...)
+		args = args[:env.DashAt]
+	}
+	if len(args) > 0 {
+		return nil, Usagef("unexpected argument %q (a test command goes after --)", args[0])
+	}
+	if f.script != "" && len(command) > 0 {
+		return nil, Usagef("--script and -- <cmd> are mutually exclusive")
+	}
+	if f.cut != "" && f.manifest != "" {
+		return nil, Usagef("--cut and --manifest are mutually exclusive")
+	}
+	top, rapidoDir, err := repoPaths(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := env.Config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, err := vmrun.SpecFromConfig(cfg, top, rapidoDir)
+	if err != nil {
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	if f.cut != "" {
+		s.Cut.Name = f.cut
+	}
+	if f.manifest != "" {
+		if s.Cut.Manifest, err = filepath.Abs(f.manifest); err != nil {
+			return nil, err
+		}
+	}
+	if f.script != "" {
+		if s.Cut.Script, err = filepath.Abs(f.script); err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(s.Cut.Script); err != nil {
+			return nil, Usagef("--script: %v", err)
+		}
+	}
+	s.Cut.Command = command
+	for _, d := range []struct {
+		v   string
+		dst *time.Duration
+		opt string
+	}{{f.timeout, &s.Timeout, "--timeout"}, {f.bootTimeout, &s.BootTimeout, "--boot-timeout"}} {
+		if d.v == "" {
+			continue
+		}
+		if *d.dst, err = vmrun.ParseDuration(d.v); err != nil {
+			return nil, Usagef("%s: %v", d.opt, err)
+		}
+	}
+	s.Cut.Timeout = s.Timeout
+	switch f.accel {
+	case "", "auto", "kvm", "tcg":
+		if f.accel != "" {
+			s.QEMU.Accel = f.accel
+		}
+	default:
+		return nil, Usagef("--accel: want auto, kvm or tcg, got %q", f.accel)
+	}
+	if f.memory != "" {
+		s.QEMU.Memory = f.memory
+	}
+	if f.cpus > 0 {
+		s.QEMU.CPUs = f.cpus
+	}
+	if f.kappend != "" {
+		s.QEMU.KernelArgs = append(s.QEMU.KernelArgs, strings.Fields(f.kappend)...)
+	}
+	if f.buildDir != "" {
+		if s.Build.BuildDir, err = filepath.Abs(f.buildDir); err != nil {
+			return nil, err
+		}
+	}
+	s.NoBuild = f.noBuild
+	if head, err := env.Runner.Git(ctx, "rev-parse", "--short=12", "HEAD"); err == nil {
+		s.Label = head
+	}
+	return s, nil
+}

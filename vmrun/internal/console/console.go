@@ -1,0 +1,153 @@
+// Package console reads a guest's serial console log and recognises what
+// the kernel and git rapido's /init say there: panics, oopses, BUG and
+// KASAN/UBSAN reports, WARNINGs, and the init and verdict lines.
+package console
+
+import (
+	"bufio"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Kind classifies a console event.
+type Kind string
+
+// Event kinds, most severe first.
+const (
+	Panic   Kind = "panic"
+	Oops    Kind = "oops"
+	Bug     Kind = "bug"
+	KASAN   Kind = "kasan"
+	UBSAN   Kind = "ubsan"
+	Warning Kind = "warning"
+	Init    Kind = "init"
+	Verdict Kind = "verdict"
+)
+
+// Event is one recognised line, with the lines that explain it.
+type Event struct {
+	Kind     Kind
+	Line     string   // the line that matched, without the printk time stamp
+	Excerpt  []string // the report: this line and its call trace
+	ExitCode int      // for Verdict
+	LineNo   int
+}
+
+// Crash reports whether the event means the kernel is broken.
+func (e Event) Crash() bool {
+	switch e.Kind {
+	case Panic, Oops, Bug, KASAN, UBSAN, Warning:
+		return true
+	}
+	return false
+}
+
+var (
+	stamp    = regexp.MustCompile(`^\[\s*\d+\.\d+\]\s?`)
+	patterns = []struct {
+		kind Kind
+		re   *regexp.Regexp
+	}{
+		{Panic, regexp.MustCompile(`^Kernel panic - not syncing`)},
+		{KASAN, regexp.MustCompile(`^BUG: KASAN: `)},
+		{UBSAN, regexp.MustCompile(`^UBSAN: `)},
+		{Bug, regexp.MustCompile(`^(kernel BUG at |BUG: )`)},
+		{Oops, regexp.MustCompile(`^(Oops: |general protection fault|Unable to handle kernel )`)},
+		{Warning, regexp.MustCompile(`^WARNING: `)},
+	}
+	verdictRe = regexp.MustCompile(`^rapido-verdict: exit=(-?\d+)`)
+)
+
+// maxExcerpt bounds a report's excerpt: the header and the call trace.
+const maxExcerpt = 30
+
+// Scanner consumes console output line by line.
+type Scanner struct {
+	Events []Event
+	lines  int
+	open   *Event // report still collecting its excerpt
+}
+
+// Line feeds one console line (without newline).
+func (s *Scanner) Line(raw string) {
+	s.lines++
+	line := strings.TrimRight(stamp.ReplaceAllString(raw, ""), "\r")
+	if s.open != nil {
+		if len(s.open.Excerpt) < maxExcerpt && !strings.HasPrefix(line, "---[ end") {
+			s.open.Excerpt = append(s.open.Excerpt, line)
+		} else {
+			s.close()
+		}
+	}
+	switch {
+	case line == "rapido-init: start":
+		s.Events = append(s.Events, Event{Kind: Init, Line: line, LineNo: s.lines})
+		return
+	case verdictRe.MatchString(line):
+		n, _ := strconv.Atoi(verdictRe.FindStringSubmatch(line)[1])
+		s.close()
+		s.Events = append(s.Events, Event{Kind: Verdict, Line: line, ExitCode: n, LineNo: s.lines})
+		return
+	}
+	for _, p := range patterns {
+		if p.re.MatchString(line) {
+			// A panic that follows an oops is the same crash: keep
+			// collecting the oops, but record the panic line too.
+			s.close()
+			s.open = &Event{Kind: p.kind, Line: line, Excerpt: []string{line}, LineNo: s.lines}
+			return
+		}
+	}
+}
+
+func (s *Scanner) close() {
+	if s.open != nil {
+		s.Events = append(s.Events, *s.open)
+		s.open = nil
+	}
+}
+
+// Finish closes any report still open and returns the events.
+func (s *Scanner) Finish() []Event {
+	s.close()
+	return s.Events
+}
+
+// Scan reads a whole log.
+func Scan(r io.Reader) []Event {
+	var s Scanner
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		s.Line(sc.Text())
+	}
+	return s.Finish()
+}
+
+// Worst returns the most severe crash event, if any.
+func Worst(evs []Event) (Event, bool) {
+	rank := map[Kind]int{Panic: 6, KASAN: 5, UBSAN: 4, Bug: 3, Oops: 3, Warning: 1}
+	var best Event
+	found := false
+	for _, e := range evs {
+		if !e.Crash() {
+			continue
+		}
+		if !found || rank[e.Kind] > rank[best.Kind] || (rank[e.Kind] == rank[best.Kind] && e.LineNo < best.LineNo) {
+			best, found = e, true
+		}
+	}
+	// Prefer the first report's excerpt when a panic merely ends it: the
+	// oops or BUG explains the crash, the panic line only concludes it.
+	if found && best.Kind == Panic {
+		for _, e := range evs {
+			if e.Crash() && e.Kind != Panic && e.Kind != Warning && e.LineNo < best.LineNo {
+				e.Excerpt = append(e.Excerpt, best.Line)
+				return e, true
+			}
+		}
+	}
+	return best, found
+}

@@ -1,0 +1,526 @@
+// Package kbuild configures and builds a kernel tree out of tree (O=), so
+// that successive commits of a series rebuild only what changed.
+package kbuild
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+//go:embed fragment.config
+var builtinFragment string
+
+// BuiltinFragment is the kconfig fragment every git rapido kernel gets.
+func BuiltinFragment() string { return builtinFragment }
+
+// Execer runs a prepared command (cmd injects its traced runner).
+type Execer interface{ Run(*exec.Cmd) error }
+
+// Arch holds the per-architecture facts in one place.
+type Arch struct {
+	Name    string // ARCH= value
+	Image   string // make target and path under arch/<Name>/boot
+	Console string
+	QEMU    string
+	Machine []string // extra QEMU machine args
+}
+
+// Arches lists the supported architectures by `uname -m` style name.
+var Arches = map[string]Arch{
+	"x86_64": {Name: "x86", Image: "bzImage", Console: "ttyS0", QEMU: "qemu-system-x86_64"},
+	"arm64":  {Name: "arm64", Image: "Image", Console: "ttyAMA0", QEMU: "qemu-system-aarch64", Machine: []string{"-M", "virt", "-cpu", "max"}},
+}
+
+// Options say what to build and how.
+type Options struct {
+	SourceDir, BuildDir, LogDir string
+	Jobs                        int
+	Arch                        string // "x86_64" (default) or "arm64"
+	CrossCompile, LLVM, CC      string
+	MakeWrapper                 []string
+	BaseConfig                  string   // "tinyconfig" (default), "defconfig", or a file
+	Fragments                   []string // files or CONFIG_X=y items
+	Make                        string   // make binary
+	Progress                    io.Writer
+	Terminal                    bool
+	Exec                        Execer
+}
+
+// Result describes a finished build.
+type Result struct {
+	KernelImage, BuildDir, ModulesDir, KernelRelease, ConfigPath, Log string
+	Duration                                                          time.Duration
+	Warnings                                                          []string
+	Objects                                                           int
+}
+
+// Error is a failed compile: the compiler's error lines and the log.
+type Error struct {
+	Log     string
+	Excerpt []string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	msg := "build failed"
+	if len(e.Excerpt) > 0 {
+		msg = e.Excerpt[0]
+	}
+	return fmt.Sprintf("build kernel: %s (log: %s)", msg, e.Log)
+}
+func (e *Error) Unwrap() error { return e.Err }
+
+// ConfigError is a configuration step that failed: not the tree's fault.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return "configure kernel: " + e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// ArchOf returns the facts for o.Arch.
+func ArchOf(name string) (Arch, error) {
+	if name == "" {
+		name = "x86_64"
+	}
+	a, ok := Arches[name]
+	if !ok {
+		return Arch{}, fmt.Errorf("unknown architecture %q (want x86_64 or arm64)", name)
+	}
+	return a, nil
+}
+
+// MakeArgs returns the common make arguments: O=, -j, ARCH, toolchain. It
+// is pure so the exact command lines can be golden-tested.
+func MakeArgs(o Options, ccache bool) []string {
+	args := []string{"-C", o.SourceDir, "O=" + o.BuildDir}
+	if o.Jobs > 0 {
+		args = append(args, fmt.Sprintf("-j%d", o.Jobs))
+	}
+	a, _ := ArchOf(o.Arch)
+	if o.Arch != "" && o.Arch != "x86_64" {
+		args = append(args, "ARCH="+a.Name)
+	}
+	if o.CrossCompile != "" {
+		args = append(args, "CROSS_COMPILE="+o.CrossCompile)
+	}
+	if o.LLVM != "" {
+		args = append(args, "LLVM="+o.LLVM)
+	}
+	// ccache goes in front of the compiler make would pick; with LLVM=1
+	// and no CC, kbuild picks clang itself and we leave it alone.
+	cc := o.CC
+	if cc == "" && ccache && o.LLVM == "" {
+		cc = o.CrossCompile + "gcc"
+	}
+	if ccache && cc != "" && !strings.HasPrefix(cc, "ccache ") {
+		cc = "ccache " + cc
+	}
+	if cc != "" {
+		args = append(args, "CC="+cc)
+	}
+	return args
+}
+
+// ConfigDigest hashes every input that decides the kernel configuration.
+func ConfigDigest(o Options) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "arch=%s cross=%s llvm=%s cc=%s\n", o.Arch, o.CrossCompile, o.LLVM, o.CC)
+	base := o.BaseConfig
+	if base == "" {
+		base = "tinyconfig"
+	}
+	if base == "tinyconfig" || base == "defconfig" || strings.HasSuffix(base, "_defconfig") {
+		fmt.Fprintf(h, "base=%s\n", base)
+	} else {
+		b, err := os.ReadFile(base)
+		if err != nil {
+			return "", fmt.Errorf("read kernel config %s: %w", base, err)
+		}
+		fmt.Fprintf(h, "base-file=%x\n", sha256.Sum256(b))
+	}
+	fmt.Fprintf(h, "builtin=%x\n", sha256.Sum256([]byte(builtinFragment)))
+	items, err := fragmentItems(o.Fragments)
+	if err != nil {
+		return "", err
+	}
+	for _, it := range items {
+		fmt.Fprintf(h, "%s\n", it)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// fragmentItems expands the user's fragments (files or CONFIG_X=y items)
+// into kconfig lines, in order.
+func fragmentItems(frags []string) ([]string, error) {
+	var out []string
+	for _, f := range frags {
+		if strings.HasPrefix(f, "CONFIG_") || strings.HasPrefix(f, "# CONFIG_") {
+			out = append(out, f)
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read kconfig fragment: %w", err)
+		}
+		out = append(out, configLines(string(b))...)
+	}
+	return out, nil
+}
+
+var (
+	setRe   = regexp.MustCompile(`^(CONFIG_[A-Za-z0-9_]+)=(.*)$`)
+	unsetRe = regexp.MustCompile(`^# (CONFIG_[A-Za-z0-9_]+) is not set$`)
+)
+
+// configLines returns the setting lines of a .config or fragment.
+func configLines(text string) []string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		l = strings.TrimSpace(l)
+		if setRe.MatchString(l) || unsetRe.MatchString(l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// parseSetting returns the symbol and value ("n" when not set).
+func parseSetting(l string) (string, string) {
+	if m := setRe.FindStringSubmatch(l); m != nil {
+		return m[1], m[2]
+	}
+	if m := unsetRe.FindStringSubmatch(l); m != nil {
+		return m[1], "n"
+	}
+	return "", ""
+}
+
+// Merge applies setting lines to a .config text, like merge_config.sh -m.
+func Merge(config string, settings []string) string {
+	want := map[string]string{}
+	var order []string
+	for _, s := range settings {
+		sym, _ := parseSetting(s)
+		if _, ok := want[sym]; !ok {
+			order = append(order, sym)
+		}
+		want[sym] = s
+	}
+	var out []string
+	for _, l := range strings.Split(strings.TrimRight(config, "\n"), "\n") {
+		sym, _ := parseSetting(strings.TrimSpace(l))
+		if s, ok := want[sym]; ok && sym != "" {
+			out = append(out, s)
+			delete(want, sym)
+			continue
+		}
+		out = append(out, l)
+	}
+	for _, sym := range order {
+		if s, ok := want[sym]; ok {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, "\n") + "\n"
+}
+
+// Unmet lists the requested settings the final .config does not have
+// (kconfig drops options whose dependencies are missing).
+func Unmet(final string, settings []string) []string {
+	have := map[string]string{}
+	for _, l := range configLines(final) {
+		sym, v := parseSetting(l)
+		have[sym] = v
+	}
+	var out []string
+	seen := map[string]bool{}
+	for i := len(settings) - 1; i >= 0; i-- {
+		sym, v := parseSetting(settings[i])
+		if seen[sym] {
+			continue
+		}
+		seen[sym] = true
+		got, ok := have[sym]
+		if !ok {
+			got = "n"
+		}
+		if got != v {
+			out = append(out, fmt.Sprintf("%s=%s requested, but the final .config has %s=%s (a dependency is missing?)", sym, v, sym, got))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+var locks sync.Map
+
+// Build configures the tree when needed and builds the kernel image (and
+// modules when enabled). Only one build runs per build dir at a time.
+func Build(ctx context.Context, o Options) (*Result, error) {
+	start := time.Now()
+	if o.Make == "" {
+		o.Make = "make"
+	}
+	arch, err := ArchOf(o.Arch)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	if err := os.MkdirAll(o.BuildDir, 0o755); err != nil {
+		return nil, &ConfigError{err}
+	}
+	if err := os.MkdirAll(o.LogDir, 0o755); err != nil {
+		return nil, &ConfigError{err}
+	}
+	unlock, err := lockDir(ctx, o.BuildDir, o.Progress)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	defer unlock()
+
+	logPath := filepath.Join(o.LogDir, "build.log")
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	defer logf.Close()
+	_, ccacheErr := exec.LookPath("ccache")
+	common := MakeArgs(o, ccacheErr == nil && os.Getenv("RAPIDO_NO_CCACHE") == "")
+	b := &builder{o: o, log: logf, common: common, prog: newProgress(o.Progress, o.Terminal, start)}
+
+	res := &Result{BuildDir: o.BuildDir, Log: logPath, ConfigPath: filepath.Join(o.BuildDir, ".config")}
+	if res.Warnings, err = b.configure(ctx); err != nil {
+		return nil, err
+	}
+	cfg, _ := os.ReadFile(res.ConfigPath)
+	modules := strings.Contains(string(cfg), "\nCONFIG_MODULES=y")
+	targets := []string{arch.Image}
+	if modules {
+		targets = append(targets, "modules")
+	}
+	b.prog.phase("build")
+	if err := b.make(ctx, true, targets...); err != nil {
+		return nil, b.buildError(err, logPath)
+	}
+	res.Objects = b.prog.objects
+	res.KernelImage = filepath.Join(o.BuildDir, "arch", arch.Name, "boot", arch.Image)
+	rel, _ := os.ReadFile(filepath.Join(o.BuildDir, "include/config/kernel.release"))
+	res.KernelRelease = strings.TrimSpace(string(rel))
+	if modules {
+		order, _ := os.ReadFile(filepath.Join(o.BuildDir, "modules.order"))
+		if len(strings.TrimSpace(string(order))) > 0 {
+			res.ModulesDir = filepath.Join(o.BuildDir, "rapido-modules")
+			stamp := filepath.Join(res.ModulesDir, ".stamp")
+			if newer(filepath.Join(o.BuildDir, "modules.order"), stamp) || newer(res.KernelImage, stamp) {
+				b.prog.phase("modules_install")
+				os.RemoveAll(res.ModulesDir)
+				if err := b.make(ctx, false, "modules_install", "INSTALL_MOD_PATH="+res.ModulesDir, "INSTALL_MOD_STRIP=1"); err != nil {
+					return nil, b.buildError(err, logPath)
+				}
+				os.WriteFile(stamp, nil, 0o644)
+			}
+		}
+	}
+	b.prog.done()
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// newer reports whether a is newer than b (or b is missing).
+func newer(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err != nil || fa.ModTime().After(fb.ModTime())
+}
+
+// lockDir takes an exclusive flock on the build dir, saying so when it has
+// to wait for another git rapido building there.
+func lockDir(ctx context.Context, dir string, progress io.Writer) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".rapido-lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		if progress != nil {
+			fmt.Fprintf(progress, "build: waiting for another build in %s\n", dir)
+		}
+		done := make(chan error, 1)
+		go func() { done <- syscall.Flock(int(f.Fd()), syscall.LOCK_EX) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				f.Close()
+				return nil, err
+			}
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		}
+	}
+	return func() { f.Close() }, nil
+}
+
+type builder struct {
+	o      Options
+	log    io.Writer
+	common []string
+	prog   *progress
+	errs   []string
+}
+
+// configure keeps an existing .config whose inputs have not changed; else
+// it starts from the base config (or the kept .config), merges the built-in
+// and user fragments and runs olddefconfig. It returns the requested
+// options that did not take effect.
+func (b *builder) configure(ctx context.Context) ([]string, error) {
+	digest, err := ConfigDigest(b.o)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	cfgPath := filepath.Join(b.o.BuildDir, ".config")
+	stampPath := filepath.Join(b.o.BuildDir, ".rapido-config")
+	if st, err := os.ReadFile(stampPath); err == nil && strings.TrimSpace(string(st)) == digest {
+		if _, err := os.Stat(cfgPath); err == nil {
+			return nil, nil // nothing changed: no make invocation at all
+		}
+	}
+	b.prog.phase("config")
+	if _, err := os.Stat(cfgPath); err != nil {
+		base := b.o.BaseConfig
+		if base == "" {
+			base = "tinyconfig"
+		}
+		if base == "tinyconfig" || base == "defconfig" || strings.HasSuffix(base, "_defconfig") {
+			if err := b.make(ctx, false, base); err != nil {
+				return nil, &ConfigError{fmt.Errorf("make %s: %w", base, err)}
+			}
+		} else {
+			data, err := os.ReadFile(base)
+			if err != nil {
+				return nil, &ConfigError{err}
+			}
+			if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
+				return nil, &ConfigError{err}
+			}
+		}
+	}
+	user, err := fragmentItems(b.o.Fragments)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	settings := append(configLines(builtinFragment), user...)
+	cur, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	if err := os.WriteFile(cfgPath, []byte(Merge(string(cur), settings)), 0o644); err != nil {
+		return nil, &ConfigError{err}
+	}
+	if err := b.make(ctx, false, "olddefconfig"); err != nil {
+		return nil, &ConfigError{fmt.Errorf("make olddefconfig: %w", err)}
+	}
+	final, _ := os.ReadFile(cfgPath)
+	os.WriteFile(stampPath, []byte(digest+"\n"), 0o644)
+	return Unmet(string(final), settings), nil
+}
+
+// make runs make with the common arguments plus args, its output going to
+// the build log and, parsed, to the progress line.
+func (b *builder) make(ctx context.Context, count bool, args ...string) error {
+	argv := append(append([]string(nil), b.o.MakeWrapper...), b.o.Make)
+	argv = append(argv, b.common...)
+	argv = append(argv, args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = b.o.SourceDir
+	// make's own job server children must die with it on Ctrl-C.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(b.log, line)
+			if isErrorLine(line) && len(b.errs) < 40 {
+				b.errs = append(b.errs, line)
+			}
+			if count {
+				b.prog.line(line)
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	fmt.Fprintf(b.log, "+ %s\n", strings.Join(argv, " "))
+	var err error
+	if b.o.Exec != nil {
+		err = b.o.Exec.Run(cmd)
+	} else {
+		err = cmd.Run()
+	}
+	pw.Close()
+	<-done
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+var (
+	compilerErr = regexp.MustCompile(`^[^\s:]+:\d+(:\d+)?: (fatal )?error: `)
+	makeErr     = regexp.MustCompile(`^make(\[\d+\])?: \*\*\* `)
+	linkErr     = regexp.MustCompile(`(undefined reference to|multiple definition of|^ld: )`)
+)
+
+func isErrorLine(l string) bool {
+	return compilerErr.MatchString(l) || makeErr.MatchString(l) || linkErr.MatchString(l)
+}
+
+// ErrorExcerpt picks the lines that explain a failed build: compiler and
+// linker errors first, then make's own "***" lines.
+func ErrorExcerpt(lines []string) []string {
+	var first, rest []string
+	for _, l := range lines {
+		if makeErr.MatchString(l) {
+			rest = append(rest, l)
+		} else {
+			first = append(first, l)
+		}
+	}
+	out := append(first, rest...)
+	if len(out) > 20 {
+		out = out[:20]
+	}
+	return out
+}
+
+func (b *builder) buildError(err error, log string) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	b.prog.done()
+	var ee *exec.Error
+	if errors.As(err, &ee) {
+		return &ConfigError{fmt.Errorf("%w (install make and a compiler)", err)}
+	}
+	return &Error{Log: log, Excerpt: ErrorExcerpt(b.errs), Err: err}
+}

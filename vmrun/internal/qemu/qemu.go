@@ -1,0 +1,229 @@
+// Package qemu builds QEMU command lines (a pure function, golden-tested),
+// decides on acceleration, and runs QEMU so that nothing outlives the run.
+package qemu
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Config is everything that decides the QEMU command line.
+type Config struct {
+	Binary      string // qemu-system-x86_64
+	Accel       string // kvm or tcg (resolved; see Accel)
+	Memory      string // e.g. 512M
+	CPUs        int
+	Kernel      string
+	Initrd      string
+	Console     string // guest console device: ttyS0
+	ConsoleLog  string // host file receiving the serial console; "" = stdio (interactive)
+	VerdictPath string // host file receiving the guest's verdict events; "" = none
+	KernelArgs  []string
+	ExtraArgs   []string
+	Interactive bool // console on the terminal (git rapido boot)
+}
+
+// VerdictPortName is the virtio-serial port name the guest looks for.
+const VerdictPortName = "rapido.verdict"
+
+// BuildArgs returns QEMU's argv (without the binary).
+func BuildArgs(c Config) []string {
+	args := []string{"-nodefaults", "-no-reboot", "-display", "none"}
+	switch c.Accel {
+	case "kvm":
+		args = append(args, "-accel", "kvm", "-cpu", "host")
+	default:
+		args = append(args, "-accel", "tcg")
+	}
+	mem := c.Memory
+	if mem == "" {
+		mem = "512M"
+	}
+	cpus := c.CPUs
+	if cpus < 1 {
+		cpus = 1
+	}
+	args = append(args, "-m", mem, "-smp", fmt.Sprint(cpus), "-kernel", c.Kernel, "-initrd", c.Initrd)
+	console := c.Console
+	if console == "" {
+		console = "ttyS0"
+	}
+	cmdline := []string{"console=" + console, "panic=-1", "rdinit=/init"}
+	if !c.Interactive {
+		cmdline = append(cmdline, "quiet")
+	}
+	cmdline = append(cmdline, c.KernelArgs...)
+	args = append(args, "-append", strings.Join(cmdline, " "))
+	if c.Interactive || c.ConsoleLog == "" {
+		args = append(args, "-serial", "mon:stdio")
+	} else {
+		args = append(args, "-serial", "file:"+c.ConsoleLog)
+	}
+	if c.VerdictPath != "" {
+		args = append(args,
+			"-device", "virtio-serial-pci",
+			"-chardev", "file,id=rapido,path="+c.VerdictPath,
+			"-device", "virtserialport,chardev=rapido,name="+VerdictPortName)
+	}
+	return append(args, c.ExtraArgs...)
+}
+
+// Process is a running QEMU in its own process group.
+type Process struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// Start starts QEMU. stdio is inherited only for interactive runs.
+func Start(binary string, args []string, interactive bool) (*Process, error) {
+	cmd := exec.Command(binary, args...)
+	if interactive {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	} else {
+		// Its own process group, so a timeout or Ctrl-C kills QEMU and
+		// anything it started, and a terminal's SIGINT reaches only us.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
+	if err := cmd.Start(); err != nil {
+		var ee *exec.Error
+		if errors.As(err, &ee) {
+			return nil, fmt.Errorf("start %s: %w (install qemu-system-x86, or set RAPIDO_QEMU)", binary, err)
+		}
+		return nil, fmt.Errorf("start %s: %w", binary, err)
+	}
+	p := &Process{cmd: cmd, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+// Done is closed when QEMU has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Err is QEMU's exit error, valid after Done.
+func (p *Process) Err() error { return p.err }
+
+// Pid is QEMU's process id (and process group id).
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Kill ends QEMU's whole process group and waits for it.
+func (p *Process) Kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(2 * time.Second):
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+// Finding is what an acceleration probe learned on this host.
+type Finding struct {
+	Host   string    `json:"host"`   // host kernel release and QEMU binary
+	KVM    bool      `json:"kvm"`    // whether guests make progress under KVM
+	Reason string    `json:"reason"` // why not
+	When   time.Time `json:"when"`
+}
+
+// FindingKey identifies the host for remembered findings.
+func FindingKey(qemuBinary string) string {
+	var u syscall.Utsname
+	syscall.Uname(&u)
+	rel := make([]byte, 0, len(u.Release))
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		rel = append(rel, byte(c))
+	}
+	fi, _ := os.Stat(qemuBinary)
+	stamp := ""
+	if fi != nil {
+		stamp = fi.ModTime().UTC().Format(time.RFC3339)
+	}
+	return string(rel) + " " + qemuBinary + " " + stamp
+}
+
+// LoadFinding reads a remembered finding for key from file.
+func LoadFinding(file, key string) (Finding, bool) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return Finding{}, false
+	}
+	var fs map[string]Finding
+	if json.Unmarshal(b, &fs) != nil {
+		return Finding{}, false
+	}
+	f, ok := fs[key]
+	return f, ok
+}
+
+// SaveFinding remembers f under key in file.
+func SaveFinding(file, key string, f Finding) error {
+	fs := map[string]Finding{}
+	if b, err := os.ReadFile(file); err == nil {
+		json.Unmarshal(b, &fs)
+	}
+	f.Host = key
+	fs[key] = f
+	b, _ := json.MarshalIndent(fs, "", "  ")
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
+	tmp := file + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, file)
+}
+
+// KVMUsable reports whether /dev/kvm can be opened at all; a usable device
+// is necessary but not sufficient (guests may still hang under it).
+func KVMUsable() bool {
+	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}
+
+// Wait waits for QEMU to exit, or for ctx, whichever is first.
+func (p *Process) Wait(ctx context.Context) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-ctx.Done():
+		p.Kill()
+		return ctx.Err()
+	}
+}
+
+// StartLogged starts a non-interactive QEMU with its stderr in errPath.
+func StartLogged(binary string, args []string, errPath string) (*Process, error) {
+	cmd := exec.Command(binary, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if f, err := os.Create(errPath); err == nil {
+		cmd.Stderr = f
+		defer f.Close()
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w (install qemu-system-x86, or set RAPIDO_QEMU)", binary, err)
+	}
+	p := &Process{cmd: cmd, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	return p, nil
+}

@@ -1,0 +1,574 @@
+package vmrun
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/git-rapido/git-rapido/vmrun/internal/console"
+	"github.com/git-rapido/git-rapido/vmrun/internal/guest"
+	"github.com/git-rapido/git-rapido/vmrun/internal/kbuild"
+	"github.com/git-rapido/git-rapido/vmrun/internal/qemu"
+)
+
+// Spec is everything that decides one run: what to build, what image to cut,
+// how to boot it, and how long to wait.
+type Spec struct {
+	Build BuildOptions
+	Cut   CutOptions
+	QEMU  QEMUOptions
+	// BootTimeout bounds the time without console output before /init runs.
+	BootTimeout time.Duration
+	// Timeout bounds the whole boot-and-test.
+	Timeout time.Duration
+	// LogRoot holds one directory per run (<git-path rapido>/logs).
+	LogRoot string
+	// Label names the run's log directory (a short commit id).
+	Label string
+	// NoBuild boots the last build as it is.
+	NoBuild bool
+	// Interactive attaches the console to the terminal (git rapido boot).
+	Interactive bool
+}
+
+// QEMUOptions are the VM settings.
+type QEMUOptions struct {
+	Binary     string // default from the architecture; RAPIDO_QEMU overrides
+	Accel      string // auto (default), kvm or tcg
+	Memory     string
+	CPUs       int
+	KernelArgs []string
+	ExtraArgs  []string
+}
+
+// Config is the read side of git config that SpecFromConfig needs;
+// *gitexec.Config satisfies it.
+type Config interface {
+	Get(key string) (string, bool)
+	All(key string) []string
+}
+
+// SpecFromConfig fills a Spec from rapido.* configuration and the
+// environment (ARCH, CROSS_COMPILE, LLVM, CC, RAPIDO_MAKE, RAPIDO_QEMU).
+// top is the worktree's top directory; rapidoDir is
+// "git rev-parse --git-path rapido" (per worktree).
+func SpecFromConfig(cfg Config, top, rapidoDir string) (*Spec, error) {
+	get := func(k, def string) string {
+		if v, ok := cfg.Get(k); ok && v != "" {
+			return v
+		}
+		return def
+	}
+	env := func(k, def string) string {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	s := &Spec{LogRoot: filepath.Join(rapidoDir, "logs")}
+	s.Build = BuildOptions{
+		SourceDir:    top,
+		BuildDir:     get("rapido.buildDir", filepath.Join(rapidoDir, "build")),
+		Arch:         env("ARCH", get("rapido.arch", "")),
+		CrossCompile: env("CROSS_COMPILE", get("rapido.crossCompile", "")),
+		LLVM:         env("LLVM", get("rapido.llvm", "")),
+		CC:           env("CC", get("rapido.cc", "")),
+		BaseConfig:   get("rapido.kernelConfig", "tinyconfig"),
+		Fragments:    cfg.All("rapido.kconfig"),
+		Make:         env("RAPIDO_MAKE", "make"),
+	}
+	if s.Build.Arch == "x86" {
+		s.Build.Arch = "x86_64"
+	}
+	if w := get("rapido.makeWrapper", ""); w != "" {
+		s.Build.MakeWrapper = strings.Fields(w)
+	}
+	if !filepath.IsAbs(s.Build.BuildDir) {
+		s.Build.BuildDir = filepath.Join(top, s.Build.BuildDir)
+	}
+	for i, f := range s.Build.Fragments {
+		if !strings.HasPrefix(f, "CONFIG_") && !strings.HasPrefix(f, "# CONFIG_") && !filepath.IsAbs(f) {
+			s.Build.Fragments[i] = filepath.Join(top, f)
+		}
+	}
+	if b := s.Build.BaseConfig; b != "tinyconfig" && b != "defconfig" && !strings.HasSuffix(b, "_defconfig") && !filepath.IsAbs(b) {
+		s.Build.BaseConfig = filepath.Join(top, b)
+	}
+	var err error
+	if s.Build.Jobs, err = intValue(get("rapido.jobs", ""), runtime.NumCPU()); err != nil {
+		return nil, fmt.Errorf("rapido.jobs: %w", err)
+	}
+	arch, err := kbuild.ArchOf(s.Build.Arch)
+	if err != nil {
+		return nil, err
+	}
+	s.QEMU = QEMUOptions{
+		Binary:     env("RAPIDO_QEMU", get("rapido.qemu", arch.QEMU)),
+		Accel:      get("rapido.accel", "auto"),
+		Memory:     get("rapido.memory", "512M"),
+		KernelArgs: strings.Fields(get("rapido.kernelArgs", "")),
+		ExtraArgs:  strings.Fields(get("rapido.qemuExtraArgs", "")),
+	}
+	if s.QEMU.CPUs, err = intValue(get("rapido.cpus", ""), 1); err != nil {
+		return nil, fmt.Errorf("rapido.cpus: %w", err)
+	}
+	if s.BootTimeout, err = ParseDuration(get("rapido.bootTimeout", "60s")); err != nil {
+		return nil, fmt.Errorf("rapido.bootTimeout: %w", err)
+	}
+	if s.Timeout, err = ParseDuration(get("rapido.timeout", "10m")); err != nil {
+		return nil, fmt.Errorf("rapido.timeout: %w", err)
+	}
+	s.Cut.Name = get("rapido.cut", "")
+	for _, v := range cfg.All("rapido.cutPath") {
+		s.Cut.SearchPath = append(s.Cut.SearchPath, filepath.SplitList(v)...)
+	}
+	s.Cut.SearchPath = append(s.Cut.SearchPath, filepath.Join(top, ".rapido", "cuts"))
+	return s, nil
+}
+
+func intValue(v string, def int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("want a positive number, got %q", v)
+	}
+	return n, nil
+}
+
+// ParseDuration accepts Go durations ("90s", "5m") and plain seconds ("90").
+func ParseDuration(v string) (time.Duration, error) {
+	if n, err := strconv.Atoi(v); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("want a duration like 90s or 5m, got %q", v)
+	}
+	return d, nil
+}
+
+// Digest is the verdict cache key's spec half (the tree id is the other): a
+// hash of everything that decides the result besides the source — kernel
+// configuration inputs, the cut's host inputs (which include git-rapido
+// itself as /init), the test, and the VM settings. Acceleration and paths
+// are left out: they change how fast, not what.
+func (s *Spec) Digest() (string, error) {
+	cd, err := ConfigDigest(s.Build)
+	if err != nil {
+		return "", err
+	}
+	plan, err := PlanCut(s.Cut)
+	if err != nil {
+		return "", err
+	}
+	id, err := plan.InputDigest()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "git-rapido spec v1\nconfig %s\ncut %s\n", cd, id)
+	fmt.Fprintf(h, "memory %s cpus %d append %q qemu-extra %q timeout %s\n",
+		s.QEMU.Memory, s.QEMU.CPUs, s.QEMU.KernelArgs, s.QEMU.ExtraArgs, s.Cut.Timeout)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Host is what a run may use of the machine.
+type Host struct {
+	Exec     Execer
+	Progress io.Writer // phase lines and the live build line
+	Terminal bool
+}
+
+// Run builds, cuts, boots and classifies. The error is non-nil only when ctx
+// was cancelled; every other outcome, infrastructure trouble included, is a
+// Verdict.
+func Run(ctx context.Context, s *Spec, h Host) (*Verdict, error) {
+	start := time.Now()
+	v := &Verdict{Started: start}
+	label := s.Label
+	if label == "" {
+		label = "run"
+	}
+	v.LogDir = filepath.Join(s.LogRoot, start.UTC().Format("20060102-150405")+"-"+label)
+	if err := os.MkdirAll(v.LogDir, 0o755); err != nil {
+		return infra(v, fmt.Errorf("create log dir: %w", err)), nil
+	}
+	defer func() {
+		v.Duration = time.Since(start)
+		b, _ := json.MarshalIndent(v, "", "  ")
+		os.WriteFile(filepath.Join(v.LogDir, "verdict.json"), append(b, '\n'), 0o644)
+	}()
+	progress := h.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+
+	// Build.
+	bo := s.Build
+	bo.LogDir, bo.Progress, bo.Terminal, bo.Exec = v.LogDir, progress, h.Terminal, h.Exec
+	var br *BuildResult
+	if s.NoBuild {
+		a, _ := kbuild.ArchOf(bo.Arch)
+		br = &BuildResult{KernelImage: filepath.Join(bo.BuildDir, "arch", a.Name, "boot", a.Image)}
+		if _, err := os.Stat(br.KernelImage); err != nil {
+			return infra(v, fmt.Errorf("--no-build: no kernel built yet in %s", bo.BuildDir)), nil
+		}
+		rel, _ := os.ReadFile(filepath.Join(bo.BuildDir, "include/config/kernel.release"))
+		br.KernelRelease = strings.TrimSpace(string(rel))
+		if m := filepath.Join(bo.BuildDir, "rapido-modules"); dirExists(m) {
+			br.ModulesDir = m
+		}
+	} else {
+		t := time.Now()
+		var err error
+		br, err = Build(ctx, bo)
+		v.Timings.Build = time.Since(t)
+		var be *BuildError
+		switch {
+		case ctx.Err() != nil:
+			return v, ctx.Err()
+		case errors.As(err, &be):
+			v.Status, v.Excerpt = BuildFail, be.Excerpt
+			v.Reason = "build failed"
+			if len(be.Excerpt) > 0 {
+				v.Reason = be.Excerpt[0]
+			}
+			return v, nil
+		case err != nil:
+			return infra(v, err), nil
+		}
+		for _, w := range br.Warnings {
+			fmt.Fprintf(progress, "warning: %s\n", w)
+		}
+	}
+	v.KernelRelease = br.KernelRelease
+
+	// Cut.
+	t := time.Now()
+	co := s.Cut
+	co.ModulesDir, co.KernelRelease = br.ModulesDir, br.KernelRelease
+	plan, err := PlanCut(co)
+	if err != nil {
+		return infra(v, fmt.Errorf("cut: %w", err)), nil
+	}
+	image, _, err := plan.WriteImage(ctx)
+	if err != nil {
+		return infra(v, fmt.Errorf("cut: %w", err)), nil
+	}
+	v.Timings.Cut = time.Since(t)
+
+	// Boot.
+	a, _ := kbuild.ArchOf(bo.Arch)
+	qc := qemu.Config{
+		Binary: s.QEMU.Binary, Memory: s.QEMU.Memory, CPUs: s.QEMU.CPUs,
+		Kernel: br.KernelImage, Initrd: image, Console: a.Console,
+		KernelArgs: s.QEMU.KernelArgs, ExtraArgs: append(append([]string(nil), a.Machine...), s.QEMU.ExtraArgs...),
+		Interactive: s.Interactive,
+	}
+	if !s.Interactive {
+		qc.ConsoleLog = filepath.Join(v.LogDir, "console.log")
+		qc.VerdictPath = filepath.Join(v.LogDir, "verdict.jsonl")
+	}
+	accel, note := resolveAccel(s.QEMU.Accel, s.QEMU.Binary)
+	if note != "" {
+		fmt.Fprintln(progress, note)
+	}
+	if s.Interactive {
+		qc.Accel = accel
+		return v, boot(ctx, s, qc)
+	}
+	fmt.Fprintf(progress, "boot: %s (%s)\n", filepath.Base(br.KernelImage), accel)
+	out, err := bootAndWatch(ctx, s, qc, accel)
+	if err != nil {
+		return v, err
+	}
+	if accel == "kvm" && out.noProgress && s.QEMU.Accel == "auto" {
+		// The guest made no progress under KVM (as on hosts whose KVM is
+		// not real hardware virtualisation): remember that and use TCG.
+		rememberAccel(s.QEMU.Binary, false, "guest made no console progress under KVM")
+		fmt.Fprintln(progress, "boot: no progress under KVM; falling back to TCG (remembered)")
+		os.Remove(qc.ConsoleLog)
+		os.Remove(qc.VerdictPath)
+		if out, err = bootAndWatch(ctx, s, qc, "tcg"); err != nil {
+			return v, err
+		}
+	} else if accel == "kvm" && s.QEMU.Accel == "auto" && out.initSeen {
+		rememberAccel(s.QEMU.Binary, true, "")
+	}
+	classify(v, out)
+	v.Timings.KernelBoot, v.Timings.Init, v.Timings.Test, v.Timings.Shutdown = out.timings()
+	return v, nil
+}
+
+func dirExists(p string) bool { fi, err := os.Stat(p); return err == nil && fi.IsDir() }
+
+func infra(v *Verdict, err error) *Verdict {
+	v.Status, v.Reason = Infra, err.Error()
+	return v
+}
+
+func accelFile() string { return filepath.Join(CacheHome(), "accel.json") }
+
+// resolveAccel turns auto into kvm or tcg using what was learned before.
+func resolveAccel(want, binary string) (string, string) {
+	switch want {
+	case "kvm", "tcg":
+		return want, ""
+	}
+	if !qemu.KVMUsable() {
+		return "tcg", ""
+	}
+	if f, ok := qemu.LoadFinding(accelFile(), qemu.FindingKey(binary)); ok {
+		if f.KVM {
+			return "kvm", ""
+		}
+		return "tcg", ""
+	}
+	return "kvm", "boot: trying KVM (first run on this host; falls back to TCG if the guest hangs)"
+}
+
+func rememberAccel(binary string, ok bool, reason string) {
+	qemu.SaveFinding(accelFile(), qemu.FindingKey(binary), qemu.Finding{KVM: ok, Reason: reason, When: time.Now()})
+}
+
+// kvmProbeWindow is how long a KVM guest may stay silent before auto
+// acceleration gives up on KVM. A working KVM guest reaches /init in well
+// under a second.
+const kvmProbeWindow = 8 * time.Second
+
+type bootOutcome struct {
+	events     []console.Event
+	guest      []guest.Event
+	qemuErr    error
+	qemuStderr string
+	timedOut   string // why the host stopped the VM
+	noProgress bool   // nothing at all on the console (KVM probe)
+	initSeen   bool
+	wall       time.Duration
+	consoleLog string
+}
+
+func (o *bootOutcome) event(name string) (guest.Event, bool) {
+	for _, e := range o.guest {
+		if e.Event == name {
+			return e, true
+		}
+	}
+	return guest.Event{}, false
+}
+
+func (o *bootOutcome) timings() (kernel, init, test, shutdown time.Duration) {
+	ms := func(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
+	ie, ok1 := o.event("init")
+	ts, ok2 := o.event("test-start")
+	re, ok3 := o.event("result")
+	if !ok1 {
+		return o.wall, 0, 0, 0
+	}
+	kernel = ms(ie.UptimeMS)
+	if ok2 {
+		init = ms(ts.UptimeMS - ie.UptimeMS)
+	}
+	if ok2 && ok3 {
+		test = ms(re.UptimeMS - ts.UptimeMS)
+	}
+	if ok3 {
+		shutdown = o.wall - ms(re.UptimeMS)
+		if shutdown < 0 {
+			shutdown = 0
+		}
+	}
+	return
+}
+
+// bootAndWatch runs QEMU, follows the console log, enforces the timeouts,
+// and collects what the guest and the kernel said.
+func bootAndWatch(ctx context.Context, s *Spec, qc qemu.Config, accel string) (*bootOutcome, error) {
+	qc.Accel = accel
+	out := &bootOutcome{consoleLog: qc.ConsoleLog}
+	args := qemu.BuildArgs(qc)
+	os.WriteFile(filepath.Join(filepath.Dir(qc.ConsoleLog), "qemu.cmd"),
+		[]byte(qc.Binary+" "+strings.Join(args, " ")+"\n"), 0o644)
+	errPath := filepath.Join(filepath.Dir(qc.ConsoleLog), "qemu.stderr")
+	p, err := qemu.StartLogged(qc.Binary, args, errPath)
+	if err != nil {
+		out.qemuErr = err
+		return out, nil
+	}
+	start := time.Now()
+	defer p.Kill()
+
+	var sc console.Scanner
+	var offset int64
+	var partial []byte
+	lastProgress := start
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	read := func() {
+		f, err := os.Open(qc.ConsoleLog)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		f.Seek(offset, io.SeekStart)
+		b, _ := io.ReadAll(f)
+		if len(b) == 0 {
+			return
+		}
+		offset += int64(len(b))
+		lastProgress = time.Now()
+		partial = append(partial, b...)
+		for {
+			i := bytes.IndexByte(partial, '\n')
+			if i < 0 {
+				break
+			}
+			line := string(partial[:i])
+			partial = partial[i+1:]
+			sc.Line(line)
+			if strings.TrimSpace(line) == guest.ConsoleInitLine {
+				out.initSeen = true
+			}
+		}
+	}
+	// The guest enforces the test timeout itself and reports the output
+	// tail; the host deadline adds the boot allowance on top as a backstop.
+	deadline := start.Add(s.Timeout + s.BootTimeout)
+loop:
+	for {
+		select {
+		case <-p.Done():
+			break loop
+		case <-ctx.Done():
+			p.Kill()
+			return out, ctx.Err()
+		case now := <-tick.C:
+			read()
+			switch {
+			case accel == "kvm" && s.QEMU.Accel == "auto" && offset == 0 && now.Sub(start) > kvmProbeWindow:
+				out.noProgress = true
+				p.Kill()
+				return out, nil
+			case !out.initSeen && s.BootTimeout > 0 && now.Sub(lastProgress) > s.BootTimeout:
+				out.timedOut = fmt.Sprintf("no console output for %s before /init ran (boot timeout)", s.BootTimeout)
+				p.Kill()
+				break loop
+			case s.Timeout > 0 && now.After(deadline):
+				out.timedOut = fmt.Sprintf("the run exceeded its %s timeout", s.Timeout)
+				p.Kill()
+				break loop
+			}
+		}
+	}
+	out.wall = time.Since(start)
+	read()
+	if len(partial) > 0 {
+		sc.Line(string(partial))
+	}
+	out.events = sc.Finish()
+	if f, err := os.Open(qc.VerdictPath); err == nil {
+		out.guest, _ = guest.ParseEvents(f)
+		f.Close()
+	}
+	if out.timedOut == "" {
+		out.qemuErr = p.Err()
+		if b, _ := os.ReadFile(errPath); len(b) > 0 {
+			out.qemuStderr = strings.TrimSpace(string(b))
+		}
+	}
+	return out, nil
+}
+
+// classify turns what the boot produced into the verdict.
+func classify(v *Verdict, o *bootOutcome) {
+	if crash, ok := console.Worst(o.events); ok {
+		v.Status, v.Reason, v.Excerpt = Crash, crash.Line, crash.Excerpt
+		return
+	}
+	if o.timedOut != "" {
+		v.Status, v.Reason = Hang, o.timedOut
+		v.Excerpt = tailLines(o.consoleLog, 15)
+		return
+	}
+	res, ok := o.event("result")
+	if !ok {
+		for _, e := range o.events {
+			if e.Kind == console.Verdict {
+				res, ok = guest.Event{Event: "result", ExitCode: e.ExitCode}, true
+			}
+		}
+	}
+	switch {
+	case ok && res.ExitCode == 0 && res.Error == "":
+		v.Status, v.Reason = Pass, "test passed"
+	case ok && res.Error != "":
+		v.Status, v.Reason, v.Excerpt = Fail, res.Error, res.Tail
+	case ok && res.TimedOut:
+		v.Status, v.Reason, v.Excerpt = Fail, "test timed out inside the guest", res.Tail
+	case ok:
+		v.Status, v.Reason, v.Excerpt = Fail, fmt.Sprintf("test exited %d", res.ExitCode), res.Tail
+		if res.Signal != "" {
+			v.Reason = "test killed by " + res.Signal
+		}
+	case o.qemuErr != nil:
+		v.Status, v.Reason = Infra, fmt.Sprintf("qemu: %v", o.qemuErr)
+		if o.qemuStderr != "" {
+			v.Reason += ": " + firstLine(o.qemuStderr)
+			v.Excerpt = strings.Split(o.qemuStderr, "\n")
+		}
+	default:
+		v.Status, v.Reason = Crash, "the VM stopped without a verdict (init died?)"
+		v.Excerpt = tailLines(o.consoleLog, 15)
+	}
+}
+
+func firstLine(s string) string { l, _, _ := strings.Cut(s, "\n"); return l }
+
+func tailLines(path string, n int) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return lines
+}
+
+// boot runs QEMU with the console on the terminal until it exits.
+func boot(ctx context.Context, s *Spec, qc qemu.Config) error {
+	p, err := qemu.Start(qc.Binary, qemu.BuildArgs(qc), true)
+	if err != nil {
+		return err
+	}
+	return p.Wait(ctx)
+}
+
+// DryRun returns the QEMU command line a run would use, without building:
+// the kernel and image paths are where the build and cut would put them.
+func DryRun(s *Spec) []string {
+	a, _ := kbuild.ArchOf(s.Build.Arch)
+	accel, _ := resolveAccel(s.QEMU.Accel, s.QEMU.Binary)
+	qc := qemu.Config{Binary: s.QEMU.Binary, Accel: accel, Memory: s.QEMU.Memory, CPUs: s.QEMU.CPUs,
+		Kernel:     filepath.Join(s.Build.BuildDir, "arch", a.Name, "boot", a.Image),
+		Initrd:     filepath.Join(CacheHome(), "images", "<digest>.cpio"),
+		Console:    a.Console,
+		ConsoleLog: filepath.Join(s.LogRoot, "<run>", "console.log"), VerdictPath: filepath.Join(s.LogRoot, "<run>", "verdict.jsonl"),
+		KernelArgs: s.QEMU.KernelArgs, ExtraArgs: append(append([]string(nil), a.Machine...), s.QEMU.ExtraArgs...),
+		Interactive: s.Interactive}
+	return append([]string{qc.Binary}, qemu.BuildArgs(qc)...)
+}
