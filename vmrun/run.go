@@ -130,6 +130,9 @@ func SpecFromConfig(cfg Config, top, rapidoDir string) (*Spec, error) {
 		return nil, fmt.Errorf("rapido.timeout: %w", err)
 	}
 	s.Cut.Name = get("rapido.cut", "")
+	// RAPIDO_INIT names another static binary to install as /init: the
+	// hermetic tests use it because a test binary need not be static.
+	s.Cut.InitBinary = os.Getenv("RAPIDO_INIT")
 	for _, v := range cfg.All("rapido.cutPath") {
 		s.Cut.SearchPath = append(s.Cut.SearchPath, filepath.SplitList(v)...)
 	}
@@ -202,10 +205,17 @@ func Run(ctx context.Context, s *Spec, h Host) (*Verdict, error) {
 	if label == "" {
 		label = "run"
 	}
-	v.LogDir = filepath.Join(s.LogRoot, start.UTC().Format("20060102-150405")+"-"+label)
-	if err := os.MkdirAll(v.LogDir, 0o755); err != nil {
+	if err := os.MkdirAll(s.LogRoot, 0o755); err != nil {
 		return infra(v, fmt.Errorf("create log dir: %w", err)), nil
 	}
+	// A unique directory per run, sortable by time, even for two runs of
+	// the same commit in the same second.
+	dir, err := os.MkdirTemp(s.LogRoot, start.UTC().Format("20060102-150405")+"-"+label+"-")
+	if err != nil {
+		return infra(v, fmt.Errorf("create log dir: %w", err)), nil
+	}
+	os.Chmod(dir, 0o755)
+	v.LogDir = dir
 	defer func() {
 		v.Duration = time.Since(start)
 		b, _ := json.MarshalIndent(v, "", "  ")
@@ -233,7 +243,6 @@ func Run(ctx context.Context, s *Spec, h Host) (*Verdict, error) {
 		}
 	} else {
 		t := time.Now()
-		var err error
 		br, err = Build(ctx, bo)
 		v.Timings.Build = time.Since(t)
 		var be *BuildError
@@ -399,6 +408,11 @@ func (o *bootOutcome) timings() (kernel, init, test, shutdown time.Duration) {
 func bootAndWatch(ctx context.Context, s *Spec, qc qemu.Config, accel string) (*bootOutcome, error) {
 	qc.Accel = accel
 	out := &bootOutcome{consoleLog: qc.ConsoleLog}
+	for _, f := range []string{qc.ConsoleLog, qc.VerdictPath} {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			return nil, fmt.Errorf("boot: %w", err)
+		}
+	}
 	args := qemu.BuildArgs(qc)
 	os.WriteFile(filepath.Join(filepath.Dir(qc.ConsoleLog), "qemu.cmd"),
 		[]byte(qc.Binary+" "+strings.Join(args, " ")+"\n"), 0o644)

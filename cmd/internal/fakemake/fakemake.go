@@ -1,14 +1,92 @@
-// Package fakemake is a test double for make, registered as "fake-make" in the
-// hermetic CLI tier. Only _test.go files may import it.
+// Package fakemake is a test double for make, registered as "fake-make" in
+// the hermetic CLI tier. It answers the targets git rapido's kernel build
+// calls, writes a stand-in kernel image that names a scenario for fake-qemu,
+// and fails like a compiler when the scenario is "build-fail". Only
+// _test.go files may import it.
+//
+// The scenario is $FAKE_MAKE_SCENARIO, else the first word of the file
+// "rapido-scenario" at the top of the source tree, else "pass".
 package fakemake
 
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 )
 
 // Main is the fake's entry point.
 func Main() {
-	fmt.Fprintln(os.Stderr, "fake-make: not implemented yet")
-	os.Exit(3)
+	args := os.Args[1:]
+	if log := os.Getenv("FAKE_MAKE_LOG"); log != "" {
+		f, err := os.OpenFile(log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err == nil {
+			fmt.Fprintln(f, "make "+strings.Join(args, " "))
+			f.Close()
+		}
+	}
+	src, out := ".", "."
+	var targets []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-C" && i+1 < len(args):
+			src = args[i+1]
+			i++
+		case strings.HasPrefix(a, "O="):
+			out = strings.TrimPrefix(a, "O=")
+		case strings.HasPrefix(a, "-") || strings.Contains(a, "="):
+		default:
+			targets = append(targets, a)
+		}
+	}
+	scenario := os.Getenv("FAKE_MAKE_SCENARIO")
+	if scenario == "" {
+		if b, err := os.ReadFile(filepath.Join(src, "rapido-scenario")); err == nil {
+			if f := strings.Fields(string(b)); len(f) > 0 {
+				scenario = f[0]
+			}
+		}
+	}
+	if scenario == "" {
+		scenario = "pass"
+	}
+	for _, t := range targets {
+		switch t {
+		case "tinyconfig", "defconfig":
+			must(os.WriteFile(filepath.Join(out, ".config"), []byte("CONFIG_64BIT=y\n# base "+t+"\n"), 0o644))
+		case "olddefconfig":
+			// Keep what git rapido merged: every requested option "takes".
+		case "bzImage", "Image":
+			fmt.Println("  CC      fs/proc/version.o")
+			fmt.Println("  CC      fs/proc/cmdline.o")
+			if scenario == "build-fail" {
+				fmt.Fprintln(os.Stderr, "fs/proc/cmdline.c:32:30: error: expected expression before ';' token")
+				fmt.Fprintln(os.Stderr, "make[3]: *** [scripts/Makefile.build:250: fs/proc/cmdline.o] Error 1")
+				fmt.Fprintln(os.Stderr, "make: *** [Makefile:2012: .] Error 2")
+				os.Exit(2)
+			}
+			fmt.Println("  LD      vmlinux")
+			fmt.Println("  BUILD   arch/x86/boot/bzImage")
+			img := filepath.Join(out, "arch/x86/boot", t)
+			must(os.MkdirAll(filepath.Dir(img), 0o755))
+			must(os.WriteFile(img, []byte("fake-kernel scenario="+scenario+"\n"), 0o644))
+			must(os.MkdirAll(filepath.Join(out, "include/config"), 0o755))
+			must(os.WriteFile(filepath.Join(out, "include/config/kernel.release"), []byte("6.1.0-fake\n"), 0o644))
+		case "modules":
+			must(os.WriteFile(filepath.Join(out, "modules.order"), nil, 0o644))
+		case "kernelrelease":
+			fmt.Println("6.1.0-fake")
+		default:
+			fmt.Fprintf(os.Stderr, "fake-make: *** No rule to make target '%s'.  Stop.\n", t)
+			os.Exit(2)
+		}
+	}
+}
+
+func must(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake-make:", err)
+		os.Exit(2)
+	}
 }

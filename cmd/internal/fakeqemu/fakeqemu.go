@@ -1,14 +1,166 @@
-// Package fakeqemu is a test double for qemu, registered as "fake-qemu" in the
-// hermetic CLI tier. Only _test.go files may import it.
+// Package fakeqemu is a test double for qemu-system-*, registered as
+// "fake-qemu" in the hermetic CLI tier. It parses QEMU's argv itself (never
+// through vmrun's builder, which would make the test circular), checks the
+// kernel and that the initramfs is a newc archive with an executable /init,
+// then plays the scenario named in the kernel file written by fake-make:
+// pass, fail, oops, panic, kasan, warn, hang, silent, qemu-crash. Only
+// _test.go files may import it.
 package fakeqemu
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"strings"
+	"time"
+
+	"github.com/cavaliergopher/cpio"
 )
 
 // Main is the fake's entry point.
 func Main() {
-	fmt.Fprintln(os.Stderr, "fake-qemu: not implemented yet")
-	os.Exit(3)
+	var kernel, initrd, console, verdict string
+	args := os.Args[1:]
+	for i := 0; i+1 < len(args); i++ {
+		v := args[i+1]
+		switch args[i] {
+		case "-kernel":
+			kernel = v
+		case "-initrd":
+			initrd = v
+		case "-serial":
+			console = strings.TrimPrefix(v, "file:")
+		case "-chardev":
+			for _, kv := range strings.Split(v, ",") {
+				if p, ok := strings.CutPrefix(kv, "path="); ok {
+					verdict = p
+				}
+			}
+		}
+	}
+	kb, err := os.ReadFile(kernel)
+	if err != nil {
+		fail("could not open kernel file '%s': %v", kernel, err)
+	}
+	if err := checkInitrd(initrd); err != nil {
+		fail("initrd %s: %v", initrd, err)
+	}
+	scenario := "pass"
+	if _, s, ok := strings.Cut(strings.TrimSpace(string(kb)), "scenario="); ok {
+		scenario = s
+	}
+	con := io.Discard
+	if f, err := os.OpenFile(console, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+		defer f.Close()
+		con = f
+	}
+	var port io.Writer = io.Discard
+	if verdict != "" {
+		if f, err := os.OpenFile(verdict, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+			defer f.Close()
+			port = f
+		}
+	}
+	event := func(e map[string]any) {
+		b, _ := json.Marshal(e)
+		port.Write(append(b, '\n'))
+	}
+	boot := func() {
+		fmt.Fprintln(con, "[    0.000000] Linux version 6.1.0-fake (fake@rapido) #1")
+		fmt.Fprintln(con, "rapido-init: start")
+		event(map[string]any{"event": "init", "uptime_ms": 700})
+		event(map[string]any{"event": "test-start", "uptime_ms": 720})
+	}
+	result := func(code int, tail ...string) {
+		for _, l := range tail {
+			fmt.Fprintln(con, l)
+		}
+		event(map[string]any{"event": "result", "exit_code": code, "uptime_ms": 900, "tail": tail})
+		fmt.Fprintf(con, "rapido-verdict: exit=%d\n", code)
+		fmt.Fprintln(con, "[    0.950000] reboot: Restarting system")
+	}
+	switch scenario {
+	case "pass":
+		boot()
+		result(0, "Linux rapido1 6.1.0-fake")
+	case "fail":
+		boot()
+		result(1, "rapido-regressed Linux version 6.1.0-fake", "grep: no match")
+	case "oops":
+		boot()
+		fmt.Fprintln(con, "[    0.800000] BUG: kernel NULL pointer dereference, address: 0000000000000008")
+		fmt.Fprintln(con, "[    0.800100] Oops: 0002 [#1] PREEMPT SMP NOPTI")
+		fmt.Fprintln(con, "[    0.800200] RIP: 0010:version_proc_show+0x12/0x40")
+		fmt.Fprintln(con, "[    0.800300] Call Trace:")
+		fmt.Fprintln(con, "[    0.800400]  seq_read_iter+0x11c/0x4b0")
+		fmt.Fprintln(con, "[    0.800500] ---[ end trace 0000000000000000 ]---")
+		result(0)
+	case "kasan":
+		boot()
+		fmt.Fprintln(con, "[    0.800000] BUG: KASAN: slab-out-of-bounds in cmdline_proc_show+0x2a/0x40")
+		fmt.Fprintln(con, "[    0.800100] Read of size 1 at addr ffff888003a1c0ff by task cat/42")
+		result(0)
+	case "warn":
+		boot()
+		fmt.Fprintln(con, "[    0.800000] WARNING: CPU: 0 PID: 1 at fs/proc/version.c:14 version_proc_show+0x1/0x40")
+		fmt.Fprintln(con, "[    0.800100] ---[ end trace 0000000000000000 ]---")
+		result(0)
+	case "panic":
+		fmt.Fprintln(con, "[    0.000000] Linux version 6.1.0-fake (fake@rapido) #1")
+		fmt.Fprintln(con, "[    0.400000] Kernel panic - not syncing: rapido fixture: boot panic")
+		fmt.Fprintln(con, "[    0.400100] CPU: 0 PID: 1 Comm: swapper Not tainted 6.1.0-fake #1")
+		fmt.Fprintln(con, "[    0.400200] Call Trace:")
+		fmt.Fprintln(con, "[    0.400300]  proc_version_init+0x10/0x20")
+		fmt.Fprintln(con, "[    0.400400] ---[ end Kernel panic - not syncing: rapido fixture: boot panic ]---")
+	case "hang":
+		fmt.Fprintln(con, "[    0.000000] Linux version 6.1.0-fake (fake@rapido) #1")
+		hang()
+	case "silent":
+		hang()
+	case "qemu-crash":
+		fail("-device virtio-serial-pci: fake device failure")
+	default:
+		fail("unknown scenario %q", scenario)
+	}
+}
+
+// hang blocks until killed, recording its pid so tests can check that
+// nothing outlived the run.
+func hang() {
+	if p := os.Getenv("FAKE_QEMU_PIDFILE"); p != "" {
+		os.WriteFile(p, []byte(fmt.Sprint(os.Getpid())), 0o644)
+	}
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+func checkInitrd(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := cpio.NewReader(f)
+	for {
+		h, err := r.Next()
+		if err == io.EOF {
+			return fmt.Errorf("no /init")
+		}
+		if err != nil {
+			return fmt.Errorf("not a newc archive: %w", err)
+		}
+		if h.Name == "init" {
+			if h.Mode&0o111 == 0 {
+				return fmt.Errorf("/init is not executable")
+			}
+			return nil
+		}
+	}
+}
+
+func fail(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "qemu-system-x86_64: "+format+"\n", a...)
+	os.Exit(1)
 }

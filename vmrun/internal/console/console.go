@@ -74,15 +74,9 @@ type Scanner struct {
 func (s *Scanner) Line(raw string) {
 	s.lines++
 	line := strings.TrimRight(stamp.ReplaceAllString(raw, ""), "\r")
-	if s.open != nil {
-		if len(s.open.Excerpt) < maxExcerpt && !strings.HasPrefix(line, "---[ end") {
-			s.open.Excerpt = append(s.open.Excerpt, line)
-		} else {
-			s.close()
-		}
-	}
 	switch {
 	case line == "rapido-init: start":
+		s.close()
 		s.Events = append(s.Events, Event{Kind: Init, Line: line, LineNo: s.lines})
 		return
 	case verdictRe.MatchString(line):
@@ -91,14 +85,32 @@ func (s *Scanner) Line(raw string) {
 		s.Events = append(s.Events, Event{Kind: Verdict, Line: line, ExitCode: n, LineNo: s.lines})
 		return
 	}
+	var kind Kind
 	for _, p := range patterns {
 		if p.re.MatchString(line) {
-			// A panic that follows an oops is the same crash: keep
-			// collecting the oops, but record the panic line too.
-			s.close()
-			s.open = &Event{Kind: p.kind, Line: line, Excerpt: []string{line}, LineNo: s.lines}
-			return
+			kind = p.kind
+			break
 		}
+	}
+	if s.open != nil {
+		// One crash prints several headers (BUG, then Oops, then maybe
+		// the panic that ends it): they belong to the open report, whose
+		// excerpt keeps collecting the call trace.
+		if strings.HasPrefix(line, "---[ end") || len(s.open.Excerpt) >= maxExcerpt {
+			if len(s.open.Excerpt) < maxExcerpt {
+				s.open.Excerpt = append(s.open.Excerpt, line)
+			}
+			s.close()
+		} else {
+			s.open.Excerpt = append(s.open.Excerpt, line)
+		}
+		if kind != "" {
+			s.Events = append(s.Events, Event{Kind: kind, Line: line, LineNo: s.lines})
+		}
+		return
+	}
+	if kind != "" {
+		s.open = &Event{Kind: kind, Line: line, Excerpt: []string{line}, LineNo: s.lines}
 	}
 }
 
@@ -126,28 +138,25 @@ func Scan(r io.Reader) []Event {
 	return s.Finish()
 }
 
-// Worst returns the most severe crash event, if any.
+// Worst returns the crash that explains the run: the first report that is
+// not a mere WARNING (later headers are usually consequences of the first),
+// else the first WARNING.
 func Worst(evs []Event) (Event, bool) {
-	rank := map[Kind]int{Panic: 6, KASAN: 5, UBSAN: 4, Bug: 3, Oops: 3, Warning: 1}
-	var best Event
-	found := false
-	for _, e := range evs {
-		if !e.Crash() {
+	var warn *Event
+	for i := range evs {
+		e := evs[i]
+		if !e.Crash() || e.Excerpt == nil {
 			continue
 		}
-		if !found || rank[e.Kind] > rank[best.Kind] || (rank[e.Kind] == rank[best.Kind] && e.LineNo < best.LineNo) {
-			best, found = e, true
+		if e.Kind != Warning {
+			return e, true
+		}
+		if warn == nil {
+			warn = &evs[i]
 		}
 	}
-	// Prefer the first report's excerpt when a panic merely ends it: the
-	// oops or BUG explains the crash, the panic line only concludes it.
-	if found && best.Kind == Panic {
-		for _, e := range evs {
-			if e.Crash() && e.Kind != Panic && e.Kind != Warning && e.LineNo < best.LineNo {
-				e.Excerpt = append(e.Excerpt, best.Line)
-				return e, true
-			}
-		}
+	if warn != nil {
+		return *warn, true
 	}
-	return best, found
+	return Event{}, false
 }
