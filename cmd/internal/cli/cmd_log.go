@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/git-rapido/git-rapido/cmd/internal/cache"
+	"github.com/git-rapido/git-rapido/trailers"
+)
+
+type logEntry struct {
+	Commit   string        `json:"commit"`
+	Tree     string        `json:"tree"`
+	Subject  string        `json:"subject"`
+	Verdict  string        `json:"verdict"`          // pass, fail, crash, hang, build-fail, untested
+	Source   string        `json:"source,omitempty"` // fresh: tested as this commit; cached: same tree tested as another commit
+	Reason   string        `json:"reason,omitempty"`
+	Duration time.Duration `json:"duration_ns,omitempty"`
+	Trailers []string      `json:"trailers"`
+}
+
+func init() {
+	Register(func() *Command {
+		var asJSON bool
+		var max int
+		return &Command{
+			Name:     "log",
+			Synopsis: []string{"log [--json] [-n <count>] [<revision range>]"},
+			Short:    "show the verdict and trailers of each commit in a range",
+			Long: `One line per commit: short hash, subject, verdict (pass, fail, crash, hang,
+build-fail or untested) from the verdict cache, whether it was tested as this
+very commit ("fresh") or found by tree ("cached"), how long the test took,
+and which trailer keys the commit carries. The range defaults to
+@{upstream}..HEAD, or the last 20 commits without an upstream. It costs a
+fixed number of git calls whatever the length of the range.`,
+			Flags: func(fs *pflag.FlagSet) {
+				fs.BoolVar(&asJSON, "json", false, "print a JSON array for scripts")
+				fs.IntVarP(&max, "max-count", "n", 0, "show at most `count` commits")
+			},
+			Run: func(ctx context.Context, env *Env, args []string) error {
+				return runLog(ctx, env, args, asJSON, max)
+			},
+		}
+	})
+}
+
+func runLog(ctx context.Context, env *Env, args []string, asJSON bool, max int) error {
+	logArgs := []string{"log", "-z", "--format=%H%x1f%T%x1f%B"}
+	switch {
+	case len(args) > 0:
+		logArgs = append(logArgs, args...)
+	default:
+		if _, err := env.Runner.Git(ctx, "rev-parse", "--verify", "-q", "@{upstream}"); err == nil {
+			logArgs = append(logArgs, "@{upstream}..HEAD")
+		} else {
+			logArgs = append(logArgs, "-n", "20", "HEAD")
+		}
+	}
+	if max > 0 {
+		logArgs = append(logArgs, fmt.Sprintf("--max-count=%d", max))
+	}
+	out, err := env.Runner.Output(ctx, "git", logArgs...)
+	if err != nil {
+		return fmt.Errorf("log: %w", err)
+	}
+	verdicts, err := (&cache.Cache{Git: env.Runner}).List(ctx)
+	if err != nil {
+		return err
+	}
+	tcfg, err := trailerConfig(ctx, env)
+	if err != nil {
+		return err
+	}
+	var entries []logEntry
+	for _, rec := range strings.Split(string(out), "\x00") {
+		f := strings.SplitN(strings.TrimPrefix(rec, "\n"), "\x1f", 3)
+		if len(f) != 3 {
+			continue
+		}
+		e := logEntry{Commit: f[0], Tree: f[1], Verdict: "untested", Trailers: []string{}}
+		e.Subject, _, _ = strings.Cut(f[2], "\n")
+		seen := map[string]bool{}
+		for _, t := range trailers.Parse([]byte(f[2]), tcfg).Trailers() {
+			if !seen[t.Key] {
+				seen[t.Key] = true
+				e.Trailers = append(e.Trailers, t.Key)
+			}
+		}
+		if es := verdicts[e.Tree]; len(es) > 0 {
+			sort.Slice(es, func(i, j int) bool { return es[i].Time.After(es[j].Time) })
+			latest := es[0]
+			e.Verdict, e.Reason, e.Duration = string(latest.Status), latest.Reason, latest.Duration
+			e.Source = "cached"
+			for _, x := range es {
+				if x.Commit == e.Commit {
+					e.Verdict, e.Reason, e.Duration, e.Source = string(x.Status), x.Reason, x.Duration, "fresh"
+					break
+				}
+			}
+		}
+		entries = append(entries, e)
+	}
+	if asJSON {
+		b, _ := json.MarshalIndent(entries, "", "  ")
+		fmt.Fprintln(env.Stdout, string(b))
+		return nil
+	}
+	for _, e := range entries {
+		subj := e.Subject
+		if len(subj) > 50 {
+			subj = subj[:47] + "..."
+		}
+		v := e.Verdict
+		if e.Source != "" {
+			v += " (" + e.Source + ")"
+		}
+		dur := ""
+		if e.Duration > 0 {
+			dur = e.Duration.Round(100 * time.Millisecond).String()
+		}
+		fmt.Fprintf(env.Stdout, "%.12s %-50s %-18s %7s  %s\n", e.Commit, subj, v, dur, strings.Join(e.Trailers, ","))
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+func init() {
+	Register(func() *Command {
+		var ack, noVerify bool
+		return &Command{
+			Name:     "review",
+			Synopsis: []string{"review [--ack] [--no-verify]"},
+			Short:    "add Reviewed-by: (or Acked-by:) for you to HEAD",
+			Long: `Adds "Reviewed-by: <you>" (with --ack, "Acked-by: <you>") to HEAD's message,
+exactly as git interpret-trailers would, and amends HEAD as "git rapido test"
+does. It replaces the classic review recipe in a rebase todo
+("exec GIT_EDITOR='git rb' git commit --amend"): "git rapido rebase --review
+<upstream>" puts "exec git rapido review" after every pick.`,
+			Sections: []Section{{"CONFIGURATION", `rapido.reviewedBy, rapido.ackedBy   the trailer values (default: "user.name <user.email>")`}},
+			Flags: func(fs *pflag.FlagSet) {
+				fs.BoolVar(&ack, "ack", false, "add Acked-by: instead of Reviewed-by:")
+				fs.BoolVar(&noVerify, "no-verify", false, "do not run the pre-commit and commit-msg hooks")
+			},
+			Run: func(ctx context.Context, env *Env, args []string) error {
+				if len(args) > 0 {
+					return Usagef("unexpected argument %q", args[0])
+				}
+				key, cfgKey := "Reviewed-by", "rapido.reviewedBy"
+				if ack {
+					key, cfgKey = "Acked-by", "rapido.ackedBy"
+				}
+				value, err := identity(ctx, env, cfgKey)
+				if err != nil {
+					return err
+				}
+				return amendWithTrailer(ctx, env, key, value, noVerify, "rapido review")
+			},
+		}
+	})
+	Register(func() *Command {
+		var noVerify bool
+		return &Command{
+			Name:     "trailer",
+			Synopsis: []string{"trailer add [--no-verify] <key>[: <value>]"},
+			Short:    "add any trailer to HEAD (value defaults to your identity)",
+			Long: `Adds one trailer to HEAD's message, exactly as git interpret-trailers would
+(trailer.* configuration applies), and amends HEAD as "git rapido test" does.
+With only a key, the value is your "user.name <user.email>":
+
+    git rapido trailer add "TODO-jd: squash with prior"
+    git rapido trailer add Suggested-by`,
+			Flags: func(fs *pflag.FlagSet) {
+				fs.BoolVar(&noVerify, "no-verify", false, "do not run the pre-commit and commit-msg hooks")
+			},
+			Run: func(ctx context.Context, env *Env, args []string) error {
+				if len(args) != 2 || args[0] != "add" {
+					return Usagef("want: git rapido trailer add <key>[: <value>]")
+				}
+				key, value, ok := strings.Cut(args[1], ":")
+				if !ok {
+					key, value, _ = strings.Cut(args[1], "=")
+				}
+				key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+				if key == "" || strings.ContainsAny(key, " \t") {
+					return Usagef("bad trailer key %q", key)
+				}
+				if value == "" {
+					var err error
+					if value, err = identity(ctx, env, ""); err != nil {
+						return err
+					}
+				}
+				return amendWithTrailer(ctx, env, key, value, noVerify, "rapido trailer")
+			},
+		}
+	})
+}
+
+func amendWithTrailer(ctx context.Context, env *Env, key, value string, noVerify bool, action string) error {
+	commit, err := env.Runner.Git(ctx, "rev-parse", "--verify", "HEAD")
+	if err != nil {
+		return fmt.Errorf("read HEAD: %w", err)
+	}
+	res, err := addTrailer(ctx, env, commit, key, value, noVerify, action)
+	if err != nil {
+		return err
+	}
+	if res.New == res.Old {
+		fmt.Fprintf(env.Stderr, "rapido: %.12s already carries %s: %s\n", commit, key, value)
+		return nil
+	}
+	fmt.Fprintf(env.Stderr, "rapido: %.12s -> %.12s %s: %s\n", res.Old, res.New, key, value)
+	return nil
+}

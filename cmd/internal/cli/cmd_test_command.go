@@ -1,0 +1,193 @@
+// This file is "git rapido test"; it cannot be named cmd_test.go, which Go
+// would take for a test file.
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/git-rapido/git-rapido/rebase"
+	"github.com/git-rapido/git-rapido/trailers"
+	"github.com/git-rapido/git-rapido/vmrun"
+)
+
+type testOptions struct {
+	test       testFlags
+	noTrailer  bool
+	trailerKey string
+	force      bool
+	noVerify   bool
+}
+
+func init() {
+	Register(func() *Command {
+		o := &testOptions{}
+		return &Command{
+			Name:      "test",
+			Synopsis:  []string{"test [<test options>] [--no-trailer | --trailer-key <key>] [--force] [--no-verify] [--script <file> | -- <cmd> [<arg>...]]"},
+			Short:     "test HEAD in QEMU and add a Tested-by: trailer when it passes",
+			UsageExit: 128,
+			Long: `Tests HEAD exactly as "git rapido run" does and, when the test passes, adds
+"Tested-by: <you>" to HEAD's message through the same trailer engine as
+"git rapido trailers" (your trailer.* configuration applies). It is meant for
+the exec lines of an interactive rebase:
+
+    pick d9e994e ctdb: fix ...
+    exec git rapido test
+    pick 5f8c115 ctdb: fix ...
+    exec git rapido test
+
+A failing commit exits non-zero, which stops the rebase right there with the
+reason and the log path printed.
+
+Verdicts are cached by tree in refs/notes/rapido: a commit whose code was
+already tested with the same test (same cut, script, command, kernel
+configuration and VM settings) is not built or booted again; the verdict is
+shown as "(cached)" and the commit is still tagged. --force retests.
+
+The amend behaves like "git commit --amend --cleanup=verbatim": the author
+and date are kept, the committer is refreshed, the pre-commit,
+prepare-commit-msg, commit-msg, post-commit and post-rewrite hooks run, the
+commit is re-signed when commit.gpgSign is set, and the reflog says
+"rapido test". HEAD is moved only if it is still the commit that was tested,
+and nothing is changed when the index or worktree has uncommitted changes.`,
+			Sections: []Section{
+				{"EXIT STATUS", exitStatusSection},
+				{"CONFIGURATION", `rapido.testedBy   the trailer value (default: "user.name <user.email>")
+and every key listed under git rapido run`},
+			},
+			Flags: func(fs *pflag.FlagSet) {
+				o.test.Register(fs)
+				fs.BoolVar(&o.noTrailer, "no-trailer", false, "only test; do not add a trailer")
+				fs.StringVar(&o.trailerKey, "trailer-key", "Tested-by", "add the verdict under `key` instead of Tested-by")
+				fs.BoolVar(&o.force, "force", false, "test again even if the verdict cache has a verdict for this tree")
+				fs.BoolVar(&o.noVerify, "no-verify", false, "do not run the pre-commit and commit-msg hooks")
+			},
+			Run: func(ctx context.Context, env *Env, args []string) error {
+				return runTest(ctx, env, o, args)
+			},
+		}
+	})
+}
+
+func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error {
+	spec, err := o.test.Spec(ctx, env, args)
+	if err != nil {
+		return asCannotTest(err)
+	}
+	var value string
+	if !o.noTrailer {
+		// Refuse before spending minutes on a test whose verdict could
+		// not be recorded.
+		if err := rebase.CheckClean(ctx, env.Runner); err != nil {
+			return &ExitError{Code: 128, Err: fmt.Errorf("test: %w", err),
+				Hint: "commit or stash the changes first, or use --no-trailer to test without tagging"}
+		}
+		if value, err = identity(ctx, env, "rapido.testedBy"); err != nil {
+			return &ExitError{Code: 128, Err: err}
+		}
+	}
+	commit, err := env.Runner.Git(ctx, "rev-parse", "--verify", "HEAD")
+	if err != nil {
+		return &ExitError{Code: 128, Err: fmt.Errorf("test: read HEAD: %w", err)}
+	}
+	v, cached, err := testCommit(ctx, env, spec, o.force)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &ExitError{Code: 128, Err: err}
+	}
+	printVerdict(env, v, cached, false)
+	if v.Status != vmrun.Pass || o.noTrailer {
+		return verdictExit(v)
+	}
+	res, err := addTrailer(ctx, env, commit, o.trailerKey, value, o.noVerify, "rapido test")
+	if err != nil {
+		return &ExitError{Code: 128, Err: err}
+	}
+	if res.New == res.Old {
+		fmt.Fprintf(env.Stderr, "rapido: %.12s already carries %s: %s\n", commit, o.trailerKey, value)
+	} else {
+		fmt.Fprintf(env.Stderr, "rapido: %.12s -> %.12s %s: %s\n", res.Old, res.New, o.trailerKey, value)
+	}
+	return nil
+}
+
+// identity is the configured trailer value for key, or the user's
+// "Name <email>" from user.name and user.email.
+func identity(ctx context.Context, env *Env, key string) (string, error) {
+	cfg, err := env.Config(ctx)
+	if err != nil {
+		return "", err
+	}
+	if key != "" {
+		if v, ok := cfg.Get(key); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	name, _ := cfg.Get("user.name")
+	email, _ := cfg.Get("user.email")
+	if name == "" || email == "" {
+		return "", &HintError{Err: errors.New("who is testing? user.name and user.email are not set"),
+			Hint: "git config user.name 'Your Name'; git config user.email you@example.org"}
+	}
+	return name + " <" + email + ">", nil
+}
+
+// addTrailer adds "key: value" to commit's message as git interpret-trailers
+// would, and amends the commit (which must still be HEAD). When the message
+// does not change (the trailer is already there) nothing is rewritten.
+func addTrailer(ctx context.Context, env *Env, commit, key, value string, noVerify bool, action string) (*rebase.Result, error) {
+	raw, err := env.Runner.Output(ctx, "git", "cat-file", "commit", commit)
+	if err != nil {
+		return nil, fmt.Errorf("read commit %.12s: %w", commit, err)
+	}
+	_, msg, ok := bytes.Cut(raw, []byte("\n\n"))
+	if !ok {
+		msg = nil
+	}
+	cfg, err := trailerConfig(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	newMsg, err := trailers.Add(msg, cfg, key, value, newTrailerRunner(ctx, env))
+	if err != nil {
+		return nil, fmt.Errorf("add %s trailer: %w", key, err)
+	}
+	if extra, err := signedTrailers(ctx, env, commit, key, value); err != nil {
+		return nil, err
+	} else {
+		for _, kv := range extra {
+			if newMsg, err = trailers.Add(newMsg, cfg, kv[0], kv[1], nil); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if bytes.Equal(newMsg, msg) {
+		return &rebase.Result{Old: commit, New: commit}, nil
+	}
+	top, err := env.Runner.Git(ctx, "rev-parse", "--show-toplevel")
+	if err != nil {
+		return nil, err
+	}
+	subject, _, _ := strings.Cut(string(newMsg), "\n")
+	return rebase.Amend(ctx, env.Runner, rebase.AmendOptions{Dir: top, Commit: commit, Message: newMsg,
+		NoVerify: noVerify, Reflog: action + ": " + subject})
+}
+
+// verdictSigner, when set (by the signing code), returns extra trailers that
+// vouch for the human one.
+var verdictSigner func(ctx context.Context, env *Env, commit, key, value string) ([][2]string, error)
+
+func signedTrailers(ctx context.Context, env *Env, commit, key, value string) ([][2]string, error) {
+	if verdictSigner == nil {
+		return nil, nil
+	}
+	return verdictSigner(ctx, env, commit, key, value)
+}

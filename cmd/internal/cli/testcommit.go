@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/git-rapido/git-rapido/cmd/internal/cache"
+	"github.com/git-rapido/git-rapido/vmrun"
+)
+
+// testCommit tests the checked-out commit, answering from the verdict cache
+// when its tree already has a verdict for the same spec. Fresh verdicts
+// (all but infrastructure failures) are stored for next time.
+func testCommit(ctx context.Context, env *Env, spec *vmrun.Spec, force bool) (v *vmrun.Verdict, cached bool, err error) {
+	ids, err := env.Runner.Git(ctx, "rev-parse", "HEAD", "HEAD^{tree}")
+	if err != nil {
+		return nil, false, fmt.Errorf("read HEAD: %w", err)
+	}
+	var commit, tree string
+	fmt.Sscan(ids, &commit, &tree)
+	digest, err := spec.Digest()
+	if err != nil {
+		return nil, false, fmt.Errorf("digest test spec: %w", err)
+	}
+	c := &cache.Cache{Git: env.Runner}
+	if !force {
+		e, err := c.Lookup(ctx, tree, digest)
+		if err != nil {
+			return nil, false, err
+		}
+		if e != nil {
+			return e.Verdict(), true, nil
+		}
+	}
+	v, err = vmrun.Run(ctx, spec, vmrun.Host{Exec: env.Runner, Progress: env.Stderr, Terminal: IsTerminal(env.Stderr)})
+	if err != nil {
+		return nil, false, err
+	}
+	if cache.Cacheable(v.Status) {
+		if err := c.Store(ctx, tree, cache.FromVerdict(digest, commit, Version(), v)); err != nil {
+			fmt.Fprintf(env.Stderr, "warning: %v\n", err)
+		}
+	}
+	return v, false, nil
+}
