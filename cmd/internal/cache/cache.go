@@ -41,7 +41,8 @@ type Entry struct {
 	Timings  vmrun.Timings `json:"timings"`
 	Time     time.Time     `json:"time"`
 	LogDir   string        `json:"log_dir,omitempty"`
-	Commit   string        `json:"commit,omitempty"` // the commit that was tested (informational)
+	Commit   string        `json:"commit,omitempty"`  // the commit that was tested
+	Parents  string        `json:"parents,omitempty"` // its parents: same tree and parents means "tested as this commit"
 	Tool     string        `json:"tool,omitempty"`
 }
 
@@ -52,8 +53,8 @@ func (e *Entry) Verdict() *vmrun.Verdict {
 }
 
 // FromVerdict makes an entry.
-func FromVerdict(spec, commit, tool string, v *vmrun.Verdict) Entry {
-	return Entry{Spec: spec, Status: v.Status, Reason: v.Reason, Excerpt: v.Excerpt, Release: v.KernelRelease,
+func FromVerdict(spec, commit, parents, tool string, v *vmrun.Verdict) Entry {
+	return Entry{Spec: spec, Parents: parents, Status: v.Status, Reason: v.Reason, Excerpt: v.Excerpt, Release: v.KernelRelease,
 		Duration: v.Duration, Timings: v.Timings, Time: v.Started.UTC(), LogDir: v.LogDir, Commit: commit, Tool: tool}
 }
 

@@ -35,7 +35,8 @@ func init() {
 			Short:    "show the verdict and trailers of each commit in a range",
 			Long: `One line per commit: short hash, subject, verdict (pass, fail, crash, hang,
 build-fail or untested) from the verdict cache, whether it was tested as this
-very commit ("fresh") or found by tree ("cached"), how long the test took,
+very change on the same parents ("fresh") or found by its tree after the
+history around it changed ("cached"), how long the test took,
 and which trailer keys the commit carries. The range defaults to
 @{upstream}..HEAD, or the last 20 commits without an upstream. It costs a
 fixed number of git calls whatever the length of the range.`,
@@ -51,7 +52,7 @@ fixed number of git calls whatever the length of the range.`,
 }
 
 func runLog(ctx context.Context, env *Env, args []string, asJSON bool, max int) error {
-	logArgs := []string{"log", "-z", "--format=%H%x1f%T%x1f%B"}
+	logArgs := []string{"log", "-z", "--format=%H%x1f%T%x1f%P%x1f%B"}
 	switch {
 	case len(args) > 0:
 		logArgs = append(logArgs, args...)
@@ -79,10 +80,12 @@ func runLog(ctx context.Context, env *Env, args []string, asJSON bool, max int) 
 	}
 	var entries []logEntry
 	for _, rec := range strings.Split(string(out), "\x00") {
-		f := strings.SplitN(strings.TrimPrefix(rec, "\n"), "\x1f", 3)
-		if len(f) != 3 {
+		f := strings.SplitN(strings.TrimPrefix(rec, "\n"), "\x1f", 4)
+		if len(f) != 4 {
 			continue
 		}
+		parents := f[2]
+		f = append(f[:2], f[3])
 		e := logEntry{Commit: f[0], Tree: f[1], Verdict: "untested", Trailers: []string{}}
 		e.Subject, _, _ = strings.Cut(f[2], "\n")
 		seen := map[string]bool{}
@@ -98,7 +101,9 @@ func runLog(ctx context.Context, env *Env, args []string, asJSON bool, max int) 
 			e.Verdict, e.Reason, e.Duration = string(latest.Status), latest.Reason, latest.Duration
 			e.Source = "cached"
 			for _, x := range es {
-				if x.Commit == e.Commit {
+				// Same tree and same parents: this very change was tested
+				// (the commit id differs only by the trailer it got).
+				if x.Commit == e.Commit || (x.Parents == parents && x.Parents != "") {
 					e.Verdict, e.Reason, e.Duration, e.Source = string(x.Status), x.Reason, x.Duration, "fresh"
 					break
 				}

@@ -37,7 +37,8 @@ func testCommit(ctx context.Context, env *Env, spec *vmrun.Spec, force bool) (v 
 		return nil, false, err
 	}
 	if cache.Cacheable(v.Status) {
-		if err := c.Store(ctx, tree, cache.FromVerdict(digest, commit, Version(), v)); err != nil {
+		parents, _ := env.Runner.Git(ctx, "show", "-s", "--format=%P", commit)
+		if err := c.Store(ctx, tree, cache.FromVerdict(digest, commit, parents, Version(), v)); err != nil {
 			fmt.Fprintf(env.Stderr, "warning: %v\n", err)
 		}
 	}
