@@ -107,7 +107,7 @@ func TestRealRun(t *testing.T) {
 		reason  string
 	}{
 		{"fixture/pass", 0, `rapido: pass 6\.1\.\S+ — test passed`},
-		{"fixture/regress", 1, `rapido: fail .*test exited 1`},
+		{"fixture/regress", 1, `rapido: fail .*test exited 1 `},
 		{"fixture/panic", 2, `rapido: crash .*Kernel panic - not syncing: rapido fixture: boot panic`},
 		{"fixture/nobuild", 125, `rapido: build-fail .*fs/proc/cmdline\.c:\d+:\d+: error: expected expression`},
 	} {

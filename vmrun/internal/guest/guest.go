@@ -44,6 +44,7 @@ const (
 	ConsoleInitLine = "rapido-init: start"
 	// ConsoleVerdictPrefix starts the console line that carries the exit code.
 	ConsoleVerdictPrefix = "rapido-verdict: "
+	guestPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	// tailLines is how much of the test's output the result event carries.
 	tailLines = 40
 )
@@ -77,6 +78,9 @@ type Event struct {
 
 // Main runs as PID 1 and never returns normally: it restarts the machine.
 func Main() int {
+	// The kernel starts init with no PATH; commands such as "sh -c" are
+	// looked up through ours.
+	os.Setenv("PATH", guestPath)
 	console := openConsole()
 	fmt.Fprintln(console, ConsoleInitLine)
 	if err := mountAll(); err != nil {
@@ -181,7 +185,7 @@ func readSpec(path string) (*Spec, error) {
 }
 
 func guestEnv(extra map[string]string) []string {
-	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TERM=linux"}
+	env := []string{"PATH=" + guestPath, "HOME=/root", "TERM=linux"}
 	for k, v := range extra {
 		env = append(env, k+"="+v)
 	}

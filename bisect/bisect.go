@@ -1,0 +1,338 @@
+// Package bisect drives git's own bisect machinery with test verdicts: it
+// classifies each step the way kernel bisectors do (ktest.pl, syzbot,
+// KernelCI), marks it with "git bisect good|bad|skip", and reports the
+// culprit. git keeps the state, so "git bisect log" and "visualize" work
+// throughout, and the repository is restored when the bisect ends, fails or
+// is interrupted.
+package bisect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/git-rapido/git-rapido/vmrun"
+)
+
+// Mark is what a verdict tells git bisect.
+type Mark string
+
+// The marks. Abort stops the bisect without marking the commit.
+const (
+	Good  Mark = "good"
+	Bad   Mark = "bad"
+	Skip  Mark = "skip"
+	Abort Mark = "abort"
+)
+
+// Policy adjusts the classification.
+type Policy struct {
+	BuildFailBad bool // bisecting a build break: a build failure is bad
+	HangSkip     bool // a hang is not the bug being hunted: skip it
+}
+
+// Classify maps a verdict to a bisect mark: pass is good; a test failure
+// or a kernel crash is bad; a build failure is skipped (the commit cannot
+// say anything about the bug) unless the bug is the build break; a hang is
+// bad unless told to skip; infrastructure trouble aborts.
+func Classify(s vmrun.Status, p Policy) Mark {
+	switch s {
+	case vmrun.Pass:
+		return Good
+	case vmrun.Fail, vmrun.Crash:
+		return Bad
+	case vmrun.BuildFail:
+		if p.BuildFailBad {
+			return Bad
+		}
+		return Skip
+	case vmrun.Hang:
+		if p.HangSkip {
+			return Skip
+		}
+		return Bad
+	}
+	return Abort
+}
+
+// Git runs the git binary.
+type Git interface {
+	Git(ctx context.Context, args ...string) (string, error)
+}
+
+// Tester tests the commit checked out in the worktree.
+type Tester interface {
+	Test(ctx context.Context) (v *vmrun.Verdict, cached bool, err error)
+}
+
+// Options configure a bisect.
+type Options struct {
+	Bad            string
+	Good           []string
+	Policy         Policy
+	Repeat         int  // run each step this many times; any failure is bad
+	CheckEndpoints bool // verify that good passes and bad fails first
+	Confirm        bool // revert the culprit on top of bad and test that
+	NoReset        bool // leave the bisect state and checkout as they end
+	Progress       func(format string, a ...any)
+}
+
+// Step is one tested commit.
+type Step struct {
+	Commit   string        `json:"commit"`
+	Subject  string        `json:"subject"`
+	Role     string        `json:"role"` // endpoint-good, endpoint-bad, step, confirm
+	Status   vmrun.Status  `json:"status"`
+	Mark     Mark          `json:"mark"`
+	Cached   bool          `json:"cached"`
+	Runs     int           `json:"runs"`
+	Reason   string        `json:"reason"`
+	Excerpt  []string      `json:"excerpt,omitempty"`
+	LogDir   string        `json:"log_dir,omitempty"`
+	Timings  vmrun.Timings `json:"timings"`
+	Duration time.Duration `json:"duration"`
+}
+
+// Report is the outcome.
+type Report struct {
+	Culprit     string   `json:"culprit,omitempty"`
+	Subject     string   `json:"subject,omitempty"`
+	Author      string   `json:"author,omitempty"`
+	Fixes       string   `json:"fixes,omitempty"`
+	Candidates  []string `json:"candidates,omitempty"` // only skipped commits left
+	Steps       []Step   `json:"steps"`
+	Builds      int      `json:"builds"` // steps that were not answered by the cache
+	Confirmed   *bool    `json:"confirmed,omitempty"`
+	ConfirmNote string   `json:"confirm_note,omitempty"`
+	BisectLog   string   `json:"bisect_log,omitempty"`
+}
+
+// ErrEndpoints means good does not pass or bad does not fail.
+var ErrEndpoints = errors.New("the endpoints do not bracket a regression")
+
+var (
+	firstBadRe = regexp.MustCompile(`(?m)^([0-9a-f]{40}) is the first bad commit`)
+	skippedRe  = regexp.MustCompile(`(?s)There are only 'skip'ped commits left to test\.\nThe first bad commit could be any of:\n(.*?)\nWe cannot bisect more!`)
+	shaRe      = regexp.MustCompile(`[0-9a-f]{40}`)
+)
+
+// Run bisects. The repository is restored before it returns, whatever
+// happens, unless o.NoReset and the bisect reached its end.
+func Run(ctx context.Context, g Git, t Tester, o Options) (rep *Report, err error) {
+	say := o.Progress
+	if say == nil {
+		say = func(string, ...any) {}
+	}
+	if o.Repeat < 1 {
+		o.Repeat = 1
+	}
+	if p, err := g.Git(ctx, "rev-parse", "--path-format=absolute", "--git-path", "BISECT_START"); err == nil && statExists(p) {
+		return nil, errors.New("a bisect is already in progress here: finish it or run 'git bisect reset' first")
+	}
+	if out, err := g.Git(ctx, "status", "--porcelain", "--untracked-files=no"); err != nil {
+		return nil, err
+	} else if strings.TrimSpace(out) != "" {
+		return nil, errors.New("the worktree has uncommitted changes: commit or stash them first (bisect checks out other commits)")
+	}
+	orig, err := g.Git(ctx, "symbolic-ref", "-q", "--short", "HEAD")
+	if err != nil || orig == "" {
+		if orig, err = g.Git(ctx, "rev-parse", "HEAD"); err != nil {
+			return nil, err
+		}
+	}
+	bad, err := g.Git(ctx, "rev-parse", "--verify", o.Bad+"^{commit}")
+	if err != nil {
+		return nil, fmt.Errorf("bad revision %q: %w", o.Bad, err)
+	}
+	var goods []string
+	for _, gd := range o.Good {
+		id, err := g.Git(ctx, "rev-parse", "--verify", gd+"^{commit}")
+		if err != nil {
+			return nil, fmt.Errorf("good revision %q: %w", gd, err)
+		}
+		goods = append(goods, id)
+	}
+	rep = &Report{}
+	started := false
+	// Restore on every way out: success (unless --no-reset), failure,
+	// Ctrl-C. The cleanup must run even when ctx is already cancelled.
+	defer func() {
+		cleanup := context.WithoutCancel(ctx)
+		if started {
+			if log, e := g.Git(cleanup, "bisect", "log"); e == nil {
+				rep.BisectLog = log
+			}
+		}
+		if started && o.NoReset && err == nil {
+			return
+		}
+		if started {
+			g.Git(cleanup, "bisect", "reset", "--quiet", orig)
+		} else {
+			g.Git(cleanup, "checkout", "-q", orig)
+		}
+	}()
+
+	test := func(commit, role string) (Step, error) {
+		if _, err := g.Git(ctx, "checkout", "-q", "--detach", commit); err != nil {
+			return Step{}, err
+		}
+		return testHere(ctx, g, t, o, commit, role)
+	}
+	if o.CheckEndpoints {
+		say("checking the endpoints: %.12s should fail, %d good commit(s) should pass\n", bad, len(goods))
+		st, err := test(bad, "endpoint-bad")
+		if err != nil {
+			return rep, err
+		}
+		rep.add(st)
+		if st.Mark == Abort {
+			return rep, fmt.Errorf("cannot test %.12s: %s", bad, st.Reason)
+		}
+		if st.Mark != Bad {
+			return rep, fmt.Errorf("%w: the bad commit %.12s %s (%s)", ErrEndpoints, bad, describe(st), st.Reason)
+		}
+		for _, gd := range goods {
+			st, err := test(gd, "endpoint-good")
+			if err != nil {
+				return rep, err
+			}
+			rep.add(st)
+			if st.Mark != Good {
+				return rep, fmt.Errorf("%w: the good commit %.12s %s (%s)", ErrEndpoints, gd, describe(st), st.Reason)
+			}
+		}
+	}
+
+	args := append([]string{"bisect", "start", bad}, goods...)
+	out, err := g.Git(ctx, args...)
+	started = true
+	if err != nil {
+		return rep, fmt.Errorf("git bisect start: %w", err)
+	}
+	for {
+		if m := firstBadRe.FindStringSubmatch(out); m != nil {
+			rep.Culprit = m[1]
+			break
+		}
+		if m := skippedRe.FindStringSubmatch(out); m != nil {
+			rep.Candidates = shaRe.FindAllString(m[1], -1)
+			return rep, nil
+		}
+		if ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
+		head, err := g.Git(ctx, "rev-parse", "HEAD")
+		if err != nil {
+			return rep, err
+		}
+		say("%s\n", firstLine(out))
+		st, err := testHere(ctx, g, t, o, head, "step")
+		if err != nil {
+			return rep, err
+		}
+		rep.add(st)
+		if st.Mark == Abort {
+			return rep, fmt.Errorf("cannot test %.12s (%s): stopping without marking it", head, st.Reason)
+		}
+		out, err = g.Git(ctx, "bisect", string(st.Mark))
+		if err != nil && !skippedRe.MatchString(errText(err)+out) {
+			return rep, fmt.Errorf("git bisect %s: %w", st.Mark, err)
+		}
+		if err != nil {
+			out = errText(err) + "\n" + out
+		}
+	}
+	info, err := g.Git(ctx, "show", "-s", "--format=%s%x00%an <%ae>", rep.Culprit)
+	if err == nil {
+		f := strings.SplitN(info, "\x00", 2)
+		rep.Subject, rep.Author = f[0], f[len(f)-1]
+	}
+	abbrev, _ := g.Git(ctx, "rev-parse", "--short=12", rep.Culprit)
+	rep.Fixes = fmt.Sprintf("Fixes: %s (\"%s\")", abbrev, rep.Subject)
+	if o.Confirm {
+		confirm(ctx, g, t, o, rep, bad)
+	}
+	return rep, nil
+}
+
+// confirm reverts the culprit on top of bad and tests that (KernelCI): a
+// pass confirms the culprit.
+func confirm(ctx context.Context, g Git, t Tester, o Options, rep *Report, bad string) {
+	no := false
+	if _, err := g.Git(ctx, "checkout", "-q", "--detach", bad); err != nil {
+		rep.Confirmed, rep.ConfirmNote = &no, "could not check out the bad commit: "+err.Error()
+		return
+	}
+	if _, err := g.Git(ctx, "revert", "--no-edit", rep.Culprit); err != nil {
+		g.Git(context.WithoutCancel(ctx), "revert", "--abort")
+		rep.Confirmed, rep.ConfirmNote = &no, "the revert does not apply cleanly on top of the bad commit"
+		return
+	}
+	head, _ := g.Git(ctx, "rev-parse", "HEAD")
+	st, err := testHere(ctx, g, t, o, head, "confirm")
+	if err != nil {
+		rep.Confirmed, rep.ConfirmNote = &no, err.Error()
+		return
+	}
+	rep.add(st)
+	ok := st.Mark == Good
+	rep.Confirmed = &ok
+	if ok {
+		rep.ConfirmNote = "reverting the culprit on top of the bad commit passes"
+	} else {
+		rep.ConfirmNote = fmt.Sprintf("reverting the culprit on top of the bad commit still %s: %s", describe(st), st.Reason)
+	}
+}
+
+// testHere tests the checked-out commit o.Repeat times; any failure is the
+// verdict (flaky tests, as syzbot repeats them).
+func testHere(ctx context.Context, g Git, t Tester, o Options, commit, role string) (Step, error) {
+	st := Step{Commit: commit, Role: role}
+	st.Subject, _ = g.Git(ctx, "show", "-s", "--format=%s", commit)
+	st.Cached = true
+	for i := 0; i < o.Repeat; i++ {
+		v, cached, err := t.Test(ctx)
+		if err != nil {
+			return st, err
+		}
+		st.Runs++
+		st.Cached = st.Cached && cached
+		st.Duration += v.Duration
+		if i == 0 || Classify(v.Status, o.Policy) != Good {
+			st.Status, st.Reason, st.Excerpt, st.LogDir, st.Timings = v.Status, v.Reason, v.Excerpt, v.LogDir, v.Timings
+		}
+		if Classify(v.Status, o.Policy) != Good {
+			break
+		}
+		if cached {
+			break // a cached verdict is the same every time
+		}
+	}
+	st.Mark = Classify(st.Status, o.Policy)
+	return st, nil
+}
+
+func (r *Report) add(s Step) {
+	r.Steps = append(r.Steps, s)
+	if !s.Cached {
+		r.Builds++
+	}
+}
+
+func describe(s Step) string {
+	switch s.Status {
+	case vmrun.Pass:
+		return "passes"
+	case vmrun.BuildFail:
+		return "does not build"
+	}
+	return string(s.Status) + "s"
+}
+
+func firstLine(s string) string { l, _, _ := strings.Cut(strings.TrimSpace(s), "\n"); return l }
+
+func errText(err error) string { return err.Error() }
