@@ -3,14 +3,13 @@ package rebase
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-
 )
 
 // runner is the test's Git: plain os/exec in a fixed directory and

@@ -44,7 +44,7 @@ const (
 	ConsoleInitLine = "rapido-init: start"
 	// ConsoleVerdictPrefix starts the console line that carries the exit code.
 	ConsoleVerdictPrefix = "rapido-verdict: "
-	guestPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	guestPath            = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	// tailLines is how much of the test's output the result event carries.
 	tailLines = 40
 )
