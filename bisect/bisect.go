@@ -170,7 +170,7 @@ func Run(ctx context.Context, g Git, t Tester, o Options) (rep *Report, err erro
 			return
 		}
 		if started {
-			g.Git(cleanup, "bisect", "reset", "--quiet", orig)
+			g.Git(cleanup, "bisect", "reset", orig)
 		} else {
 			g.Git(cleanup, "checkout", "-q", orig)
 		}
