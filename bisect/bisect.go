@@ -170,9 +170,13 @@ func Run(ctx context.Context, g Git, t Tester, o Options) (rep *Report, err erro
 			return
 		}
 		if started {
-			g.Git(cleanup, "bisect", "reset", orig)
-		} else {
-			g.Git(cleanup, "checkout", "-q", orig)
+			// Back to where "git bisect start" was run: orig, which is
+			// checked out again just before it.
+			if _, e := g.Git(cleanup, "bisect", "reset"); e != nil && err == nil {
+				err = fmt.Errorf("restore the repository: %w", e)
+			}
+		} else if _, e := g.Git(cleanup, "checkout", "-q", orig); e != nil && err == nil {
+			err = fmt.Errorf("restore the repository: %w", e)
 		}
 	}()
 
@@ -207,6 +211,10 @@ func Run(ctx context.Context, g Git, t Tester, o Options) (rep *Report, err erro
 		}
 	}
 
+	// git bisect start remembers what is checked out, to return to it.
+	if _, err := g.Git(ctx, "checkout", "-q", orig); err != nil {
+		return rep, err
+	}
 	args := append([]string{"bisect", "start", bad}, goods...)
 	out, err := g.Git(ctx, args...)
 	started = true
