@@ -47,3 +47,52 @@ bench_value() {
 	jq -cn --arg id "$1" --arg desc "$2" --argjson v "$3" --arg unit "$4" --arg note "${5:-}" \
 		'{bench: $id, description: $desc, value: $v, unit: $unit, note: $note}' >>"$RAPIDO_BENCH_OUT"
 }
+
+# kernel_setup: the real-kernel benchmarks share the real tier's persistent
+# work clone (one cold kernel build serves tests, demo and benchmarks) and
+# set, for the raw side of each comparison, the exact make and QEMU command
+# lines git rapido runs:
+#   KCLONE      the kernel work clone (checked out at v6.1, clean)
+#   KBUILD      its build directory
+#   RAW_MAKE    make ... as git rapido's build runs it (array)
+# The user's global git config is kept out so both sides see the same
+# settings.
+kernel_setup() {
+	export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+	KCLONE=$("$REPO_ROOT/contrib/kernel/work-clone.sh" real-tier)
+	KBUILD=$(cd "$KCLONE" && git rev-parse --path-format=absolute --git-path rapido/build)
+	export PATH=$(dirname "$RAPIDO_BIN"):$PATH
+	# Warm up: configure and build v6.1 once, so every measurement below
+	# starts from a built tree.
+	(cd "$KCLONE" && "$RAPIDO_BIN" build >/dev/null)
+	local targets=(bzImage)
+	grep -q '^CONFIG_MODULES=y' "$KBUILD/.config" && targets+=(modules)
+	local cc=()
+	command -v ccache >/dev/null && cc=("CC=ccache gcc")
+	RAW_MAKE=(make -s -C "$KCLONE" O="$KBUILD" -j"$(nproc)" "${cc[@]}" "${targets[@]}")
+}
+
+# raw_qemu_cmd IMAGE LOGDIR -- TEST...: prints the QEMU command line git
+# rapido would run for TEST (from "git rapido run --dry-run"), with the
+# image and log paths filled in, as one shell-quoted line.
+raw_qemu_cmd() {
+	local image=$1 logdir=$2
+	shift 3
+	(cd "$KCLONE" && "$RAPIDO_BIN" run --dry-run --accel tcg -- "$@") |
+		sed -e "s|[^ ']*/images/<digest>.cpio|$image|" -e "s|[^ ']*/<run>/|$logdir/|g"
+}
+
+# bench_time ID DESCRIPTION RUNS CMD [NOTE]: times one command (median and
+# spread over RUNS) where the reference is not a command but a number
+# recorded next to it.
+bench_time() {
+	need hyperfine jq
+	local json
+	json=$(mktemp)
+	hyperfine --style basic --runs "$3" --export-json "$json" -n "git rapido" "$4" >&2
+	jq -c --arg id "$1" --arg desc "$2" --arg note "${5:-}" '
+		{bench: $id, description: $desc, value: (.results[0].median * 1000 | round / 1000), unit: "s",
+		 note: ("± \(.results[0].stddev * 1000 | round / 1000) s over \(.results[0].times | length) runs" + (if $note == "" then "" else "; " + $note end))}' \
+		"$json" >>"$RAPIDO_BENCH_OUT"
+	rm -f "$json"
+}

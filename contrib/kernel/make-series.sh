@@ -8,6 +8,8 @@
 #        contrib/kernel/make-series.sh demo       a 4-commit series on branch demo, commit 3 regresses
 #        contrib/kernel/make-series.sh bisect     a 12-commit series on branch bisect: 4 does not
 #                                                 compile (fixed in 5), 8 regresses /proc/version
+#        contrib/kernel/make-series.sh loop       a 10-commit series on branch loop, each commit
+#                                                 changing one source file (benchmarks)
 #
 # The regression is userspace-visible: /proc/version no longer starts with
 # "Linux version" (it gets a "rapido-regressed " prefix), which the test
@@ -86,8 +88,15 @@ bisect)
 		commit "bisect fixture $i"
 	done
 	;;
+loop)
+	start loop
+	for i in $(seq 10); do
+		harmless "$i"
+		commit "loop fixture $i"
+	done
+	;;
 *)
-	echo "usage: make-series.sh fixtures|demo|bisect" >&2
+	echo "usage: make-series.sh fixtures|demo|bisect|loop" >&2
 	exit 2
 	;;
 esac
