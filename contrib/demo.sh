@@ -11,8 +11,6 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/git-rapido
-work=${RAPIDO_DEMO_DIR:-$cache/demo}
 
 declare -a phase_names=() phase_secs=()
 phase() { # phase NAME CMD...
@@ -27,42 +25,60 @@ phase() { # phase NAME CMD...
 }
 
 command -v git-rapido >/dev/null || { echo "demo: git-rapido is not on PATH (run 'make install')" >&2; exit 1; }
+# The demo must not depend on (or change) the user's git configuration.
+export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 
-repo=$("$here/kernel/prepare-repo.sh")
-echo "kernel repository: $repo"
+# The same persistent work clone as the real test tier: one cold kernel build
+# (5-10 minutes on two cores) serves both, and later demos rebuild only what
+# the series changes.
+phase "prepare the kernel repository (Debian linux-source-6.1)" \
+	sh -c "'$here/kernel/prepare-repo.sh'"
+work=$("$here/kernel/work-clone.sh" real-tier)
+cd "$work"
+echo "work clone: $work"
+
+# What the VM checks: /proc/version starts with "Linux version", which the
+# series' third commit breaks.
+check=(sh -c 'grep -q "^Linux version" /proc/version')
 
 series() {
-	rm -rf "$work"
-	git clone -q --shared "$repo" "$work"
-	cd "$work"
 	git config user.name "Demo Tester"
 	git config user.email "tester@example.org"
 	"$here/kernel/make-series.sh" demo
-	git log --oneline v6.1..HEAD
+	# Start from an empty verdict cache, so every step below really builds
+	# and boots.
+	git update-ref -d refs/notes/rapido 2>/dev/null || true
+	git log --oneline v6.1..demo
 }
 phase "create a 4-commit series with one regression" series
-cd "$work"
 
+build() { git rapido build; }
+phase "build the kernel at the series' base (warm: seconds; cold: minutes)" build
+
+rebase_rc=0
 rebase_test() {
-	set +e
-	git rapido rebase --test --no-edit v6.1 -- sh -c 'test "$(cat /proc/sys/kernel/ostype)" = Linux'
-	rc=$?
-	set -e
-	echo "rebase stopped with exit $rc (1 = a commit's test failed)"
-	git rapido log v6.1..HEAD || true
-	git rebase --abort 2>/dev/null || true
+	git rapido rebase --test --no-edit v6.1 -- "${check[@]}" || rebase_rc=$?
+	echo
+	echo "the rebase stopped with exit $rebase_rc (1: a commit's test failed) at:"
+	git log -1 --format='    %h %s' HEAD
+	git rapido log v6.1..HEAD
+	git rebase --abort
 }
-phase "git rapido rebase --test (stops at the regression)" rebase_test
+phase "git rapido rebase --test: passing commits get Tested-by, the rebase stops at the regression" rebase_test
 
 bisect() {
-	git rapido bisect HEAD v6.1 -- sh -c 'test "$(cat /proc/sys/kernel/ostype)" = Linux'
+	git rapido bisect demo v6.1 -- "${check[@]}" | tee "$tmp/bisect.txt"
 }
-phase "git rapido bisect (culprit from the verdict cache where it can)" bisect
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+phase "git rapido bisect: the culprit, steps answered from the verdict cache" bisect
 
-log() { git rapido log v6.1..HEAD; }
-phase "git rapido log" log
+log() { git rapido log v6.1..demo; }
+phase "git rapido log: verdicts of the (untagged, original) series" log
 
 printf '\n\033[1m== summary\033[0m\n'
+echo "  rebase --test stopped with exit $rebase_rc at the regressing commit"
+grep -E '^first bad commit|Fixes:' "$tmp/bisect.txt" | sed 's/^ */  /'
 for i in "${!phase_names[@]}"; do
-	printf '  %-55s %6.1f s\n' "${phase_names[$i]}" "${phase_secs[$i]}"
+	printf '  %-95s %6.1f s\n' "${phase_names[$i]}" "${phase_secs[$i]}"
 done

@@ -21,7 +21,9 @@ test=(sh -c 'grep -q "^Linux version" /proc/version')
 # Every side of every comparison is a small script run by bash, so both pay
 # the same start-up and no quoting is lost on the way.
 side() { # side NAME COMMAND...: writes $tmp/NAME.sh
-	{ echo "set -e"; echo "cd $(printf %q "$KCLONE")"; printf '%s\n' "$@"; } >"$tmp/$1.sh"
+	local name=$1
+	shift
+	{ echo "set -e"; echo "cd $(printf %q "$KCLONE")"; printf '%s\n' "$@"; } >"$tmp/$name.sh"
 }
 raw_make=$(printf '%q ' "${RAW_MAKE[@]}")
 raw_qemu=$(raw_qemu_cmd "$tmp/image.cpio" "$tmp" -- "${test[@]}")

@@ -79,7 +79,7 @@ raw_qemu_cmd() {
 	local image=$1 logdir=$2
 	shift 3
 	(cd "$KCLONE" && "$RAPIDO_BIN" run --dry-run --accel tcg -- "$@") |
-		sed -e "s|[^ ']*/images/<digest>.cpio|$image|" -e "s|[^ ']*/<run>/|$logdir/|g"
+		sed -e "s|/[^ ',:=]*/images/<digest>.cpio|$image|" -e "s|/[^ ',:=]*/<run>/|$logdir/|g"
 }
 
 # bench_time ID DESCRIPTION RUNS CMD [NOTE]: times one command (median and

@@ -195,6 +195,12 @@ func runCommand(ctx context.Context, env *Env, cmd *Command, args []string) int 
 		operands = fs.Args()
 		env.DashAt = fs.ArgsLenAtDash()
 	}
+	// Nearly every command reads git config and also asks git where the
+	// repository is; starting the config read now overlaps the two process
+	// start-ups (env.Config reads it once, later callers wait for it).
+	if !cmd.Hidden && cmd.Name != "help" && env.Runner != nil {
+		go env.Config(ctx)
+	}
 	err := cmd.Run(ctx, env, operands)
 	return exitStatus(env, cmd, err, usageExit)
 }
