@@ -70,7 +70,7 @@ demo: deps install
 
 bench: deps build
 	RAPIDO_DEPS_BENCH=1 contrib/install-deps.sh
-	contrib/bench/run.sh
+	GO=$(GO) RAPIDO_BIN=$(CURDIR)/$(BIN) contrib/bench/run.sh
 
 clean:
 	rm -rf bin
