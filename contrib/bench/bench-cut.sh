@@ -9,7 +9,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" # outside any git repository: a manifest without kmod lines needs no kernel tree
 bb=$(command -v busybox)
-bench_pair cut-vs-dracut "cut the default test image (busybox + /init)" 10 \
+bench_pair cut-vs-dracut "cut the default test image (busybox + /init)" 5 \
 	"$RAPIDO_BIN cut --cut boot -o $tmp/rapido.img" \
 	"dracut" \
 	"dracut --quiet --force --no-kernel --no-hostonly --no-hostonly-cmdline --no-early-microcode --no-compress --reproducible --modules base --install '$bb $RAPIDO_BIN' $tmp/dracut.img"

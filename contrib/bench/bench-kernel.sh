@@ -36,10 +36,10 @@ side raw-run "$raw_make >/dev/null" "$raw_qemu"
 side ours-test "$rapido test --no-trailer \"\$@\" -- $test_q >/dev/null 2>&1"
 echo "bench: raw side: $(cat "$tmp/raw-run.sh")" >&2
 
-bench_pair noop-build "no-op rebuild (nothing changed)" 5 \
+bench_pair noop-build "no-op rebuild (nothing changed)" 3 \
 	"bash $tmp/ours-build.sh" "raw make" "bash $tmp/raw-build.sh"
 
-bench_pair run-overhead "build + cut + boot + verdict, nothing changed" 5 \
+bench_pair run-overhead "build + cut + boot + verdict, nothing changed" 3 \
 	"bash $tmp/ours-run.sh" "raw make + qemu" "bash $tmp/raw-run.sh"
 
 # Boot to verdict, per phase, from git rapido's own timings (--timings
@@ -74,6 +74,14 @@ git update-ref -d refs/notes/rapido 2>/dev/null || true
 bench_pair loop-10 "10-commit series, one file changed per commit (cold verdict cache)" 2 \
 	"bash $tmp/ours-loop.sh --force" "raw make + qemu" "bash $tmp/raw-loop.sh" \
 	"git -C $KCLONE checkout -q --detach v6.1"
-bench_pair loop-10-cached "10-commit series again: verdict cache warm vs cold" 3 \
-	"bash $tmp/ours-loop.sh" "cold cache (--force)" "bash $tmp/ours-loop.sh --force" \
-	"git -C $KCLONE checkout -q --detach v6.1"
+# The same loop with the verdict cache warm; its reference is the cold loop
+# just measured (the cold side is not run a third time: it is the slowest
+# thing make bench does).
+cold=$(tail -1 "$RAPIDO_BENCH_OUT" | jq .ours_median_s)
+json=$(mktemp)
+hyperfine --style basic --runs 3 --export-json "$json" --prepare "git -C $KCLONE checkout -q --detach v6.1" \
+	-n "git rapido (cache warm)" "bash $tmp/ours-loop.sh" >&2
+jq -c --argjson cold "$cold" '{bench: "loop-10-cached", description: "10-commit series again, verdict cache warm",
+	reference: "the same loop, cache cold (above)", ours_median_s: .results[0].median, ours_stddev_s: .results[0].stddev,
+	ref_median_s: $cold, runs: (.results[0].times | length), speedup: ($cold / .results[0].median)}' "$json" >>"$RAPIDO_BENCH_OUT"
+rm -f "$json"
