@@ -45,7 +45,9 @@ func (e Event) Crash() bool {
 }
 
 var (
-	stamp    = regexp.MustCompile(`^\[\s*\d+\.\d+\]\s?`)
+	// The printk time stamp, and the caller id CONFIG_PRINTK_CALLER adds
+	// ("[    1.020000][   T57] "), common on debug and syzbot kernels.
+	stamp    = regexp.MustCompile(`^\[\s*\d+\.\d+\](\[\s*[TC]\d+\])?\s?`)
 	patterns = []struct {
 		kind Kind
 		re   *regexp.Regexp
