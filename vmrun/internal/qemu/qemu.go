@@ -70,7 +70,10 @@ func BuildArgs(c Config) []string {
 	if c.VerdictPath != "" {
 		args = append(args,
 			"-device", "virtio-serial-pci",
-			"-chardev", "file,id=rapido,path="+c.VerdictPath,
+			// -chardev is a QemuOpts list: a comma in the path (a
+			// worktree under "linux,v2") must be doubled. -serial
+			// file:PATH takes the rest literally.
+			"-chardev", "file,id=rapido,path="+strings.ReplaceAll(c.VerdictPath, ",", ",,"),
 			"-device", "virtserialport,chardev=rapido,name="+VerdictPortName)
 	}
 	return append(args, c.ExtraArgs...)
