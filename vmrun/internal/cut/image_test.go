@@ -382,3 +382,33 @@ func TestPutConflicts(t *testing.T) {
 		t.Errorf("Paths = %v", got)
 	}
 }
+
+// TestUnpacksInOrder: on merged-/usr hosts a dynamic program brings the
+// /lib -> usr/lib symlink, and kernel modules live under /lib/modules. The
+// kernel unpacks the archive in order, so nothing may be placed under a
+// symlink whose target does not exist yet.
+func TestUnpacksInOrder(t *testing.T) {
+	init := staticInit(t)
+	const rel = "6.1.0-rapido"
+	mods := stageModules(t, rel)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"m.cut": "bin /bin/ls\nkmod foo\nfile conf /lib/modprobe.d/rapido.conf\ndir /lib64/extra\n",
+		"conf":  "options foo x=1\n",
+	})
+	p, err := Resolve(Options{Manifest: filepath.Join(dir, "m.cut"), Init: init, ModulesDir: mods, Release: rel})
+	if err != nil {
+		t.Fatalf("Resolve: %v", err)
+	}
+	a := readArchive(t, writeImage(t, p.Image))
+	if failed := a.unpack(); len(failed) > 0 {
+		t.Errorf("the guest would not get %d entries (created under a dangling symlink): %v", len(failed), failed)
+	}
+	// And the files are where the guest looks for them.
+	for _, want := range []string{"/lib/modules/" + rel + "/kernel/fs/foo/foo.ko", "/lib/modules/" + rel + "/modules.dep",
+		"/lib/modprobe.d/rapido.conf", "/bin/ls"} {
+		if _, err := a.resolve(want); err != nil {
+			t.Errorf("in the image: %v", err)
+		}
+	}
+}

@@ -140,3 +140,57 @@ func (a *archive) checkFaithful(t *testing.T, prefixes ...string) {
 		}
 	}
 }
+
+// unpack replays the archive as the kernel's initramfs unpacker does: in
+// order, creating each entry at its name, where looking up the parent
+// follows the symlinks created so far (a dangling one fails). It returns
+// the entries the guest would not get.
+func (a *archive) unpack() []string {
+	created := map[string]record{"/": {hdr: &cpio.Header{Mode: cpio.TypeDir}}}
+	lookupDir := func(dir string) (string, bool) {
+		for hops := 0; hops < 40; hops++ {
+			parts := strings.Split(strings.TrimPrefix(dir, "/"), "/")
+			cur := "/"
+			restart := false
+			for i, part := range parts {
+				if part == "" {
+					continue
+				}
+				next := path.Join(cur, part)
+				r, ok := created[next]
+				if !ok {
+					return "", false
+				}
+				switch r.hdr.Mode &^ cpio.ModePerm {
+				case cpio.TypeSymlink:
+					target := r.hdr.Linkname
+					if !path.IsAbs(target) {
+						target = path.Join(cur, target)
+					}
+					dir = path.Join(append([]string{target}, parts[i+1:]...)...)
+					restart = true
+				case cpio.TypeDir:
+					cur = next
+					continue
+				default:
+					return "", false
+				}
+				break
+			}
+			if !restart {
+				return cur, true
+			}
+		}
+		return "", false
+	}
+	var failed []string
+	for _, p := range a.order {
+		parent, ok := lookupDir(path.Dir(p))
+		if !ok {
+			failed = append(failed, p)
+			continue
+		}
+		created[path.Join(parent, path.Base(p))] = a.byPath[p]
+	}
+	return failed
+}
