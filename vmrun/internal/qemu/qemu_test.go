@@ -220,3 +220,24 @@ func liveInGroup(pgid int) bool {
 	}
 	return false
 }
+
+// TestKillInteractive: an interactive QEMU shares our process group (it
+// owns the terminal), and Kill must still end it, e.g. when git rapido
+// itself is told to stop.
+func TestKillInteractive(t *testing.T) {
+	p, err := Start("/bin/sleep", []string{"60"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { p.Kill(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		p.cmd.Process.Kill()
+		t.Fatal("Kill did not end an interactive QEMU")
+	}
+	if p.Err() == nil {
+		t.Error("Err() = nil for a killed process")
+	}
+}
