@@ -255,17 +255,12 @@ func TestReproducible(t *testing.T) {
 	if !bytes.Equal(first, second) {
 		t.Fatalf("two cuts of the same inputs differ (%d vs %d bytes)", len(first), len(second))
 	}
-	// The manifest's line order does not matter either.
+	// Neither do the manifest's line order and where its files live on the
+	// host: the image holds guest paths and contents only.
 	dir2 := t.TempDir()
-	if third := cut(reproManifest(t, dir2, true)); len(third) == 0 {
-		t.Fatal("empty image")
-	} else {
+	if third := cut(reproManifest(t, dir2, true)); !bytes.Equal(first, third) {
 		a1, a3 := readArchive(t, first), readArchive(t, third)
-		// Paths differ only by the temp dir, which is not in the image
-		// (files are placed at guest paths), so the order must match.
-		if !slices.Equal(a1.order, a3.order) {
-			t.Errorf("archive order depends on the manifest's line order:\n%v\n%v", a1.order, a3.order)
-		}
+		t.Errorf("the image depends on the manifest's line order or location:\n%v\n%v", a1.order, a3.order)
 	}
 
 	a := readArchive(t, first)
