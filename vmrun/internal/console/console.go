@@ -55,7 +55,8 @@ var (
 		{Panic, regexp.MustCompile(`^Kernel panic - not syncing`)},
 		{KASAN, regexp.MustCompile(`^BUG: KASAN: `)},
 		{UBSAN, regexp.MustCompile(`^UBSAN: `)},
-		{Bug, regexp.MustCompile(`^(kernel BUG at |BUG: )`)},
+		// The soft-lockup detector prints "watchdog: BUG: soft lockup".
+		{Bug, regexp.MustCompile(`^(kernel BUG at |BUG: |watchdog: BUG: )`)},
 		{Oops, regexp.MustCompile(`^(Oops: |general protection fault|Unable to handle kernel )`)},
 		{Warning, regexp.MustCompile(`^WARNING: `)},
 	}

@@ -65,6 +65,10 @@ func TestRecordedLogs(t *testing.T) {
 			line:     "kernel BUG at mm/slub.c:321!",
 			last:     "---[ end trace 0000000000000001 ]---",
 			nexcerpt: 4, verdict: -1},
+		{log: "soft-lockup.log", kinds: []Kind{Init, Bug}, crash: true, worst: Bug,
+			line:     "watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [sh:57]",
+			last:     "</TASK>",
+			nexcerpt: 8, verdict: -1},
 		// CONFIG_PRINTK_CALLER adds "[  T57]" after the time stamp.
 		{log: "printk-caller.log", kinds: []Kind{Init, Oops, Bug}, crash: true, worst: Bug,
 			line:     "BUG: kernel NULL pointer dereference, address: 0000000000000008",
