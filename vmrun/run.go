@@ -581,8 +581,13 @@ func DryRun(s *Spec) []string {
 		Kernel:     filepath.Join(s.Build.BuildDir, "arch", a.Name, "boot", a.Image),
 		Initrd:     filepath.Join(CacheHome(), "images", "<digest>.cpio"),
 		Console:    a.Console,
-		ConsoleLog: filepath.Join(s.LogRoot, "<run>", "console.log"), VerdictPath: filepath.Join(s.LogRoot, "<run>", "verdict.jsonl"),
 		KernelArgs: s.QEMU.KernelArgs, ExtraArgs: append(append([]string(nil), a.Machine...), s.QEMU.ExtraArgs...),
 		Interactive: s.Interactive}
+	// As in Run: an interactive boot has no console log and no verdict
+	// channel.
+	if !s.Interactive {
+		qc.ConsoleLog = filepath.Join(s.LogRoot, "<run>", "console.log")
+		qc.VerdictPath = filepath.Join(s.LogRoot, "<run>", "verdict.jsonl")
+	}
 	return append([]string{qc.Binary}, qemu.BuildArgs(qc)...)
 }

@@ -45,7 +45,9 @@ func (e Event) Crash() bool {
 }
 
 var (
-	stamp    = regexp.MustCompile(`^\[\s*\d+\.\d+\]\s?`)
+	// The printk time stamp, and the caller id CONFIG_PRINTK_CALLER adds
+	// ("[    1.020000][   T57] "), common on debug and syzbot kernels.
+	stamp    = regexp.MustCompile(`^\[\s*\d+\.\d+\](\[\s*[TC]\d+\])?\s?`)
 	patterns = []struct {
 		kind Kind
 		re   *regexp.Regexp
@@ -53,7 +55,8 @@ var (
 		{Panic, regexp.MustCompile(`^Kernel panic - not syncing`)},
 		{KASAN, regexp.MustCompile(`^BUG: KASAN: `)},
 		{UBSAN, regexp.MustCompile(`^UBSAN: `)},
-		{Bug, regexp.MustCompile(`^(kernel BUG at |BUG: )`)},
+		// The soft-lockup detector prints "watchdog: BUG: soft lockup".
+		{Bug, regexp.MustCompile(`^(kernel BUG at |BUG: |watchdog: BUG: )`)},
 		{Oops, regexp.MustCompile(`^(Oops: |general protection fault|Unable to handle kernel )`)},
 		{Warning, regexp.MustCompile(`^WARNING: `)},
 	}

@@ -126,15 +126,38 @@ func (im *Image) addHost(p string, hops int) error {
 
 // sorted returns every entry plus missing parent directories, parents first
 // and otherwise in byte order, which makes the archive reproducible.
+//
+// Entries below a symlink of the image are moved to where the symlink
+// leads: the kernel unpacks in archive order, and "/lib/modules/..." after
+// a "/lib -> usr/lib" symlink (merged /usr) would be created through a
+// symlink whose target "/usr/lib" comes later in the archive, and be lost.
 func (im *Image) sorted() []*Entry {
+	keys := make([]string, 0, len(im.entries))
+	for p := range im.entries {
+		keys = append(keys, p)
+	}
+	sort.Strings(keys)
 	all := map[string]*Entry{}
-	for p, e := range im.entries {
+	for _, k := range keys {
+		e := im.entries[k]
+		p := im.canonical(k)
+		if p != k {
+			if _, ok := im.entries[p]; ok {
+				continue // the entry at the real path wins
+			}
+			c := *e
+			c.Path = p
+			e = &c
+		}
+		if _, ok := all[p]; ok {
+			continue
+		}
 		all[p] = e
+	}
+	for p := range all {
 		for d := path.Dir(p); d != "/"; d = path.Dir(d) {
 			if _, ok := all[d]; !ok {
-				if _, ok := im.entries[d]; !ok {
-					all[d] = &Entry{Path: d, Kind: Dir, Mode: 0o755}
-				}
+				all[d] = &Entry{Path: d, Kind: Dir, Mode: 0o755}
 			}
 		}
 	}
@@ -144,6 +167,33 @@ func (im *Image) sorted() []*Entry {
 	}
 	sort.Slice(out, func(i, j int) bool { return lessPath(out[i].Path, out[j].Path) })
 	return out
+}
+
+// canonical resolves the symlinks of the image among p's parent
+// directories (not p itself), as a lookup in the guest would.
+func (im *Image) canonical(p string) string {
+	for hops := 0; hops < 40; hops++ {
+		parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+		cur := "/"
+		moved := false
+		for i, part := range parts[:len(parts)-1] {
+			next := path.Join(cur, part)
+			if e, ok := im.entries[next]; ok && e.Kind == Symlink {
+				target := e.Target
+				if !path.IsAbs(target) {
+					target = path.Join(cur, target)
+				}
+				p = path.Join(append([]string{"/", target}, parts[i+1:]...)...)
+				moved = true
+				break
+			}
+			cur = next
+		}
+		if !moved {
+			return p
+		}
+	}
+	return p // a symlink loop: leave the rest to the guest
 }
 
 // lessPath orders paths component by component, so "/a" and all of "/a/..."

@@ -105,7 +105,7 @@ func Resolve(o Options) (*Plan, error) {
 	} else if src, text, err = Find(name, o.SearchPath); err != nil {
 		return nil, err
 	}
-	r := &resolver{o: o, plan: p, elf: elfdeps.NewResolver(""), seen: map[string]bool{}}
+	r := &resolver{o: o, plan: p, elf: elfdeps.NewResolver(""), seen: map[string]bool{}, active: map[string]bool{}}
 	if err := r.manifest(src, text, 0); err != nil {
 		return nil, err
 	}
@@ -169,9 +169,19 @@ type resolver struct {
 	plan    *Plan
 	elf     *elfdeps.Resolver
 	seen    map[string]bool
-	kmods   []string
+	active  map[string]bool // manifests being read, to report include cycles
+	at      ManifestError   // the line being read, for errors found later
+	kmods   []modRequest
 	tryMods []string
 	nrun    int
+}
+
+// modRequest is a kmod name with the line that asked for it: the module
+// closure is resolved after the whole manifest, and its errors still point
+// at that line.
+type modRequest struct {
+	name string
+	at   ManifestError
 }
 
 func (r *resolver) manifest(src string, text []byte, depth int) error {
@@ -179,13 +189,17 @@ func (r *resolver) manifest(src string, text []byte, depth int) error {
 		return fmt.Errorf("%s: include nesting too deep", src)
 	}
 	r.plan.Sources = append(r.plan.Sources, src)
+	r.active[src] = true
+	defer delete(r.active, src)
 	sc := bufio.NewScanner(bytes.NewReader(text))
-	for n := 1; sc.Scan(); n++ {
+	n := 1
+	for ; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
 		f := strings.Fields(line)
+		r.at = ManifestError{File: src, Line: n}
 		if err := r.directive(src, f[0], f[1:], depth); err != nil {
 			var me *ManifestError
 			if errors.As(err, &me) {
@@ -194,7 +208,11 @@ func (r *resolver) manifest(src string, text []byte, depth int) error {
 			return &ManifestError{File: src, Line: n, Err: err}
 		}
 	}
-	return sc.Err()
+	if err := sc.Err(); err != nil {
+		// A line too long for the scanner: n is that line.
+		return &ManifestError{File: src, Line: n, Err: err}
+	}
+	return nil
 }
 
 // relative resolves a manifest argument against the manifest's directory.
@@ -221,7 +239,7 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 			return fmt.Errorf("%s: want one or more programs", verb)
 		}
 		for _, a := range args {
-			if err := r.bin(a); err != nil {
+			if err := r.bin(src, a); err != nil {
 				if verb == "try-bin" && errors.Is(err, errNotFound) {
 					continue
 				}
@@ -233,7 +251,9 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 			return fmt.Errorf("%s: want one or more module names", verb)
 		}
 		if verb == "kmod" {
-			r.kmods = append(r.kmods, args...)
+			for _, a := range args {
+				r.kmods = append(r.kmods, modRequest{name: a, at: r.at})
+			}
 		} else {
 			r.tryMods = append(r.tryMods, args...)
 		}
@@ -296,6 +316,9 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 		if err != nil {
 			return fmt.Errorf("include: %w", err)
 		}
+		if r.active[other] {
+			return fmt.Errorf("include %s: include cycle (%s is already being read)", args[0], other)
+		}
 		return r.manifest(other, text, depth+1)
 	default:
 		return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include, shell)", verb)
@@ -304,7 +327,8 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 }
 
 // bin adds a program (found in PATH when not a path) and its ELF closure.
-func (r *resolver) bin(name string) error {
+// A relative path is relative to the manifest, like every host path.
+func (r *resolver) bin(src, name string) error {
 	p := name
 	if !strings.Contains(name, "/") {
 		lp, err := exec.LookPath(name)
@@ -312,6 +336,8 @@ func (r *resolver) bin(name string) error {
 			return fmt.Errorf("bin: %s: %w in PATH", name, errNotFound)
 		}
 		p = lp
+	} else if !strings.HasPrefix(src, "builtin:") {
+		p = relative(src, name)
 	}
 	p, _ = filepath.Abs(p)
 	if _, err := os.Stat(p); err != nil {
@@ -400,7 +426,12 @@ func (r *resolver) modules() error {
 		if len(r.kmods) == 0 {
 			return nil
 		}
-		return fmt.Errorf("kmod %s: the kernel has no modules staged (is CONFIG_MODULES=y and the module enabled as =m?)", strings.Join(r.kmods, " "))
+		var names []string
+		for _, m := range r.kmods {
+			names = append(names, m.name)
+		}
+		return &ManifestError{File: r.kmods[0].at.File, Line: r.kmods[0].at.Line,
+			Err: fmt.Errorf("kmod %s: the kernel has no modules staged (is CONFIG_MODULES=y and the module enabled as =m?)", strings.Join(names, " "))}
 	}
 	base := filepath.Join(r.o.ModulesDir, "lib/modules", r.o.Release)
 	deps, err := readModulesDep(base)
@@ -439,10 +470,10 @@ func (r *resolver) modules() error {
 		return nil
 	}
 	for _, m := range r.kmods {
-		if err := add(m, true); err != nil {
-			return err
+		if err := add(m.name, true); err != nil {
+			return &ManifestError{File: m.at.File, Line: m.at.Line, Err: err}
 		}
-		r.plan.Spec.Modules = append(r.plan.Spec.Modules, m)
+		r.plan.Spec.Modules = append(r.plan.Spec.Modules, m.name)
 	}
 	for _, m := range r.tryMods {
 		if err := add(m, false); err != nil {

@@ -10,6 +10,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -83,8 +84,10 @@ func (r *Resolver) Deps(program string) ([]string, error) {
 	visit = func(path string, depth int) error {
 		f, err := elf.Open(filepath.Join(r.Root, path))
 		if err != nil {
+			// A file shorter than the ELF ident (a one-line script, an
+			// empty file) fails with EOF rather than a FormatError.
 			var fe *elf.FormatError
-			if depth == 0 && errors.As(err, &fe) {
+			if depth == 0 && (errors.As(err, &fe) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
 				return ErrNotELF
 			}
 			return fmt.Errorf("read ELF %s: %w", path, err)

@@ -169,6 +169,11 @@ func fragmentItems(frags []string) ([]string, error) {
 	var out []string
 	for _, f := range frags {
 		if strings.HasPrefix(f, "CONFIG_") || strings.HasPrefix(f, "# CONFIG_") {
+			// A malformed item ("CONFIG_KASAN" without =y) would be
+			// pasted into .config and silently dropped by kconfig.
+			if !setRe.MatchString(f) && !unsetRe.MatchString(f) {
+				return nil, fmt.Errorf("kconfig item %q: want CONFIG_X=value or \"# CONFIG_X is not set\"", f)
+			}
 			out = append(out, f)
 			continue
 		}

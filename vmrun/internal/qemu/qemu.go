@@ -70,7 +70,10 @@ func BuildArgs(c Config) []string {
 	if c.VerdictPath != "" {
 		args = append(args,
 			"-device", "virtio-serial-pci",
-			"-chardev", "file,id=rapido,path="+c.VerdictPath,
+			// -chardev is a QemuOpts list: a comma in the path (a
+			// worktree under "linux,v2") must be doubled. -serial
+			// file:PATH takes the rest literally.
+			"-chardev", "file,id=rapido,path="+strings.ReplaceAll(c.VerdictPath, ",", ",,"),
 			"-device", "virtserialport,chardev=rapido,name="+VerdictPortName)
 	}
 	return append(args, c.ExtraArgs...)
@@ -78,9 +81,10 @@ func BuildArgs(c Config) []string {
 
 // Process is a running QEMU in its own process group.
 type Process struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	cmd   *exec.Cmd
+	done  chan struct{}
+	err   error
+	group bool // QEMU leads its own process group
 }
 
 // Start starts QEMU. stdio is inherited only for interactive runs.
@@ -100,7 +104,7 @@ func Start(binary string, args []string, interactive bool) (*Process, error) {
 		}
 		return nil, fmt.Errorf("start %s: %w", binary, err)
 	}
-	p := &Process{cmd: cmd, done: make(chan struct{})}
+	p := &Process{cmd: cmd, done: make(chan struct{}), group: !interactive}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	return p, nil
 }
@@ -121,13 +125,24 @@ func (p *Process) Kill() {
 		return
 	default:
 	}
-	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	p.signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
 	case <-time.After(2 * time.Second):
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		p.signal(syscall.SIGKILL)
 		<-p.done
 	}
+}
+
+// signal signals QEMU's process group, or QEMU alone when it runs
+// interactively in ours (there is no group of its own to signal, and
+// signalling ours would kill git rapido).
+func (p *Process) signal(sig syscall.Signal) {
+	if p.group {
+		syscall.Kill(-p.cmd.Process.Pid, sig)
+		return
+	}
+	p.cmd.Process.Signal(sig)
 }
 
 // Finding is what an acceleration probe learned on this host.
@@ -223,7 +238,7 @@ func StartLogged(binary string, args []string, errPath string) (*Process, error)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w (install qemu-system-x86, or set RAPIDO_QEMU)", binary, err)
 	}
-	p := &Process{cmd: cmd, done: make(chan struct{})}
+	p := &Process{cmd: cmd, done: make(chan struct{}), group: true}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	return p, nil
 }

@@ -1,0 +1,191 @@
+package vmrun
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeQEMU plays QEMU for Run: it finds the console log and the verdict
+// file in its arguments and behaves as $FAKE_QEMU_MODE says.
+const fakeQEMU = `#!/bin/sh
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-serial) case "$2" in file:*) CONSOLE=${2#file:};; esac; shift ;;
+	-chardev) V=$(printf '%s' "${2#*path=}" | sed 's/,,/,/g'); shift ;;
+	esac
+	shift
+done
+echo $$ > "$FAKE_QEMU_PID"
+say() { printf '%s\n' "$@" >> "$CONSOLE"; }
+event() { printf '%s\n' "$@" >> "$V"; }
+case $FAKE_QEMU_MODE in
+pass|fail)
+	code=0; [ $FAKE_QEMU_MODE = fail ] && code=3
+	say "[    0.300000] Run /init as init process" "rapido-init: start"
+	event '{"event":"init","uptime_ms":300}' '{"event":"test-start","uptime_ms":320}'
+	say "test output"
+	event "{\"event\":\"result\",\"exit_code\":$code,\"uptime_ms\":400,\"tail\":[\"test output\"]}"
+	say "rapido-verdict: exit=$code" ;;
+panic)
+	say "[    0.300000] Kernel panic - not syncing: VFS: Unable to mount root fs" "[    0.300100] Call Trace:" ;;
+silent)
+	sleep 60 & wait ;;
+stuck-test)
+	say "rapido-init: start"
+	sleep 60 & wait ;;
+error)
+	echo "qemu-system-x86_64: -kernel bzImage: could not open kernel" >&2
+	exit 1 ;;
+esac
+`
+
+type fakeRun struct {
+	spec    *Spec
+	pidFile string
+}
+
+func newFakeRun(t *testing.T, mode string) *fakeRun {
+	t.Helper()
+	s, dir := digestSpec(t) // static busybox as /init, clean environment
+	bin := filepath.Join(dir, "fake-qemu")
+	if err := os.WriteFile(bin, []byte(fakeQEMU), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	kernel := filepath.Join(s.Build.BuildDir, "arch/x86/boot/bzImage")
+	os.MkdirAll(filepath.Dir(kernel), 0o755)
+	os.WriteFile(kernel, []byte("not really a kernel"), 0o644)
+	os.MkdirAll(filepath.Join(s.Build.BuildDir, "include/config"), 0o755)
+	os.WriteFile(filepath.Join(s.Build.BuildDir, "include/config/kernel.release"), []byte("6.1.0-fake\n"), 0o644)
+	s.NoBuild = true
+	s.QEMU.Binary = bin
+	s.QEMU.Accel = "tcg"
+	s.Cut.CacheDir = filepath.Join(dir, "images")
+	s.BootTimeout = 400 * time.Millisecond
+	s.Timeout = 800 * time.Millisecond
+	s.Label = "abc123"
+	pid := filepath.Join(dir, "qemu.pid")
+	t.Setenv("FAKE_QEMU_MODE", mode)
+	t.Setenv("FAKE_QEMU_PID", pid)
+	return &fakeRun{spec: s, pidFile: pid}
+}
+
+// checkNoOrphans fails if anything of the fake QEMU's process group lives.
+func (f *fakeRun) checkNoOrphans(t *testing.T) {
+	t.Helper()
+	b, err := os.ReadFile(f.pidFile)
+	if err != nil {
+		return // QEMU never ran
+	}
+	pgid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if pgid > 0 && liveInGroup(pgid) {
+		t.Errorf("processes of QEMU's group %d outlived the run", pgid)
+	}
+}
+
+func TestRunWithFakeQEMU(t *testing.T) {
+	for _, tc := range []struct {
+		mode   string
+		status Status
+		reason string
+	}{
+		{"pass", Pass, "test passed"},
+		{"fail", Fail, "test exited 3"},
+		{"panic", Crash, "Kernel panic - not syncing: VFS: Unable to mount root fs"},
+		{"silent", Hang, "no console output for 400ms before /init ran (boot timeout)"},
+		{"stuck-test", Hang, "the run exceeded its 800ms timeout"},
+		{"error", Infra, "qemu: exit status 1: qemu-system-x86_64: -kernel bzImage: could not open kernel"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			f := newFakeRun(t, tc.mode)
+			v, err := Run(context.Background(), f.spec, Host{Progress: io.Discard})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if v.Status != tc.status || v.Reason != tc.reason {
+				t.Errorf("verdict %s %q; want %s %q (excerpt %q)", v.Status, v.Reason, tc.status, tc.reason, v.Excerpt)
+			}
+			if v.KernelRelease != "6.1.0-fake" || !strings.Contains(filepath.Base(v.LogDir), "-abc123-") {
+				t.Errorf("release %q, log dir %q", v.KernelRelease, v.LogDir)
+			}
+			// The run's files: QEMU's command, the console, the verdict.
+			cmd, _ := os.ReadFile(filepath.Join(v.LogDir, "qemu.cmd"))
+			if !strings.Contains(string(cmd), "-kernel "+filepath.Join(f.spec.Build.BuildDir, "arch/x86/boot/bzImage")) {
+				t.Errorf("qemu.cmd = %q", cmd)
+			}
+			var saved Verdict
+			b, _ := os.ReadFile(filepath.Join(v.LogDir, "verdict.json"))
+			if err := json.Unmarshal(b, &saved); err != nil || saved.Status != tc.status {
+				t.Errorf("verdict.json = %s (%v)", b, err)
+			}
+			if tc.status == Pass && (v.Timings.KernelBoot != 300*time.Millisecond || v.Timings.Test != 80*time.Millisecond) {
+				t.Errorf("timings = %+v; want boot 300ms and test 80ms from the guest's events", v.Timings)
+			}
+			f.checkNoOrphans(t)
+		})
+	}
+}
+
+// TestRunCancelled: Ctrl-C during the boot ends QEMU and everything it
+// started, and Run says it was cancelled.
+func TestRunCancelled(t *testing.T) {
+	f := newFakeRun(t, "stuck-test")
+	f.spec.Timeout = time.Minute
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for {
+			if _, err := os.Stat(f.pidFile); err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond)
+		cancel()
+	}()
+	start := time.Now()
+	_, err := Run(ctx, f.spec, Host{})
+	if err != context.Canceled {
+		t.Errorf("Run = %v; want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Run took %v to notice the cancel", d)
+	}
+	f.checkNoOrphans(t)
+}
+
+// TestRunNoBuildWithoutKernel: --no-build before any build cannot test.
+func TestRunNoBuildWithoutKernel(t *testing.T) {
+	f := newFakeRun(t, "pass")
+	os.Remove(filepath.Join(f.spec.Build.BuildDir, "arch/x86/boot/bzImage"))
+	v, err := Run(context.Background(), f.spec, Host{})
+	if err != nil || v.Status != Infra || !strings.Contains(v.Reason, "no kernel built yet") {
+		t.Errorf("Run = %+v, %v; want infra: no kernel built yet", v, err)
+	}
+}
+
+// liveInGroup reports whether a process other than a zombie is in the
+// process group.
+func liveInGroup(pgid int) bool {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		i := strings.LastIndexByte(string(b), ')')
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && f[0] != "X" {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,169 @@
+package vmrun
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/git-rapido/git-rapido/vmrun/internal/console"
+	"github.com/git-rapido/git-rapido/vmrun/internal/guest"
+	"github.com/git-rapido/git-rapido/vmrun/internal/qemu"
+)
+
+func scanLog(log string) []console.Event { return console.Scan(strings.NewReader(log)) }
+
+func TestClassify(t *testing.T) {
+	dir := t.TempDir()
+	consoleLog := filepath.Join(dir, "console.log")
+	var lines []string
+	for i := 1; i <= 20; i++ {
+		lines = append(lines, "boot line "+string(rune('a'+i)))
+	}
+	os.WriteFile(consoleLog, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	panicLog := "rapido-init: start\n[    1.0] Kernel panic - not syncing: Attempted to kill init!\n[    1.1] Call Trace:\n"
+	warnLog := "[ 1.0] WARNING: CPU: 0 PID: 1 at x.c:1 f+0x1/0x2\n[ 1.1] ---[ end trace 0 ]---\nrapido-verdict: exit=0\n"
+	result := func(code int) []guest.Event {
+		return []guest.Event{{Event: "init"}, {Event: "test-start"}, {Event: "result", ExitCode: code, Tail: []string{"out"}}}
+	}
+	for _, tc := range []struct {
+		name    string
+		o       bootOutcome
+		status  Status
+		reason  string
+		excerpt []string
+	}{
+		{"pass", bootOutcome{guest: result(0)}, Pass, "test passed", nil},
+		{"fail", bootOutcome{guest: result(3)}, Fail, "test exited 3", []string{"out"}},
+		{"signal", bootOutcome{guest: []guest.Event{{Event: "result", ExitCode: 137, Signal: "killed", Tail: []string{"t"}}}},
+			Fail, "test killed by killed", []string{"t"}},
+		{"guest-timeout", bootOutcome{guest: []guest.Event{{Event: "result", ExitCode: 124, TimedOut: true, Tail: []string{"slow"}}}},
+			Fail, "test timed out inside the guest", []string{"slow"}},
+		{"guest-error", bootOutcome{guest: []guest.Event{{Event: "result", ExitCode: 126, Error: "load module foo: exit status 1", Tail: []string{"m"}}}},
+			Fail, "load module foo: exit status 1", []string{"m"}},
+		// Without the virtio channel, the console verdict line counts.
+		{"console-verdict", bootOutcome{events: scanLog("rapido-init: start\nrapido-verdict: exit=4\n")}, Fail, "test exited 4", nil},
+		{"console-pass", bootOutcome{events: scanLog("rapido-verdict: exit=0\n")}, Pass, "test passed", nil},
+		// A kernel report wins over the test's own verdict.
+		{"panic", bootOutcome{events: scanLog(panicLog), guest: result(0)}, Crash,
+			"Kernel panic - not syncing: Attempted to kill init!",
+			[]string{"Kernel panic - not syncing: Attempted to kill init!", "Call Trace:"}},
+		{"warning-after-pass", bootOutcome{events: scanLog(warnLog), guest: result(0)}, Crash,
+			"WARNING: CPU: 0 PID: 1 at x.c:1 f+0x1/0x2",
+			[]string{"WARNING: CPU: 0 PID: 1 at x.c:1 f+0x1/0x2", "---[ end trace 0 ]---"}},
+		{"hang", bootOutcome{timedOut: "the run exceeded its 10s timeout", consoleLog: consoleLog}, Hang,
+			"the run exceeded its 10s timeout", lines[5:]},
+		{"crash-while-hanging", bootOutcome{timedOut: "x", events: scanLog(panicLog)}, Crash,
+			"Kernel panic - not syncing: Attempted to kill init!",
+			[]string{"Kernel panic - not syncing: Attempted to kill init!", "Call Trace:"}},
+		{"qemu-error", bootOutcome{qemuErr: errors.New("exit status 1"), qemuStderr: "qemu: could not load kernel\nmore"},
+			Infra, "qemu: exit status 1: qemu: could not load kernel", []string{"qemu: could not load kernel", "more"}},
+		{"no-verdict", bootOutcome{consoleLog: consoleLog}, Crash, "the VM stopped without a verdict (init died?)", lines[5:]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := &Verdict{}
+			classify(v, &tc.o)
+			if v.Status != tc.status || v.Reason != tc.reason || !slices.Equal(v.Excerpt, tc.excerpt) {
+				t.Errorf("classify = %s %q %q; want %s %q %q", v.Status, v.Reason, v.Excerpt, tc.status, tc.reason, tc.excerpt)
+			}
+		})
+	}
+}
+
+func TestOutcomeTimings(t *testing.T) {
+	o := &bootOutcome{wall: 2 * time.Second, guest: []guest.Event{
+		{Event: "init", UptimeMS: 680}, {Event: "test-start", UptimeMS: 702}, {Event: "result", UptimeMS: 1201},
+	}}
+	k, i, te, sd := o.timings()
+	if k != 680*time.Millisecond || i != 22*time.Millisecond || te != 499*time.Millisecond || sd != 799*time.Millisecond {
+		t.Errorf("timings = %v %v %v %v", k, i, te, sd)
+	}
+	o = &bootOutcome{wall: 3 * time.Second}
+	if k, i, te, sd := o.timings(); k != 3*time.Second || i+te+sd != 0 {
+		t.Errorf("timings without init = %v %v %v %v; want all in the kernel boot", k, i, te, sd)
+	}
+	// Uptime beyond the host's wall clock (clock skew) gives no negative shutdown.
+	o = &bootOutcome{wall: time.Second, guest: []guest.Event{{Event: "init", UptimeMS: 500}, {Event: "result", UptimeMS: 1500}}}
+	if _, _, _, sd := o.timings(); sd != 0 {
+		t.Errorf("shutdown = %v; want 0", sd)
+	}
+}
+
+func TestDryRun(t *testing.T) {
+	cleanEnv(t)
+	cache := os.Getenv("XDG_CACHE_HOME")
+	s, err := SpecFromConfig(mapConfig{"rapido.accel": {"tcg"}, "rapido.kernelArgs": {"loglevel=7"},
+		"rapido.qemuExtraArgs": {"-device virtio-rng-pci"}}, "/top", "/top/.git/rapido")
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv := DryRun(s)
+	got := strings.Join(argv, " ")
+	for _, want := range []string{
+		"qemu-system-x86_64 -nodefaults -no-reboot",
+		"-accel tcg",
+		"-kernel /top/.git/rapido/build/arch/x86/boot/bzImage",
+		"-initrd " + filepath.Join(cache, "git-rapido/images/<digest>.cpio"),
+		"-append console=ttyS0 panic=-1 rdinit=/init quiet loglevel=7",
+		"-serial file:/top/.git/rapido/logs/<run>/console.log",
+		"path=/top/.git/rapido/logs/<run>/verdict.jsonl",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("DryRun = %s\nlacks %q", got, want)
+		}
+	}
+	if !strings.HasSuffix(got, " -device virtio-rng-pci") {
+		t.Errorf("DryRun = %s; want the extra args last", got)
+	}
+	// arm64: its image, console and machine.
+	t.Setenv("ARCH", "arm64")
+	s, _ = SpecFromConfig(mapConfig{"rapido.accel": {"tcg"}}, "/top", "/top/.git/rapido")
+	got = strings.Join(DryRun(s), " ")
+	for _, want := range []string{"qemu-system-aarch64 ", "/arch/arm64/boot/Image", "console=ttyAMA0", "-M virt -cpu max"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("arm64 DryRun = %s\nlacks %q", got, want)
+		}
+	}
+	// Interactive: the console on stdio, no verdict channel.
+	s.Interactive = true
+	got = strings.Join(DryRun(s), " ")
+	if !strings.Contains(got, "-serial mon:stdio") || strings.Contains(got, "verdict") {
+		t.Errorf("interactive DryRun = %s", got)
+	}
+}
+
+func TestResolveAccel(t *testing.T) {
+	cleanEnv(t)
+	for _, want := range []string{"kvm", "tcg"} {
+		if got, note := resolveAccel(want, "q"); got != want || note != "" {
+			t.Errorf("resolveAccel(%s) = %s, %q", want, got, note)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "qemu")
+	os.WriteFile(bin, []byte("x"), 0o755)
+	if !qemu.KVMUsable() {
+		if got, _ := resolveAccel("auto", bin); got != "tcg" {
+			t.Errorf("auto without /dev/kvm = %s; want tcg", got)
+		}
+		return
+	}
+	// First run: try KVM and say so.
+	if got, note := resolveAccel("auto", bin); got != "kvm" || !strings.Contains(note, "falls back to TCG") {
+		t.Errorf("first auto = %s, %q", got, note)
+	}
+	// A remembered hang means TCG from then on, silently.
+	rememberAccel(bin, false, "guest made no console progress under KVM")
+	if got, note := resolveAccel("auto", bin); got != "tcg" || note != "" {
+		t.Errorf("auto after a KVM hang = %s, %q; want tcg", got, note)
+	}
+	rememberAccel(bin, true, "")
+	if got, _ := resolveAccel("auto", bin); got != "kvm" {
+		t.Errorf("auto after KVM worked = %s; want kvm", got)
+	}
+	if _, err := os.Stat(filepath.Join(os.Getenv("XDG_CACHE_HOME"), "git-rapido", "accel.json")); err != nil {
+		t.Errorf("finding not stored under XDG_CACHE_HOME: %v", err)
+	}
+}
