@@ -61,7 +61,7 @@ test-unit: build
 # booted in QEMU. RAPIDO_REQUIRE_REAL makes any skip in that tier a failure.
 test-real: build
 	RAPIDO_KERNEL_REPO=$$(contrib/kernel/prepare-repo.sh) RAPIDO_REQUIRE_REAL=1 \
-		RAPIDO_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 60m -run 'Real' -v ./... 2>&1 | contrib/ci/summarize-go-test.sh
+		RAPIDO_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 80m -run 'Real' -v ./... 2>&1 | contrib/ci/summarize-go-test.sh
 
 test: deps vet test-unit test-real
 
