@@ -34,6 +34,7 @@ var configKeys = []configKey{
 	{Key: "rapido.makeWrapper", Help: "command put in front of make (icecc, distcc...)"},
 	{Key: "rapido.cut", Default: "boot", Help: "default cut"},
 	{Key: "rapido.cutPath", Multi: true, Help: "directories searched for <name>.cut manifests"},
+	{Key: "rapido.qemu", Env: "RAPIDO_QEMU", Default: "qemu-system-<arch>", Help: "the QEMU binary"},
 	{Key: "rapido.memory", Default: "512M", Help: "guest memory"},
 	{Key: "rapido.cpus", Default: "1", Help: "guest CPUs"},
 	{Key: "rapido.accel", Default: "auto", Help: "auto, kvm or tcg"},

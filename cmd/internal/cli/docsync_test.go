@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -92,4 +94,41 @@ func uniq(s []string) []string {
 		}
 	}
 	return out
+}
+
+// TestConfigKeysComplete checks that every rapido.* key the code reads is in
+// configKeys (and so in the README and "git rapido config"): it scans the
+// Go sources for the key literals.
+func TestConfigKeysComplete(t *testing.T) {
+	known := map[string]bool{}
+	for _, k := range configKeys {
+		known[strings.ToLower(k.Key)] = true
+	}
+	lit := regexp.MustCompile(`"(rapido\.[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9])"`)
+	err := filepath.WalkDir("../../..", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && p != "../../.." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, m := range lit.FindAllStringSubmatch(string(b), -1) {
+			k := m[1]
+			if k == "rapido.verdict" || known[strings.ToLower(k)] || knownPrefix(k) {
+				continue // rapido.verdict is the virtio port's name, not a key
+			}
+			t.Errorf("%s reads %s, which configKeys (cmd_config.go) and the README do not list", p, k)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
