@@ -319,6 +319,24 @@ func TestVerifySecurityCases(t *testing.T) {
 	})
 }
 
+func TestRetestSupersedesStale(t *testing.T) {
+	s, _, kr := keys(t)
+	old := payload()
+	old.Tree = tree2
+	msg := message(t, s, old)
+	fresh := payload()
+	fresh.Time = fresh.Time.Add(time.Hour)
+	v, _ := s.Sign(fresh)
+	msg, _ = trailers.Add(msg, nil, Key, Fold(Key, v), nil)
+	rs := check(t, kr, msg, tree1)
+	if len(rs) != 1 {
+		t.Fatalf("%d results: %+v", len(rs), rs)
+	}
+	one(t, rs, OK, "")
+	// Without the fresh one, the verdict is stale.
+	one(t, check(t, kr, message(t, s, old), tree1), Stale, "")
+}
+
 func TestExportMatchesValue(t *testing.T) {
 	s, _, _ := keys(t)
 	v, err := s.Sign(payload())

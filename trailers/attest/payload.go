@@ -55,15 +55,15 @@ const None = "-"
 
 // Payload is what a signature vouches for.
 type Payload struct {
-	TrailerKey   string // "Tested-by"
-	TrailerValue string // "T Ester <tester@example.org>"
-	Verdict      string // "pass", "reviewed", "acked"
-	Tree         string // full tree id of the tested commit
-	PatchID      string // git patch-id --stable of the commit against its first parent, or None
-	Spec         string // test spec digest (the verdict cache key), or None
-	Kernel       string // kernel release, or None
-	Time         time.Time
-	Signer       string // OpenPGP fingerprint, upper-case hex
+	TrailerKey   string    `json:"trailer_key"`   // "Tested-by"
+	TrailerValue string    `json:"trailer_value"` // "T Ester <tester@example.org>"
+	Verdict      string    `json:"verdict"`       // "pass", "reviewed", "acked"
+	Tree         string    `json:"tree"`          // full tree id of the tested commit
+	PatchID      string    `json:"patch_id"`      // git patch-id --stable of the commit against its first parent, or None
+	Spec         string    `json:"spec"`          // test spec digest (the verdict cache key), or None
+	Kernel       string    `json:"kernel"`        // kernel release, or None
+	Time         time.Time `json:"time"`
+	Signer       string    `json:"signer"` // OpenPGP fingerprint, upper-case hex
 }
 
 // Trailer is the vouched-for trailer as "key: value".

@@ -66,25 +66,46 @@ func (v *Verifier) Check(msg []byte, tree string) []Result {
 	block := trailers.Parse(msg, v.Config)
 	ts := block.Trailers()
 	var out []Result
-	vouched := map[int]bool{}
+	// A verdict with several attestations (a retest after the code changed
+	// adds a fresh one next to the stale one) is as good as its best.
+	best := map[int]int{} // verdict trailer index -> index in out
 	for _, t := range ts {
 		if !strings.EqualFold(t.Key, Key) {
 			continue
 		}
 		r, idx := v.checkOne(t, ts, tree)
-		if idx >= 0 {
-			vouched[idx] = true
+		if idx < 0 {
+			out = append(out, r)
+			continue
 		}
+		if j, ok := best[idx]; ok {
+			if better(r, out[j]) {
+				out[j] = r
+			}
+			continue
+		}
+		best[idx] = len(out)
 		out = append(out, r)
 	}
 	for i, t := range ts {
-		if vouched[i] || !isVerdictKey(t.Key) {
+		if _, ok := best[i]; ok || !isVerdictKey(t.Key) {
 			continue
 		}
 		out = append(out, Result{Trailer: t.Key + ": " + t.Value, Status: Unsigned,
 			Reason: "no " + Key + " trailer vouches for it"})
 	}
 	return out
+}
+
+var rank = map[Status]int{OK: 0, Rebased: 1, Stale: 2, UnknownKey: 3, BadSignature: 4, Malformed: 5}
+
+// better reports whether a is a better attestation of a verdict than b:
+// a better status, or the same status and signed later.
+func better(a, b Result) bool {
+	if rank[a.Status] != rank[b.Status] {
+		return rank[a.Status] < rank[b.Status]
+	}
+	return a.Payload != nil && b.Payload != nil && a.Payload.Time.After(b.Payload.Time)
 }
 
 func isVerdictKey(k string) bool {
