@@ -51,10 +51,16 @@ commit's tree).
 Trusted keys come from rapido.trustedKeys files and from the .rapido/keys/*.asc
 files of rapido.keyringRef, never from the commits being verified.
 
-With --export, the payload and signature of each attestation of <commit> are
-written to <dir>/<commit>-<n>.payload and <dir>/<commit>-<n>.payload.asc, so
-that "gpg --verify <commit>-<n>.payload.asc" checks the verdict without git
-rapido.`,
+With --export, the payload and the armored signature of the n-th
+attestation of <commit> are written to <dir>/<abbrev>-<n>.payload and
+<dir>/<abbrev>-<n>.payload.asc (<abbrev>: 12 hex digits of the commit id),
+and their names printed, so that GnuPG checks the verdict without git rapido:
+
+    gpg --import maintainer.asc
+    gpg --verify 1a2b3c4d5e6f-1.payload.asc 1a2b3c4d5e6f-1.payload
+
+(gpg checks the signature only: the tree in the payload must still be
+compared with the commit's, which is what verify does.)`,
 			Sections: []Section{
 				{"EXIT STATUS", `0    every verdict is ok (or has a status listed in --allow)
 1    some verdict is not ok
