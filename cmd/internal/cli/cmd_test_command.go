@@ -91,6 +91,13 @@ func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error
 		if value, err = identity(ctx, env, "rapido.testedBy"); err != nil {
 			return &ExitError{Code: 128, Err: err}
 		}
+		if verdictSignerCheck != nil {
+			// An unusable signing key (wrong passphrase) is reported now,
+			// not after minutes of testing.
+			if err := verdictSignerCheck(ctx, env); err != nil {
+				return &ExitError{Code: 128, Err: err}
+			}
+		}
 	}
 	commit, err := env.Runner.Git(ctx, "rev-parse", "--verify", "HEAD")
 	if err != nil {
@@ -210,6 +217,10 @@ type verdictInfo struct {
 // verdictSigner, when set (by the signing code), returns extra trailers that
 // vouch for the human one.
 var verdictSigner func(ctx context.Context, env *Env, commit, key, value string, info *verdictInfo) ([][2]string, error)
+
+// verdictSignerCheck, when set, loads the signing key before a test whose
+// verdict will be recorded.
+var verdictSignerCheck func(ctx context.Context, env *Env) error
 
 func signedTrailers(ctx context.Context, env *Env, commit, key, value string, info *verdictInfo) ([][2]string, error) {
 	if verdictSigner == nil || info == nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/term"
@@ -20,25 +21,51 @@ import (
 // verdict trailer that test and review add gets a Rapido-Attest trailer
 // next to it (see trailers/attest for the format).
 
-func init() { verdictSigner = signVerdict }
+func init() {
+	verdictSigner = signVerdict
+	verdictSignerCheck = func(ctx context.Context, env *Env) error {
+		_, err := configuredSigner(ctx, env)
+		return err
+	}
+}
 
-const signingHint = "hint: verdicts are not signed; set rapido.signingKey (see git rapido key generate) to sign them"
+// signers remembers the key loaded for an invocation, so the passphrase is
+// asked once.
+var signers sync.Map // *Env -> *attest.Signer
 
-func signVerdict(ctx context.Context, env *Env, commit, key, value string, info *verdictInfo) ([][2]string, error) {
+// configuredSigner loads rapido.signingKey, or returns nil when it is not set.
+func configuredSigner(ctx context.Context, env *Env) (*attest.Signer, error) {
+	if s, ok := signers.Load(env); ok {
+		return s.(*attest.Signer), nil
+	}
 	cfg, err := env.Config(ctx)
 	if err != nil {
 		return nil, err
 	}
 	path, _ := cfg.Get("rapido.signingKey")
 	if strings.TrimSpace(path) == "" {
-		if info.Spec != "" {
-			fmt.Fprintln(env.Stderr, signingHint)
-		}
 		return nil, nil
 	}
 	s, err := loadSigner(env, path)
 	if err != nil {
 		return nil, err
+	}
+	signers.Store(env, s)
+	return s, nil
+}
+
+const signingHint = "hint: verdicts are not signed; set rapido.signingKey (see git rapido key generate) to sign them"
+
+func signVerdict(ctx context.Context, env *Env, commit, key, value string, info *verdictInfo) ([][2]string, error) {
+	s, err := configuredSigner(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		if info.Spec != "" {
+			fmt.Fprintln(env.Stderr, signingHint)
+		}
+		return nil, nil
 	}
 	raw, err := env.Runner.Output(ctx, "git", "cat-file", "commit", commit)
 	if err != nil {
