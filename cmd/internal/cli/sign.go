@@ -176,8 +176,11 @@ func patchIDs(ctx context.Context, env *Env, commits []string) (map[string]strin
 	if len(commits) == 0 {
 		return ids, nil
 	}
-	args := []string{"log", "--no-walk=unsorted", "-p", "--no-color", "--no-ext-diff", "--diff-merges=first-parent",
-		"--format=commit %H", "--stdin"}
+	// The diff is git's default one whatever the user's diff.* settings,
+	// so that two machines compute the same patch-id.
+	args := []string{"-c", "diff.noprefix=false", "-c", "diff.mnemonicPrefix=false", "-c", "diff.relative=false",
+		"log", "-O/dev/null", "--no-walk=unsorted", "-p", "--no-color", "--no-ext-diff", "--no-textconv",
+		"--diff-algorithm=myers", "--no-renames", "--diff-merges=first-parent", "--format=commit %H", "--stdin"}
 	diff, err := env.Runner.GitInput(ctx, []byte(strings.Join(commits, "\n")+"\n"), args...)
 	if err != nil {
 		return nil, fmt.Errorf("patch-id: %w", err)
