@@ -219,7 +219,11 @@ func NewCommits(ctx context.Context, g Git, u Update, exclude ...string) ([]stri
 	}
 	args := []string{"rev-list", u.New, "--not"}
 	if !ZeroID(u.Old) && u.Old != "" {
-		args = append(args, u.Old)
+		// The receiving side may hold commits this repository never
+		// fetched: then only the exclusions say what is new.
+		if _, err := g.Git(ctx, "rev-parse", "--verify", "-q", u.Old+"^{commit}"); err == nil {
+			args = append(args, u.Old)
+		}
 	}
 	args = append(args, exclude...)
 	out, err := g.Git(ctx, args...)

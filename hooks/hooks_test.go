@@ -180,6 +180,12 @@ func TestNewCommits(t *testing.T) {
 	if len(cs) != 0 {
 		t.Fatalf("--all excluded nothing: %v", cs)
 	}
+	// An old value this repository does not have is left out instead of
+	// failing the push.
+	cs, err = NewCommits(ctx, g, Update{Ref: "refs/heads/x", Old: strings.Repeat("ab", 20), New: head}, first)
+	if err != nil || !reflect.DeepEqual(cs, []string{head}) {
+		t.Fatalf("%v %v", cs, err)
+	}
 	if cs, _ := NewCommits(ctx, g, Update{Ref: "refs/heads/x", Old: head, New: strings.Repeat("0", 40)}); cs != nil {
 		t.Fatal("a deletion brings commits")
 	}

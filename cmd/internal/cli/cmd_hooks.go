@@ -194,9 +194,11 @@ func runHook(ctx context.Context, env *Env, name string, args []string) error {
 		if err != nil {
 			return &ExitError{Code: 1, Err: err}
 		}
-		exclude := []string{}
+		// What the remote already has: its remote-tracking refs, or every
+		// remote-tracking ref when the push goes to a URL.
+		exclude := []string{"--remotes"}
 		if remote != "" && !strings.Contains(remote, "/") && !strings.Contains(remote, ":") {
-			exclude = append(exclude, "--remotes="+remote)
+			exclude = []string{"--remotes=" + remote}
 		}
 		checkErr = enforce(ctx, env, "push", us, exclude)
 	case "pre-receive":
