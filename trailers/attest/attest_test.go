@@ -371,8 +371,14 @@ func TestReadSignerPassphrase(t *testing.T) {
 	if s.Fingerprint() != g.Fingerprint() || s.Identity() != "P W <pw@example.org>" {
 		t.Fatalf("read back %s %q, want %s", s.Fingerprint(), s.Identity(), g.Fingerprint())
 	}
-	var pub bytes.Buffer
+	var pub, exported bytes.Buffer
 	s.WritePublic(&pub)
+	if err := ExportPublic(&exported, bytes.NewReader(sec.Bytes())); err != nil {
+		t.Fatalf("export without the passphrase: %v", err)
+	}
+	if !bytes.Equal(exported.Bytes(), pub.Bytes()) {
+		t.Fatal("ExportPublic and WritePublic differ")
+	}
 	if _, err := ReadSigner(&pub, nil); err == nil {
 		t.Fatal("a public key was accepted as a signing key")
 	}

@@ -87,12 +87,28 @@ func (s *Signer) Sign(p *Payload) (string, error) {
 }
 
 // WritePublic writes the signer's public certificate, armored.
-func (s *Signer) WritePublic(w io.Writer) error {
+func (s *Signer) WritePublic(w io.Writer) error { return writePublic(w, s.e) }
+
+// ExportPublic reads an armored secret (or public) key from r and writes its
+// public certificate, armored, to w. A protected secret key needs no
+// passphrase for this.
+func ExportPublic(w io.Writer, r io.Reader) error {
+	el, err := openpgp.ReadArmoredKeyRing(r)
+	if err != nil {
+		return fmt.Errorf("read key: %w", err)
+	}
+	if len(el) != 1 {
+		return fmt.Errorf("read key: want one key, found %d", len(el))
+	}
+	return writePublic(w, el[0])
+}
+
+func writePublic(w io.Writer, e *openpgp.Entity) error {
 	aw, err := armor.Encode(w, openpgp.PublicKeyType, nil)
 	if err != nil {
 		return err
 	}
-	if err := s.e.Serialize(aw); err != nil {
+	if err := e.Serialize(aw); err != nil {
 		return fmt.Errorf("export public key: %w", err)
 	}
 	if err := aw.Close(); err != nil {

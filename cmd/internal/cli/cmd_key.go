@@ -167,13 +167,15 @@ func runKeyExport(ctx context.Context, env *Env, o *keyOptions) error {
 				Hint: "git rapido key generate, then git config rapido.signingKey <file>"}
 		}
 	}
-	s, err := loadSigner(env, path)
+	path = expandPath(env, path)
+	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return fmt.Errorf("key export: %w", err)
 	}
+	defer f.Close()
 	var b bytes.Buffer
-	if err := s.WritePublic(&b); err != nil {
-		return err
+	if err := attest.ExportPublic(&b, f); err != nil {
+		return fmt.Errorf("key export: %s: %w", path, err)
 	}
 	if o.output == "" || o.output == "-" {
 		_, err = env.Stdout.Write(b.Bytes())
