@@ -29,15 +29,15 @@ does. It replaces the classic review recipe in a rebase todo
 				if len(args) > 0 {
 					return Usagef("unexpected argument %q", args[0])
 				}
-				key, cfgKey := "Reviewed-by", "rapido.reviewedBy"
+				key, cfgKey, verdict := "Reviewed-by", "rapido.reviewedBy", "reviewed"
 				if ack {
-					key, cfgKey = "Acked-by", "rapido.ackedBy"
+					key, cfgKey, verdict = "Acked-by", "rapido.ackedBy", "acked"
 				}
 				value, err := identity(ctx, env, cfgKey)
 				if err != nil {
 					return err
 				}
-				return amendWithTrailer(ctx, env, key, value, noVerify, "rapido review")
+				return amendWithTrailer(ctx, env, key, value, &verdictInfo{Verdict: verdict}, noVerify, "rapido review")
 			},
 		}
 	})
@@ -74,18 +74,18 @@ With only a key, the value is your "user.name <user.email>":
 						return err
 					}
 				}
-				return amendWithTrailer(ctx, env, key, value, noVerify, "rapido trailer")
+				return amendWithTrailer(ctx, env, key, value, nil, noVerify, "rapido trailer")
 			},
 		}
 	})
 }
 
-func amendWithTrailer(ctx context.Context, env *Env, key, value string, noVerify bool, action string) error {
+func amendWithTrailer(ctx context.Context, env *Env, key, value string, info *verdictInfo, noVerify bool, action string) error {
 	commit, err := env.Runner.Git(ctx, "rev-parse", "--verify", "HEAD")
 	if err != nil {
 		return fmt.Errorf("read HEAD: %w", err)
 	}
-	res, err := addTrailer(ctx, env, commit, key, value, noVerify, action)
+	res, err := addTrailer(ctx, env, commit, key, value, info, noVerify, action)
 	if err != nil {
 		return err
 	}

@@ -91,6 +91,13 @@ func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error
 		if value, err = identity(ctx, env, "rapido.testedBy"); err != nil {
 			return &ExitError{Code: 128, Err: err}
 		}
+		if verdictSignerCheck != nil {
+			// An unusable signing key (wrong passphrase) is reported now,
+			// not after minutes of testing.
+			if err := verdictSignerCheck(ctx, env); err != nil {
+				return &ExitError{Code: 128, Err: err}
+			}
+		}
 	}
 	commit, err := env.Runner.Git(ctx, "rev-parse", "--verify", "HEAD")
 	if err != nil {
@@ -107,7 +114,9 @@ func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error
 	if v.Status != vmrun.Pass || o.noTrailer {
 		return verdictExit(v)
 	}
-	res, err := addTrailer(ctx, env, commit, o.trailerKey, value, o.noVerify, "rapido test")
+	digest, _ := spec.Digest()
+	info := &verdictInfo{Verdict: string(v.Status), Spec: digest, Kernel: v.KernelRelease}
+	res, err := addTrailer(ctx, env, commit, o.trailerKey, value, info, o.noVerify, "rapido test")
 	if err != nil {
 		return &ExitError{Code: 128, Err: err}
 	}
@@ -143,7 +152,9 @@ func identity(ctx context.Context, env *Env, key string) (string, error) {
 // addTrailer adds "key: value" to commit's message as git interpret-trailers
 // would, and amends the commit (which must still be HEAD). When the message
 // does not change (the trailer is already there) nothing is rewritten.
-func addTrailer(ctx context.Context, env *Env, commit, key, value string, noVerify bool, action string) (*rebase.Result, error) {
+// info, when not nil, describes the verdict the trailer records, for the
+// signer.
+func addTrailer(ctx context.Context, env *Env, commit, key, value string, info *verdictInfo, noVerify bool, action string) (*rebase.Result, error) {
 	raw, err := env.Runner.Output(ctx, "git", "cat-file", "commit", commit)
 	if err != nil {
 		return nil, fmt.Errorf("read commit %.12s: %w", commit, err)
@@ -160,7 +171,13 @@ func addTrailer(ctx context.Context, env *Env, commit, key, value string, noVeri
 	if err != nil {
 		return nil, fmt.Errorf("add %s trailer: %w", key, err)
 	}
-	if extra, err := signedTrailers(ctx, env, commit, key, value); err != nil {
+	if info != nil && hasTrailer(msg, cfg, key, value) {
+		// A verdict already recorded is not repeated, even when its
+		// attestation now stands between it and the end of the block
+		// (where addIfDifferentNeighbor would add it again).
+		newMsg = msg
+	}
+	if extra, err := signedTrailers(ctx, env, commit, key, value, info); err != nil {
 		return nil, err
 	} else {
 		for _, kv := range extra {
@@ -181,13 +198,33 @@ func addTrailer(ctx context.Context, env *Env, commit, key, value string, noVeri
 		NoVerify: noVerify, Reflog: action + ": " + subject})
 }
 
+func hasTrailer(msg []byte, cfg *trailers.Config, key, value string) bool {
+	for _, t := range trailers.Parse(msg, cfg).Trailers() {
+		if strings.EqualFold(t.Key, key) && t.Value == value {
+			return true
+		}
+	}
+	return false
+}
+
+// verdictInfo is what a verdict trailer records, beyond the commit itself.
+type verdictInfo struct {
+	Verdict string // "pass" (from a test), "reviewed", "acked"
+	Spec    string // digest of the test spec (the verdict cache key); "" when no test ran
+	Kernel  string // kernel release the test booted; "" when no test ran
+}
+
 // verdictSigner, when set (by the signing code), returns extra trailers that
 // vouch for the human one.
-var verdictSigner func(ctx context.Context, env *Env, commit, key, value string) ([][2]string, error)
+var verdictSigner func(ctx context.Context, env *Env, commit, key, value string, info *verdictInfo) ([][2]string, error)
 
-func signedTrailers(ctx context.Context, env *Env, commit, key, value string) ([][2]string, error) {
-	if verdictSigner == nil {
+// verdictSignerCheck, when set, loads the signing key before a test whose
+// verdict will be recorded.
+var verdictSignerCheck func(ctx context.Context, env *Env) error
+
+func signedTrailers(ctx context.Context, env *Env, commit, key, value string, info *verdictInfo) ([][2]string, error) {
+	if verdictSigner == nil || info == nil {
 		return nil, nil
 	}
-	return verdictSigner(ctx, env, commit, key, value)
+	return verdictSigner(ctx, env, commit, key, value, info)
 }

@@ -1,0 +1,330 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/git-rapido/git-rapido/trailers"
+	"github.com/git-rapido/git-rapido/trailers/attest"
+)
+
+type verifyOptions struct {
+	asJSON    bool
+	allow     []string
+	export    string
+	exportDir string
+}
+
+func init() {
+	Register(func() *Command {
+		o := &verifyOptions{}
+		return &Command{
+			Name:     "verify",
+			Synopsis: []string{"verify [--json] [--allow <status>,...] [<revision range>]", "verify --export <commit> [--export-dir <dir>]"},
+			Short:    "check the signed verdicts of a range of commits",
+			Long: `Checks every verdict (Tested-by:, Reviewed-by:, Acked-by: and any trailer a
+Rapido-Attest: trailer vouches for) of every commit in the range, and prints
+one line per verdict and a summary:
+
+    ok             signed by a trusted key, for exactly this tree
+    rebased        tree differs but the patch-id is the signed one: the same
+                   patch moved onto a new base
+    stale          tree differs: the code changed after the verdict
+    unsigned       a verdict trailer no Rapido-Attest: trailer vouches for
+    unknown-key    signed by a key that is not trusted
+    bad-signature  the signature does not verify, or the trailer it vouches
+                   for was changed or removed
+    malformed      the Rapido-Attest: trailer cannot be decoded
+
+The range defaults to @{upstream}..HEAD, or HEAD alone without an upstream;
+a single revision (no "..") checks that commit only. The whole range costs
+one git call (two more for patch-ids when some verdict is not for the
+commit's tree).
+
+Trusted keys come from rapido.trustedKeys files and from the .rapido/keys/*.asc
+files of rapido.keyringRef, never from the commits being verified.
+
+With --export, the payload and the armored signature of the n-th
+attestation of <commit> are written to <dir>/<abbrev>-<n>.payload and
+<dir>/<abbrev>-<n>.payload.asc (<abbrev>: 12 hex digits of the commit id),
+and their names printed, so that GnuPG checks the verdict without git rapido:
+
+    gpg --import maintainer.asc
+    gpg --verify 1a2b3c4d5e6f-1.payload.asc 1a2b3c4d5e6f-1.payload
+
+(gpg checks the signature only: the tree in the payload must still be
+compared with the commit's, which is what verify does.)`,
+			Sections: []Section{
+				{"EXIT STATUS", `0    every verdict is ok (or has a status listed in --allow)
+1    some verdict is not ok
+128  the range or the keyring cannot be read`},
+				{"CONFIGURATION", `rapido.trustedKeys   armored keyring file of trusted keys (multi-valued, ~ expanded)
+rapido.keyringRef    ref whose .rapido/keys/*.asc files are trusted keys`},
+			},
+			Flags: func(fs *pflag.FlagSet) {
+				fs.BoolVar(&o.asJSON, "json", false, "print one JSON object for scripts")
+				fs.StringSliceVar(&o.allow, "allow", nil, "also accept the statuses in `list` (e.g. rebased,unsigned)")
+				fs.StringVar(&o.export, "export", "", "write the payloads and signatures of `commit` for gpg --verify")
+				fs.StringVar(&o.exportDir, "export-dir", ".", "write exported files into `dir`")
+			},
+			Run: func(ctx context.Context, env *Env, args []string) error {
+				return runVerify(ctx, env, o, args)
+			},
+		}
+	})
+}
+
+// verifiedCommit is one commit and its verdicts.
+type verifiedCommit struct {
+	Commit   string          `json:"commit"`
+	Tree     string          `json:"tree"`
+	Subject  string          `json:"subject"`
+	Verdicts []verifiedEntry `json:"verdicts"`
+}
+
+type verifiedEntry struct {
+	Trailer string          `json:"trailer"`
+	Status  attest.Status   `json:"status"`
+	Reason  string          `json:"reason,omitempty"`
+	Signer  string          `json:"signer,omitempty"`
+	Payload *attest.Payload `json:"payload,omitempty"`
+}
+
+func runVerify(ctx context.Context, env *Env, o *verifyOptions, args []string) error {
+	if o.export != "" {
+		if len(args) > 0 {
+			return Usagef("--export takes no range")
+		}
+		return runExport(ctx, env, o)
+	}
+	for _, a := range o.allow {
+		if !knownStatus(a) {
+			return Usagef("--allow: unknown status %q (want one of %s)", a, statusList())
+		}
+	}
+	logArgs := args
+	if len(args) == 0 {
+		if _, err := env.Runner.Git(ctx, "rev-parse", "--verify", "-q", "@{upstream}"); err == nil {
+			logArgs = []string{"@{upstream}..HEAD"}
+		} else {
+			logArgs = []string{"HEAD"}
+		}
+	}
+	walk := false
+	for _, a := range logArgs {
+		walk = walk || strings.Contains(a, "..") || strings.HasPrefix(a, "^") || strings.HasPrefix(a, "-")
+	}
+	if !walk {
+		logArgs = append([]string{"--no-walk=unsorted"}, logArgs...)
+	}
+	kr, err := loadKeyring(ctx, env)
+	if err != nil {
+		return &ExitError{Code: 128, Err: err}
+	}
+	cs, err := verifyRevs(ctx, env, kr, logArgs, nil)
+	if err != nil {
+		return &ExitError{Code: 128, Err: err}
+	}
+	counts := map[attest.Status]int{}
+	bad, n, bare := 0, 0, 0
+	for _, c := range cs {
+		if len(c.Verdicts) == 0 {
+			bare++
+		}
+		for _, v := range c.Verdicts {
+			counts[v.Status]++
+			n++
+			if v.Status != attest.OK && !contains(o.allow, string(v.Status)) {
+				bad++
+			}
+		}
+	}
+	if o.asJSON {
+		out := struct {
+			Commits []verifiedCommit `json:"commits"`
+			Counts  map[string]int   `json:"counts"`
+			OK      bool             `json:"ok"`
+		}{Commits: cs, Counts: map[string]int{}, OK: bad == 0}
+		if out.Commits == nil {
+			out.Commits = []verifiedCommit{}
+		}
+		for s, c := range counts {
+			out.Counts[string(s)] = c
+		}
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		for _, c := range cs {
+			for _, v := range c.Verdicts {
+				fmt.Fprintf(env.Stdout, "%-13s %.12s %s\n", v.Status, c.Commit, v.Trailer)
+				switch {
+				case v.Reason != "":
+					fmt.Fprintf(env.Stdout, "%-13s   %s\n", "", v.Reason)
+				case v.Signer != "":
+					fmt.Fprintf(env.Stdout, "%-13s   signed by %s\n", "", v.Signer)
+				}
+			}
+		}
+		var parts []string
+		for _, s := range attest.Statuses {
+			if counts[s] > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+			}
+		}
+		summary := fmt.Sprintf("%d %s, %d %s", len(cs), plural(len(cs), "commit"), n, plural(n, "verdict"))
+		if len(parts) > 0 {
+			summary += ": " + strings.Join(parts, ", ")
+		}
+		if bare > 0 {
+			summary += fmt.Sprintf("; %d %s without verdicts", bare, plural(bare, "commit"))
+		}
+		fmt.Fprintln(env.Stdout, summary)
+	}
+	if bad > 0 {
+		return &ExitError{Code: 1}
+	}
+	return nil
+}
+
+func plural(n int, s string) string {
+	if n == 1 {
+		return s
+	}
+	return s + "s"
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func knownStatus(s string) bool {
+	for _, x := range attest.Statuses {
+		if string(x) == s {
+			return true
+		}
+	}
+	return false
+}
+
+func statusList() string {
+	var ss []string
+	for _, x := range attest.Statuses {
+		ss = append(ss, string(x))
+	}
+	return strings.Join(ss, ", ")
+}
+
+// verifyRevs verifies the commits git log lists for logArgs (or, with
+// stdin, the commits it names) in one git call, plus two for patch-ids
+// when some verdict is stale.
+func verifyRevs(ctx context.Context, env *Env, kr *attest.Keyring, logArgs []string, stdin []byte) ([]verifiedCommit, error) {
+	args := append([]string{"log", "-z", "--format=%H %T%n%B"}, logArgs...)
+	var out []byte
+	var err error
+	if stdin != nil {
+		out, err = env.Runner.GitInput(ctx, stdin, append(args, "--stdin")...)
+	} else {
+		out, err = env.Runner.Output(ctx, "git", args...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	tcfg, err := trailerConfig(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	v := &attest.Verifier{Keys: kr, Config: tcfg}
+	var cs []verifiedCommit
+	results := map[int][]attest.Result{}
+	var staleCommits []string
+	for _, rec := range bytes.Split(out, []byte{0}) {
+		head, msg, ok := bytes.Cut(rec, []byte("\n"))
+		if !ok {
+			continue
+		}
+		var c verifiedCommit
+		if _, err := fmt.Sscan(string(head), &c.Commit, &c.Tree); err != nil {
+			continue
+		}
+		c.Subject, _, _ = strings.Cut(string(msg), "\n")
+		rs := v.Check(msg, c.Tree)
+		for _, r := range rs {
+			if r.Status == attest.Stale {
+				staleCommits = append(staleCommits, c.Commit)
+				break
+			}
+		}
+		results[len(cs)] = rs
+		cs = append(cs, c)
+	}
+	pids, err := patchIDs(ctx, env, staleCommits)
+	if err != nil {
+		return nil, err
+	}
+	for i := range cs {
+		cs[i].Verdicts = []verifiedEntry{}
+		for _, r := range results[i] {
+			attest.Resolve(&r, pids[cs[i].Commit])
+			cs[i].Verdicts = append(cs[i].Verdicts, verifiedEntry{Trailer: r.Trailer, Status: r.Status,
+				Reason: r.Reason, Signer: r.Signer, Payload: r.Payload})
+		}
+	}
+	return cs, nil
+}
+
+func runExport(ctx context.Context, env *Env, o *verifyOptions) error {
+	commit, err := env.Runner.Git(ctx, "rev-parse", "--verify", o.export+"^{commit}")
+	if err != nil {
+		return &ExitError{Code: 128, Err: fmt.Errorf("export: %s: not a commit", o.export)}
+	}
+	msg, err := env.Runner.Output(ctx, "git", "log", "-1", "--format=%B", commit)
+	if err != nil {
+		return &ExitError{Code: 128, Err: fmt.Errorf("export: %w", err)}
+	}
+	tcfg, err := trailerConfig(ctx, env)
+	if err != nil {
+		return err
+	}
+	var ts []string
+	for _, t := range trailers.Parse(msg, tcfg).Trailers() {
+		if strings.EqualFold(t.Key, attest.Key) {
+			ts = append(ts, t.Folded)
+		}
+	}
+	if len(ts) == 0 {
+		return &ExitError{Code: 1, Err: fmt.Errorf("export: %.12s has no %s trailer", commit, attest.Key)}
+	}
+	if err := os.MkdirAll(o.exportDir, 0o755); err != nil {
+		return &ExitError{Code: 128, Err: fmt.Errorf("export: %w", err)}
+	}
+	for i, t := range ts {
+		payload, sig, err := attest.Export(t)
+		if err != nil {
+			return &ExitError{Code: 1, Err: fmt.Errorf("export: %.12s: attestation %d: %w", commit, i+1, err)}
+		}
+		base := filepath.Join(o.exportDir, fmt.Sprintf("%.12s-%d.payload", commit, i+1))
+		if err := os.WriteFile(base, payload, 0o644); err != nil {
+			return &ExitError{Code: 128, Err: fmt.Errorf("export: %w", err)}
+		}
+		if err := os.WriteFile(base+".asc", sig, 0o644); err != nil {
+			return &ExitError{Code: 128, Err: fmt.Errorf("export: %w", err)}
+		}
+		fmt.Fprintf(env.Stdout, "%s\n%s\n", base, base+".asc")
+	}
+	return nil
+}
