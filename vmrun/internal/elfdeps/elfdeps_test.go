@@ -291,3 +291,44 @@ func TestExpandPaths(t *testing.T) {
 		t.Errorf("expandPaths = %v; want %v", got, want)
 	}
 }
+
+// TestDepsInheritedRPATH: ld.so searches the DT_RPATH of the objects that
+// loaded a library (the executable's too), but not their DT_RUNPATH. Here
+// libfoo needs libbar and has no path of its own; the program's RPATH
+// finds both, its RUNPATH only libfoo (such a program does not run: ld.so
+// says "libbar.so: cannot open shared object file").
+func TestDepsInheritedRPATH(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed: cannot build test ELF files")
+	}
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "lib"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "lib2"), 0o755)
+	os.WriteFile(filepath.Join(dir, "bar.c"), []byte("int bar(void){return 1;}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "foo.c"), []byte("int bar(void);\nint foo(void){return 41+bar();}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "main.c"), []byte("int foo(void);\nint main(void){return foo();}\n"), 0o644)
+	for _, args := range [][]string{
+		{"-shared", "-fPIC", "-o", "lib2/libbar.so", "bar.c"},
+		{"-shared", "-fPIC", "-o", "lib/libfoo.so", "foo.c", "-Llib2", "-lbar"},
+		{"-o", "rpath", "main.c", "-Llib", "-lfoo", "-Wl,-rpath-link,lib2", "-Wl,--disable-new-dtags", "-Wl,-rpath,$ORIGIN/lib:$ORIGIN/lib2"},
+		{"-o", "runpath", "main.c", "-Llib", "-lfoo", "-Wl,-rpath-link,lib2", "-Wl,--enable-new-dtags", "-Wl,-rpath,$ORIGIN/lib:$ORIGIN/lib2"},
+	} {
+		cmd := exec.Command("gcc", args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("gcc %v: %v\n%s", args, err, out)
+		}
+	}
+	deps, err := NewResolver("").Deps(filepath.Join(dir, "rpath"))
+	if err != nil {
+		t.Fatalf("Deps(rpath): %v", err)
+	}
+	for _, want := range []string{filepath.Join(dir, "lib/libfoo.so"), filepath.Join(dir, "lib2/libbar.so")} {
+		if !slices.Contains(deps, want) {
+			t.Errorf("Deps(rpath) = %v; want %s", deps, want)
+		}
+	}
+	if _, err := NewResolver("").Deps(filepath.Join(dir, "runpath")); err == nil || !strings.Contains(err.Error(), "needs libbar.so: not found") {
+		t.Errorf("Deps(runpath) = %v; want libbar.so not found, as ld.so", err)
+	}
+}
