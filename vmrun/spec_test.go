@@ -116,6 +116,19 @@ func TestSpecFromConfigKeys(t *testing.T) {
 		s.Build.LLVM != "1" || s.Build.Make != "/usr/bin/gmake" || s.QEMU.Binary != "/fake/qemu" || s.Cut.InitBinary != "/fake/init" {
 		t.Errorf("environment overrides: %+v %+v %+v", s.Build, s.QEMU, s.Cut)
 	}
+	// Paths: "~/" is the home directory, as for git's pathnames, and
+	// relative ones are relative to the worktree top.
+	t.Setenv("HOME", "/home/dev")
+	s, err = SpecFromConfig(mapConfig{"rapido.buildDir": {"~/build"}, "rapido.kernelConfig": {"~/configs/k.config"},
+		"rapido.kconfig": {"~/frag.config"}, "rapido.cutPath": {"~/cuts:rel/cuts"}}, "/top", "/top/.git/rapido")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Build.BuildDir != "/home/dev/build" || s.Build.BaseConfig != "/home/dev/configs/k.config" ||
+		s.Build.Fragments[0] != "/home/dev/frag.config" ||
+		!slices.Equal(s.Cut.SearchPath, []string{"/home/dev/cuts", "/top/rel/cuts", "/top/.rapido/cuts"}) {
+		t.Errorf("paths: build %q base %q frags %q cuts %q", s.Build.BuildDir, s.Build.BaseConfig, s.Build.Fragments, s.Cut.SearchPath)
+	}
 	// An absolute build dir and a named base config are kept as they are.
 	cfg["rapido.buildDir"] = []string{"/scratch/build"}
 	cfg["rapido.kernelConfig"] = []string{"x86_64_defconfig"}
