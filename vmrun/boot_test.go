@@ -84,8 +84,14 @@ func (f *fakeRun) checkNoOrphans(t *testing.T) {
 		return // QEMU never ran
 	}
 	pgid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	if pgid > 0 && liveInGroup(pgid) {
-		t.Errorf("processes of QEMU's group %d outlived the run", pgid)
+	// The group was signalled; give the signal a moment to land.
+	deadline := time.Now().Add(2 * time.Second)
+	for pgid > 0 && liveInGroup(pgid) {
+		if time.Now().After(deadline) {
+			t.Errorf("processes of QEMU's group %d outlived the run", pgid)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
