@@ -67,8 +67,10 @@ func newFakeRun(t *testing.T, mode string) *fakeRun {
 	s.QEMU.Binary = bin
 	s.QEMU.Accel = "tcg"
 	s.Cut.CacheDir = filepath.Join(dir, "images")
-	s.BootTimeout = 400 * time.Millisecond
-	s.Timeout = 800 * time.Millisecond
+	// Generous by default: a loaded machine may take a while to start
+	// even a shell script. Cases about timeouts set their own.
+	s.BootTimeout = 10 * time.Second
+	s.Timeout = 20 * time.Second
 	s.Label = "abc123"
 	pid := filepath.Join(dir, "qemu.pid")
 	t.Setenv("FAKE_QEMU_MODE", mode)
@@ -84,26 +86,42 @@ func (f *fakeRun) checkNoOrphans(t *testing.T) {
 		return // QEMU never ran
 	}
 	pgid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	if pgid > 0 && liveInGroup(pgid) {
-		t.Errorf("processes of QEMU's group %d outlived the run", pgid)
+	// The group was signalled; give the signal a moment to land.
+	deadline := time.Now().Add(2 * time.Second)
+	for pgid > 0 && liveInGroup(pgid) {
+		if time.Now().After(deadline) {
+			t.Errorf("processes of QEMU's group %d outlived the run", pgid)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
 func TestRunWithFakeQEMU(t *testing.T) {
 	for _, tc := range []struct {
-		mode   string
-		status Status
-		reason string
+		mode          string
+		boot, overall time.Duration // 0: the generous defaults
+		status        Status
+		reason        string
 	}{
-		{"pass", Pass, "test passed"},
-		{"fail", Fail, "test exited 3"},
-		{"panic", Crash, "Kernel panic - not syncing: VFS: Unable to mount root fs"},
-		{"silent", Hang, "no console output for 400ms before /init ran (boot timeout)"},
-		{"stuck-test", Hang, "the run exceeded its 800ms timeout"},
-		{"error", Infra, "qemu: exit status 1: qemu-system-x86_64: -kernel bzImage: could not open kernel"},
+		{"pass", 0, 0, Pass, "test passed"},
+		{"fail", 0, 0, Fail, "test exited 3"},
+		{"panic", 0, 0, Crash, "Kernel panic - not syncing: VFS: Unable to mount root fs"},
+		// Prints nothing at all: the boot timeout ends it.
+		{"silent", 400 * time.Millisecond, 0, Hang, "no console output for 400ms before /init ran (boot timeout)"},
+		// /init started, then nothing: the overall timeout (plus the
+		// boot allowance) ends it.
+		{"stuck-test", 2 * time.Second, 500 * time.Millisecond, Hang, "the run exceeded its 500ms timeout"},
+		{"error", 0, 0, Infra, "qemu: exit status 1: qemu-system-x86_64: -kernel bzImage: could not open kernel"},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			f := newFakeRun(t, tc.mode)
+			if tc.boot > 0 {
+				f.spec.BootTimeout = tc.boot
+			}
+			if tc.overall > 0 {
+				f.spec.Timeout = tc.overall
+			}
 			v, err := Run(context.Background(), f.spec, Host{Progress: io.Discard})
 			if err != nil {
 				t.Fatalf("Run: %v", err)
@@ -136,7 +154,6 @@ func TestRunWithFakeQEMU(t *testing.T) {
 // started, and Run says it was cancelled.
 func TestRunCancelled(t *testing.T) {
 	f := newFakeRun(t, "stuck-test")
-	f.spec.Timeout = time.Minute
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		for {

@@ -94,16 +94,14 @@ func SpecFromConfig(cfg Config, top, rapidoDir string) (*Spec, error) {
 	if w := get("rapido.makeWrapper", ""); w != "" {
 		s.Build.MakeWrapper = strings.Fields(w)
 	}
-	if !filepath.IsAbs(s.Build.BuildDir) {
-		s.Build.BuildDir = filepath.Join(top, s.Build.BuildDir)
-	}
+	s.Build.BuildDir = pathValue(top, s.Build.BuildDir)
 	for i, f := range s.Build.Fragments {
-		if !strings.HasPrefix(f, "CONFIG_") && !strings.HasPrefix(f, "# CONFIG_") && !filepath.IsAbs(f) {
-			s.Build.Fragments[i] = filepath.Join(top, f)
+		if !strings.HasPrefix(f, "CONFIG_") && !strings.HasPrefix(f, "# CONFIG_") {
+			s.Build.Fragments[i] = pathValue(top, f)
 		}
 	}
-	if b := s.Build.BaseConfig; b != "tinyconfig" && b != "defconfig" && !strings.HasSuffix(b, "_defconfig") && !filepath.IsAbs(b) {
-		s.Build.BaseConfig = filepath.Join(top, b)
+	if b := s.Build.BaseConfig; b != "tinyconfig" && b != "defconfig" && !strings.HasSuffix(b, "_defconfig") {
+		s.Build.BaseConfig = pathValue(top, b)
 	}
 	var err error
 	if s.Build.Jobs, err = intValue(get("rapido.jobs", ""), runtime.NumCPU()); err != nil {
@@ -134,10 +132,27 @@ func SpecFromConfig(cfg Config, top, rapidoDir string) (*Spec, error) {
 	// hermetic tests use it because a test binary need not be static.
 	s.Cut.InitBinary = os.Getenv("RAPIDO_INIT")
 	for _, v := range cfg.All("rapido.cutPath") {
-		s.Cut.SearchPath = append(s.Cut.SearchPath, filepath.SplitList(v)...)
+		for _, d := range filepath.SplitList(v) {
+			s.Cut.SearchPath = append(s.Cut.SearchPath, pathValue(top, d))
+		}
 	}
 	s.Cut.SearchPath = append(s.Cut.SearchPath, filepath.Join(top, ".rapido", "cuts"))
 	return s, nil
+}
+
+// pathValue reads a path-valued key as git does for pathnames ("~/" is the
+// home directory) and makes a relative path relative to the worktree top,
+// not to wherever git rapido happens to run.
+func pathValue(top, p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			p = filepath.Join(home, rest)
+		}
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(top, p)
+	}
+	return p
 }
 
 func intValue(v string, def int) (int, error) {

@@ -1,6 +1,7 @@
 package vmrun
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -115,6 +116,19 @@ func TestSpecFromConfigKeys(t *testing.T) {
 	if s.Build.Arch != "x86_64" || s.Build.CrossCompile != "x86_64-linux-gnu-" || s.Build.CC != "gcc-12" ||
 		s.Build.LLVM != "1" || s.Build.Make != "/usr/bin/gmake" || s.QEMU.Binary != "/fake/qemu" || s.Cut.InitBinary != "/fake/init" {
 		t.Errorf("environment overrides: %+v %+v %+v", s.Build, s.QEMU, s.Cut)
+	}
+	// Paths: "~/" is the home directory, as for git's pathnames, and
+	// relative ones are relative to the worktree top.
+	t.Setenv("HOME", "/home/dev")
+	s, err = SpecFromConfig(mapConfig{"rapido.buildDir": {"~/build"}, "rapido.kernelConfig": {"~/configs/k.config"},
+		"rapido.kconfig": {"~/frag.config"}, "rapido.cutPath": {"~/cuts:rel/cuts"}}, "/top", "/top/.git/rapido")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Build.BuildDir != "/home/dev/build" || s.Build.BaseConfig != "/home/dev/configs/k.config" ||
+		s.Build.Fragments[0] != "/home/dev/frag.config" ||
+		!slices.Equal(s.Cut.SearchPath, []string{"/home/dev/cuts", "/top/rel/cuts", "/top/.rapido/cuts"}) {
+		t.Errorf("paths: build %q base %q frags %q cuts %q", s.Build.BuildDir, s.Build.BaseConfig, s.Build.Fragments, s.Cut.SearchPath)
 	}
 	// An absolute build dir and a named base config are kept as they are.
 	cfg["rapido.buildDir"] = []string{"/scratch/build"}
@@ -274,5 +288,44 @@ func TestSpecDigest(t *testing.T) {
 	s.Build.Fragments = append(s.Build.Fragments, filepath.Join(dir, "missing.config"))
 	if _, err := s.Digest(); err == nil {
 		t.Error("Digest with a missing fragment file succeeded")
+	}
+}
+
+func TestCutPlan(t *testing.T) {
+	s, dir := digestSpec(t)
+	s.Cut.CacheDir = filepath.Join(dir, "images")
+	p, err := PlanCut(s.Cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(p.Paths(), "/init") || !slices.Contains(p.Paths(), "/rapido/autorun/01-script") {
+		t.Errorf("Paths = %v", p.Paths())
+	}
+	cached, sum, err := p.WriteImage(context.Background())
+	if err != nil || filepath.Dir(cached) != s.Cut.CacheDir || filepath.Base(cached) != sum+".cpio" {
+		t.Fatalf("WriteImage = %s, %s, %v", cached, sum, err)
+	}
+	out := filepath.Join(dir, "out.cpio")
+	if err := p.WriteImageTo(out); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(cached)
+	b, _ := os.ReadFile(out)
+	if len(a) == 0 || string(a) != string(b) {
+		t.Errorf("WriteImageTo and the cached image differ (%d vs %d bytes)", len(a), len(b))
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".rapido-cut-") {
+			t.Errorf("temporary %s left behind", e.Name())
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := p.WriteImage(ctx); err != context.Canceled {
+		t.Errorf("WriteImage(cancelled) = %v", err)
+	}
+	if names := CutNames(); !slices.Contains(names, "boot") {
+		t.Errorf("CutNames = %v", names)
 	}
 }

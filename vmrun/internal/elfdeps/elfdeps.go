@@ -80,8 +80,10 @@ var ErrNotELF = errors.New("not an ELF file")
 func (r *Resolver) Deps(program string) ([]string, error) {
 	seen := map[string]bool{}
 	var out []string
-	var visit func(path string, depth int) error
-	visit = func(path string, depth int) error {
+	// loaders holds the DT_RPATH dirs of the objects that led here: ld.so
+	// searches them too (the executable's first of all), unlike DT_RUNPATH.
+	var visit func(path string, depth int, loaders []string) error
+	visit = func(path string, depth int, loaders []string) error {
 		f, err := elf.Open(filepath.Join(r.Root, path))
 		if err != nil {
 			// A file shorter than the ELF ident (a one-line script, an
@@ -107,12 +109,17 @@ func (r *Resolver) Deps(program string) ([]string, error) {
 			}
 		}
 		needed, _ := f.ImportedLibraries()
-		var search []string
+		var search, own []string
 		runpath, _ := f.DynString(elf.DT_RUNPATH)
 		if len(runpath) == 0 {
 			// DT_RPATH counts only without DT_RUNPATH, as in ld.so.
 			rpath, _ := f.DynString(elf.DT_RPATH)
-			search = append(search, expandPaths(rpath, path)...)
+			own = expandPaths(rpath, path)
+		}
+		inherit := append(own, loaders...)
+		if len(runpath) == 0 {
+			// Without DT_RUNPATH the loaders' DT_RPATHs count too.
+			search = append(search, inherit...)
 		}
 		search = append(search, expandPaths(runpath, path)...)
 		search = append(search, r.Dirs...)
@@ -137,13 +144,13 @@ func (r *Resolver) Deps(program string) ([]string, error) {
 			}
 			seen[found] = true
 			out = append(out, found)
-			if err := visit(found, depth+1); err != nil {
+			if err := visit(found, depth+1, inherit); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	if err := visit(program, 0); err != nil {
+	if err := visit(program, 0, nil); err != nil {
 		return nil, err
 	}
 	return out, nil

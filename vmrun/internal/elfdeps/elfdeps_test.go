@@ -3,11 +3,13 @@ package elfdeps
 import (
 	"debug/elf"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -134,43 +136,60 @@ func TestDepsNotELF(t *testing.T) {
 	}
 }
 
-// gccBuild builds a shared library libfoo.so in dir/lib and programs using
-// it; it skips when gcc is not installed.
-func gccBuild(t *testing.T, dir string, progs map[string][]string) {
+// The gcc-built fixture (libfoo.so in lib/ and programs using it) is built
+// once per test binary: gcc is the slow part of these tests.
+var (
+	fixtureOnce sync.Once
+	fixtureDir  string
+	fixtureErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fixtureDir != "" {
+		os.RemoveAll(fixtureDir)
+	}
+	os.Exit(code)
+}
+
+// gccFixture returns the fixture dir, or skips when gcc is not installed.
+func gccFixture(t *testing.T) string {
 	t.Helper()
 	if _, err := exec.LookPath("gcc"); err != nil {
 		t.Skip("gcc not installed: cannot build test ELF files")
 	}
-	write := func(name, s string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
-			t.Fatal(err)
+	fixtureOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "elfdeps-fixture-")
+		if err != nil {
+			fixtureErr = err
+			return
 		}
-	}
-	write("foo.c", "int foo(void){return 42;}\n")
-	write("main.c", "int foo(void);\nint main(void){return foo();}\n")
-	if err := os.MkdirAll(filepath.Join(dir, "lib"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	run := func(args ...string) {
-		cmd := exec.Command("gcc", args...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("gcc %v: %v\n%s", args, err, out)
+		fixtureDir = dir
+		os.MkdirAll(filepath.Join(dir, "lib"), 0o755)
+		os.WriteFile(filepath.Join(dir, "foo.c"), []byte("int foo(void){return 42;}\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "main.c"), []byte("int foo(void);\nint main(void){return foo();}\n"), 0o644)
+		for _, args := range [][]string{
+			{"-shared", "-fPIC", "-o", "lib/libfoo.so", "foo.c"},
+			{"-o", "runpath", "main.c", "-Llib", "-lfoo", "-Wl,--enable-new-dtags", "-Wl,-rpath,$ORIGIN/lib"},
+			{"-o", "rpath", "main.c", "-Llib", "-lfoo", "-Wl,--disable-new-dtags", "-Wl,-rpath,${ORIGIN}/lib"},
+			{"-o", "norpath", "main.c", "-Llib", "-lfoo"},
+		} {
+			cmd := exec.Command("gcc", args...)
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				fixtureErr = fmt.Errorf("gcc %v: %v\n%s", args, err, out)
+				return
+			}
 		}
+	})
+	if fixtureErr != nil {
+		t.Fatal(fixtureErr)
 	}
-	run("-shared", "-fPIC", "-o", "lib/libfoo.so", "foo.c")
-	for name, ldflags := range progs {
-		run(append([]string{"-o", name, "main.c", "-Llib", "-lfoo"}, ldflags...)...)
-	}
+	return fixtureDir
 }
 
 func TestDepsOrigin(t *testing.T) {
-	dir := t.TempDir()
-	gccBuild(t, dir, map[string][]string{
-		"runpath": {"-Wl,--enable-new-dtags", "-Wl,-rpath,$ORIGIN/lib"},
-		"rpath":   {"-Wl,--disable-new-dtags", "-Wl,-rpath,${ORIGIN}/lib"},
-		"norpath": nil,
-	})
+	dir := gccFixture(t)
 	want := filepath.Join(dir, "lib", "libfoo.so")
 	for _, prog := range []string{"runpath", "rpath"} {
 		deps, err := NewResolver("").Deps(filepath.Join(dir, prog))
@@ -201,9 +220,8 @@ func TestDepsOrigin(t *testing.T) {
 // TestDepsSkipsIncompatible: a file with the right name that is not an ELF
 // of the program's class and machine is passed over for the next dir.
 func TestDepsSkipsIncompatible(t *testing.T) {
-	dir := t.TempDir()
-	gccBuild(t, dir, map[string][]string{"norpath": nil})
-	bogus := filepath.Join(dir, "bogus")
+	dir := gccFixture(t)
+	bogus := t.TempDir()
 	os.MkdirAll(bogus, 0o755)
 	os.WriteFile(filepath.Join(bogus, "libfoo.so"), []byte("INPUT(-lfoo)\n"), 0o644)
 	r := NewResolver("")
@@ -219,9 +237,8 @@ func TestDepsSkipsIncompatible(t *testing.T) {
 
 // TestDepsRoot resolves inside a sysroot: results are guest paths.
 func TestDepsRoot(t *testing.T) {
-	dir := t.TempDir()
-	gccBuild(t, dir, map[string][]string{"norpath": nil})
-	root := filepath.Join(dir, "root")
+	dir := gccFixture(t)
+	root := t.TempDir()
 	for _, d := range []string{"bin", "opt/lib"} {
 		os.MkdirAll(filepath.Join(root, d), 0o755)
 	}
@@ -289,5 +306,46 @@ func TestExpandPaths(t *testing.T) {
 	want := []string{"/opt/app/lib", "/abs", "/opt/app/bin"}
 	if !slices.Equal(got, want) {
 		t.Errorf("expandPaths = %v; want %v", got, want)
+	}
+}
+
+// TestDepsInheritedRPATH: ld.so searches the DT_RPATH of the objects that
+// loaded a library (the executable's too), but not their DT_RUNPATH. Here
+// libfoo needs libbar and has no path of its own; the program's RPATH
+// finds both, its RUNPATH only libfoo (such a program does not run: ld.so
+// says "libbar.so: cannot open shared object file").
+func TestDepsInheritedRPATH(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed: cannot build test ELF files")
+	}
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "lib"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "lib2"), 0o755)
+	os.WriteFile(filepath.Join(dir, "bar.c"), []byte("int bar(void){return 1;}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "foo.c"), []byte("int bar(void);\nint foo(void){return 41+bar();}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "main.c"), []byte("int foo(void);\nint main(void){return foo();}\n"), 0o644)
+	for _, args := range [][]string{
+		{"-shared", "-fPIC", "-o", "lib2/libbar.so", "bar.c"},
+		{"-shared", "-fPIC", "-o", "lib/libfoo.so", "foo.c", "-Llib2", "-lbar"},
+		{"-o", "rpath", "main.c", "-Llib", "-lfoo", "-Wl,-rpath-link,lib2", "-Wl,--disable-new-dtags", "-Wl,-rpath,$ORIGIN/lib:$ORIGIN/lib2"},
+		{"-o", "runpath", "main.c", "-Llib", "-lfoo", "-Wl,-rpath-link,lib2", "-Wl,--enable-new-dtags", "-Wl,-rpath,$ORIGIN/lib:$ORIGIN/lib2"},
+	} {
+		cmd := exec.Command("gcc", args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("gcc %v: %v\n%s", args, err, out)
+		}
+	}
+	deps, err := NewResolver("").Deps(filepath.Join(dir, "rpath"))
+	if err != nil {
+		t.Fatalf("Deps(rpath): %v", err)
+	}
+	for _, want := range []string{filepath.Join(dir, "lib/libfoo.so"), filepath.Join(dir, "lib2/libbar.so")} {
+		if !slices.Contains(deps, want) {
+			t.Errorf("Deps(rpath) = %v; want %s", deps, want)
+		}
+	}
+	if _, err := NewResolver("").Deps(filepath.Join(dir, "runpath")); err == nil || !strings.Contains(err.Error(), "needs libbar.so: not found") {
+		t.Errorf("Deps(runpath) = %v; want libbar.so not found, as ld.so", err)
 	}
 }

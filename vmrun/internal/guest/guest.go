@@ -122,7 +122,12 @@ func run(console io.Writer, port *os.File) Event {
 		return Event{Event: "result", ExitCode: 0, UptimeMS: uptimeMS()}
 	}
 	emit(console, port, Event{Event: "test-start", UptimeMS: uptimeMS()})
+	return runTest(console, spec, env)
+}
 
+// runTest runs the autorun scripts and the command with the spec's
+// timeout, and returns the result event.
+func runTest(console io.Writer, spec *Spec, env []string) Event {
 	ctx := context.Background()
 	if spec.TimeoutSec > 0 {
 		var cancel context.CancelFunc
@@ -145,7 +150,15 @@ func run(console io.Writer, port *os.File) Event {
 		// Own process group, so a timeout kills the test's children too.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		// A background process left by the test ("server &") keeps the
+		// output pipe open: the step is over when its process exits, so
+		// stop waiting for the pipe soon after (without this, Run waits
+		// for the straggler, past the timeout or forever).
+		cmd.WaitDelay = time.Second
 		err := cmd.Run()
+		if errors.Is(err, exec.ErrWaitDelay) {
+			err = nil // exited 0; only its output pipe was held open
+		}
 		if ctx.Err() == context.DeadlineExceeded {
 			fmt.Fprintf(out, "rapido-init: test timed out after %ds\n", spec.TimeoutSec)
 			res.TimedOut, res.ExitCode = true, 124

@@ -6,8 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestEventEncoding pins the wire format documented in the package comment:
@@ -157,4 +160,52 @@ func FuzzParseEvents(f *testing.F) {
 		}
 		_ = err
 	})
+}
+
+func TestRunTest(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "s.sh")
+	os.WriteFile(script, []byte("echo from script\nexit 0\n"), 0o755)
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(filepath.Join(dir, "bg.pid")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	for _, tc := range []struct {
+		name     string
+		spec     Spec
+		code     int
+		timedOut bool
+		signal   string
+		tail     string
+	}{
+		{"pass", Spec{Autorun: []string{script}, Command: []string{"/bin/sh", "-c", "echo ok"}}, 0, false, "", "ok"},
+		{"fail", Spec{Command: []string{"/bin/sh", "-c", "echo bad; exit 3"}}, 3, false, "", "bad"},
+		{"first-failure-stops", Spec{Autorun: []string{filepath.Join(dir, "missing.sh")}, Command: []string{"/bin/sh", "-c", "echo never"}},
+			2, false, "", "missing.sh"},
+		{"signal", Spec{Command: []string{"/bin/sh", "-c", "kill -9 $$"}}, 137, false, "killed", ""},
+		{"no-such-command", Spec{Command: []string{"/no/such/cmd"}}, 127, false, "", "no such file"},
+		{"timeout", Spec{Command: []string{"/bin/sh", "-c", "echo slow; sleep 30"}, TimeoutSec: 1}, 124, true, "", "timed out after 1s"},
+		// A test that leaves a background process holding its output
+		// has still finished: its exit status counts, at once.
+		{"background-child", Spec{Command: []string{"/bin/sh", "-c", "sleep 30 & echo $! > " + filepath.Join(dir, "bg.pid") + "; echo started; exit 0"},
+			TimeoutSec: 20}, 0, false, "", "started"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var console strings.Builder
+			start := time.Now()
+			res := runTest(&console, &tc.spec, guestEnv(tc.spec.Env))
+			if res.Event != "result" || res.ExitCode != tc.code || res.TimedOut != tc.timedOut || res.Signal != tc.signal {
+				t.Errorf("runTest = %+v; want exit %d timed out %v signal %q", res, tc.code, tc.timedOut, tc.signal)
+			}
+			if tc.tail != "" && !strings.Contains(strings.Join(res.Tail, "\n"), tc.tail) {
+				t.Errorf("tail %q lacks %q", res.Tail, tc.tail)
+			}
+			if !tc.timedOut && time.Since(start) > 5*time.Second {
+				t.Errorf("runTest took %v", time.Since(start))
+			}
+		})
+	}
 }
