@@ -63,6 +63,11 @@ var (
 	verdictRe = regexp.MustCompile(`^rapido-verdict: exit=(-?\d+)`)
 )
 
+// TestOutputPrefix starts every line the test itself printed (the guest
+// init adds it), so that a test printing "WARNING: ..." or "BUG: ..." is not
+// taken for a kernel report. The kernel's own lines never carry it.
+const TestOutputPrefix = "rapido-test| "
+
 // maxExcerpt bounds a report's excerpt: the header and the call trace.
 const maxExcerpt = 30
 
@@ -89,6 +94,12 @@ func (s *Scanner) Line(raw string) {
 		return
 	}
 	var kind Kind
+	if strings.HasPrefix(line, TestOutputPrefix) {
+		if s.open != nil && len(s.open.Excerpt) < maxExcerpt {
+			s.open.Excerpt = append(s.open.Excerpt, line)
+		}
+		return
+	}
 	for _, p := range patterns {
 		if p.re.MatchString(line) {
 			kind = p.kind

@@ -21,6 +21,7 @@ package guest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,6 +43,10 @@ const (
 	PortName = "rapido.verdict"
 	// ConsoleInitLine is printed on the console when /init starts.
 	ConsoleInitLine = "rapido-init: start"
+	// ConsoleTestPrefix starts every console line the test printed (the
+	// host's console scanner skips such lines when looking for kernel
+	// reports; console.TestOutputPrefix is the same string).
+	ConsoleTestPrefix = "rapido-test| "
 	// ConsoleVerdictPrefix starts the console line that carries the exit code.
 	ConsoleVerdictPrefix = "rapido-verdict: "
 	guestPath            = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -135,7 +140,12 @@ func runTest(console io.Writer, spec *Spec, env []string) Event {
 		defer cancel()
 	}
 	tail := &tailWriter{max: tailLines}
-	out := io.MultiWriter(console, tail)
+	// On the console every line of the test's output carries a prefix, so
+	// the host's scanner never mistakes "WARNING: ..." printed by a test for
+	// the kernel's; the tail (the failure excerpt) keeps the lines as is.
+	prefixed := &linePrefixer{w: console, prefix: []byte(ConsoleTestPrefix)}
+	defer prefixed.Flush()
+	out := io.MultiWriter(prefixed, tail)
 	steps := append([][]string(nil), nil...)
 	for _, s := range spec.Autorun {
 		steps = append(steps, []string{"/bin/sh", s})
@@ -323,6 +333,35 @@ func ParseEvents(r io.Reader) ([]Event, error) {
 }
 
 // tailWriter keeps the last max lines written to it.
+// linePrefixer writes whole lines to w, each starting with prefix.
+type linePrefixer struct {
+	w       io.Writer
+	prefix  []byte
+	partial []byte
+}
+
+func (l *linePrefixer) Write(p []byte) (int, error) {
+	l.partial = append(l.partial, p...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := append(append(append([]byte(nil), l.prefix...), l.partial[:i]...), '\n')
+		l.partial = l.partial[i+1:]
+		if _, err := l.w.Write(line); err != nil {
+			return len(p), err
+		}
+	}
+}
+
+// Flush writes a last line that had no newline.
+func (l *linePrefixer) Flush() {
+	if len(l.partial) > 0 {
+		l.Write([]byte("\n"))
+	}
+}
+
 type tailWriter struct {
 	max     int
 	partial []byte
