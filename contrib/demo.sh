@@ -3,8 +3,9 @@
 #
 #  1. prepare a kernel git repository from Debian's linux-source-6.1 (cached)
 #  2. create a short patch series on top of it, with one real regression
-#  3. git rapido rebase --test over it: passing commits get Tested-by, the
-#     rebase stops at the bad one; abort it
+#  3. git rapido rebase --test over it: passing commits get signed
+#     Tested-by trailers, the rebase stops at the bad one; git rapido verify
+#     checks the signatures; abort the rebase
 #  4. git rapido bisect finds the culprit
 #  5. git rapido log shows the verdicts
 # and ends with a summary of what happened and how long each part took.
@@ -52,8 +53,20 @@ series() {
 }
 phase "create a 4-commit series with one regression" series
 
+signing() {
+	# A throw-away Ed25519 key for the demo tester, trusted by this clone.
+	keys=$(git rev-parse --path-format=absolute --git-path rapido-demo)
+	rm -rf "$keys"
+	mkdir -p "$keys"
+	git rapido key generate --name "Demo Tester" --email tester@example.org --no-passphrase -o "$keys/tester.asc"
+	git rapido key export --key "$keys/tester.asc" -o "$keys/tester.pub.asc"
+	git config rapido.signingKey "$keys/tester.asc"
+	git config rapido.trustedKeys "$keys/tester.pub.asc"
+}
+phase "generate a signing key for the demo tester" signing
+
 build() { git rapido build; }
-phase "build the kernel at the series' base (warm: seconds; cold: minutes)" build
+phase "build the kernel (cold: minutes; warm: seconds)" build
 
 rebase_rc=0
 rebase_test() {
@@ -61,10 +74,25 @@ rebase_test() {
 	echo
 	echo "the rebase stopped with exit $rebase_rc (1: a commit's test failed) at:"
 	git log -1 --format='    %h %s' HEAD
-	git rapido log v6.1..HEAD
+	echo
+	git log -1 --format=%B HEAD~1 | sed 's/^/    /'
+	git branch -f demo-tested HEAD
 	git rebase --abort
 }
-phase "git rapido rebase --test: passing commits get Tested-by, the rebase stops at the regression" rebase_test
+phase "git rapido rebase --test: passing commits get signed Tested-by, the rebase stops at the regression" rebase_test
+
+verify_rc=0
+verify() {
+	git rapido verify v6.1..demo-tested || verify_rc=$?
+	echo
+	echo "the same check after changing the code of a tested commit:"
+	git checkout -q --detach demo-tested~1
+	echo '/* changed after testing */' >>fs/proc/cmdline.c
+	git commit -q -a --amend --no-edit
+	git rapido verify HEAD~1..HEAD || true
+	git checkout -q -f demo
+}
+phase "git rapido verify: signed verdicts ok, and stale once the code changes" verify
 
 bisect() {
 	git rapido bisect demo v6.1 -- "${check[@]}" | tee "$tmp/bisect.txt"
@@ -73,11 +101,12 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 phase "git rapido bisect: the culprit, steps answered from the verdict cache" bisect
 
-log() { git rapido log v6.1..demo; }
-phase "git rapido log: verdicts of the (untagged, original) series" log
+log() { git rapido log v6.1..demo-tested; }
+phase "git rapido log: verdicts and trailers of the series" log
 
 printf '\n\033[1m== summary\033[0m\n'
 echo "  rebase --test stopped with exit $rebase_rc at the regressing commit"
+echo "  git rapido verify of the tested commits exited $verify_rc (0: every signed verdict ok)"
 grep -E '^first bad commit|Fixes:' "$tmp/bisect.txt" | sed 's/^ */  /'
 for i in "${!phase_names[@]}"; do
 	printf '  %-95s %6.1f s\n' "${phase_names[$i]}" "${phase_secs[$i]}"
