@@ -79,6 +79,12 @@ func (p *CutPlan) WriteImageTo(path string) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
+	// CreateTemp makes the file 0600; an image is not secret, and users
+	// copy it around (reading the umask would mean changing it, racing
+	// with the other goroutines that create files and start processes).
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
 	return os.Rename(f.Name(), path)
 }
 
@@ -93,3 +99,4 @@ func CacheHome() string {
 	home, _ := os.UserHomeDir()
 	return filepath.Join(home, ".cache", "git-rapido")
 }
+

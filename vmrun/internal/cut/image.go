@@ -297,6 +297,9 @@ func (im *Image) WriteCached(dir string) (string, string, error) {
 	if err := f.Close(); err != nil {
 		return "", "", fmt.Errorf("write image: %w", err)
 	}
+	// Cached images are shared by every repository of the user: readable,
+	// like any file the user creates, not 0600 as CreateTemp makes them.
+	os.Chmod(f.Name(), 0o644)
 	if err := os.Rename(f.Name(), final); err != nil {
 		return "", "", fmt.Errorf("write image: %w", err)
 	}
