@@ -99,4 +99,3 @@ func CacheHome() string {
 	home, _ := os.UserHomeDir()
 	return filepath.Join(home, ".cache", "git-rapido")
 }
-
