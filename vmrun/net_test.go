@@ -1,0 +1,83 @@
+package vmrun
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/git-rapido/git-rapido/vmrun/internal/qemu"
+)
+
+type mapConfig map[string][]string
+
+func (m mapConfig) Get(k string) (string, bool) {
+	v := m[k]
+	if len(v) == 0 {
+		return "", false
+	}
+	return v[len(v)-1], true
+}
+func (m mapConfig) All(k string) []string { return m[k] }
+
+func TestNetFromConfig(t *testing.T) {
+	s, err := SpecFromConfig(mapConfig{}, "/src", "/src/.git/rapido")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := NetOptions{Mode: "none", Bridge: "br0", Address: "192.168.155.1/24", MACPrefix: "52:54:00:12:34", Taps: 2}
+	if diff := cmp.Diff(want, s.Net); diff != "" {
+		t.Errorf("default Net (-want +got):\n%s", diff)
+	}
+	if s.Net.digestLine() != "" {
+		t.Errorf("mode none adds %q to the digest; cache keys would change", s.Net.digestLine())
+	}
+	s, err = SpecFromConfig(mapConfig{
+		"rapido.net.mode": {"bridge"}, "rapido.net.bridge": {"rbr"}, "rapido.net.address": {"10.9.0.1/24"},
+		"rapido.net.macPrefix": {"02:00:00:00:aa"}, "rapido.net.vms": {"3"}, "rapido.net.hostfwd": {"2222:22", "udp:53:53"},
+	}, "/src", "/src/.git/rapido")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = NetOptions{Mode: "bridge", Bridge: "rbr", Address: "10.9.0.1/24", MACPrefix: "02:00:00:00:aa", Taps: 3, Forwards: []string{"2222:22", "udp:53:53"}}
+	if diff := cmp.Diff(want, s.Net); diff != "" {
+		t.Errorf("configured Net (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(s.Net.digestLine(), "net bridge address 10.9.0.1/24") {
+		t.Errorf("digest line %q lacks the mode and address", s.Net.digestLine())
+	}
+	if _, err := SpecFromConfig(mapConfig{"rapido.net.mode": {"tap"}}, "/src", "/r"); err == nil ||
+		!strings.Contains(err.Error(), `rapido.net.mode: want none, user or bridge, got "tap"`) {
+		t.Errorf("bad mode: %v", err)
+	}
+}
+
+func TestNetPlanUser(t *testing.T) {
+	n := NetOptions{Mode: NetUser, Address: "192.168.155.1/24", MACPrefix: "52:54:00:12:34", Forwards: []string{"2222:22"}}
+	nets, err := n.plan(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []vmNet{
+		{net: qemu.Net{Mode: "user", MAC: "52:54:00:12:34:01", Forwards: []qemu.Forward{{"tcp", 2222, 22}}},
+			kernelArgs: []string{"rapido.net=10.0.2.15/24,10.0.2.2", "rapido.hostname=rapido1", "rapido.vm=1"}},
+		{net: qemu.Net{Mode: "user", MAC: "52:54:00:12:34:02", Forwards: []qemu.Forward{{"tcp", 2223, 22}}},
+			kernelArgs: []string{"rapido.net=10.0.2.15/24,10.0.2.2", "rapido.hostname=rapido2", "rapido.vm=2"}},
+	}
+	if diff := cmp.Diff(want, nets, cmp.AllowUnexported(vmNet{})); diff != "" {
+		t.Errorf("user plan (-want +got):\n%s", diff)
+	}
+	if nets, err := (NetOptions{Mode: NetNone}).plan(2); nets != nil || err != nil {
+		t.Errorf("none plan = %v, %v", nets, err)
+	}
+	if _, err := os.Stat("/sys/class/net/rapido-tap1"); err != nil {
+		_, err := (NetOptions{Mode: NetBridge, Address: "192.168.155.1/24", MACPrefix: "52:54:00:12:34"}).plan(1)
+		if err == nil || !strings.Contains(err.Error(), `tap rapido-tap1 does not exist (run "git rapido net up" as root first)`) {
+			t.Errorf("bridge plan without taps = %v, want a hint to run git rapido net up", err)
+		}
+	}
+	if _, err := (NetOptions{Mode: NetUser, Address: "192.168.155.1/24", Forwards: []string{"0.0.0.0:22:22"}}).plan(1); err == nil {
+		t.Errorf("a forward with a host address was accepted")
+	}
+}
