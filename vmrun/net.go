@@ -284,3 +284,15 @@ func opLines(ops []netdev.Op) []string {
 	}
 	return l
 }
+
+// NetFromConfig reads the rapido.net.* settings alone ("git rapido net"
+// runs outside a kernel tree too).
+func NetFromConfig(cfg Config) (NetOptions, error) {
+	get := func(k, def string) string {
+		if v, ok := cfg.Get(k); ok && v != "" {
+			return v
+		}
+		return def
+	}
+	return netFromConfig(get, cfg.All)
+}

@@ -60,9 +60,9 @@ func TestNetPlanUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []vmNet{
-		{net: qemu.Net{Mode: "user", MAC: "52:54:00:12:34:01", Forwards: []qemu.Forward{{"tcp", 2222, 22}}},
+		{net: qemu.Net{Mode: "user", MAC: "52:54:00:12:34:01", Forwards: []qemu.Forward{{Proto: "tcp", HostPort: 2222, GuestPort: 22}}},
 			kernelArgs: []string{"rapido.net=10.0.2.15/24,10.0.2.2", "rapido.hostname=rapido1", "rapido.vm=1"}},
-		{net: qemu.Net{Mode: "user", MAC: "52:54:00:12:34:02", Forwards: []qemu.Forward{{"tcp", 2223, 22}}},
+		{net: qemu.Net{Mode: "user", MAC: "52:54:00:12:34:02", Forwards: []qemu.Forward{{Proto: "tcp", HostPort: 2223, GuestPort: 22}}},
 			kernelArgs: []string{"rapido.net=10.0.2.15/24,10.0.2.2", "rapido.hostname=rapido2", "rapido.vm=2"}},
 	}
 	if diff := cmp.Diff(want, nets, cmp.AllowUnexported(vmNet{})); diff != "" {
