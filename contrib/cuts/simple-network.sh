@@ -34,7 +34,8 @@ echo "$me: TCP echo via $RAPIDO_GATEWAY:7777 ok"
 # Barrier: stay up until every peer has finished its own pings of us. A peer
 # is finished when its port 7001 accepts, or when it no longer answers
 # (it only shuts down after finishing; a crash is the host's to report).
-nc -ll -p 7001 -e true &
+# Its output must not hold the test's output pipe open after the script ends.
+nc -ll -p 7001 -e true </dev/null >/dev/null 2>&1 &
 for p in $RAPIDO_PEERS; do
 	[ "$p" = "$RAPIDO_IP" ] && continue
 	n=0
