@@ -2,6 +2,8 @@ package vmrun
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -79,5 +81,49 @@ func TestNetPlanUser(t *testing.T) {
 	}
 	if _, err := (NetOptions{Mode: NetUser, Address: "192.168.155.1/24", Forwards: []string{"0.0.0.0:22:22"}}).plan(1); err == nil {
 		t.Errorf("a forward with a host address was accepted")
+	}
+}
+
+// The spec digest (half of the verdict cache key) changes with a network
+// or several VMs, and not at all for runs that use neither.
+func TestDigestNetAndVMs(t *testing.T) {
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("SKIPPING: busybox (static, the stand-in /init) is not installed")
+	}
+	dir := t.TempDir()
+	one := filepath.Join(dir, "one.cut")
+	two := filepath.Join(dir, "two.cut")
+	os.WriteFile(one, []byte("dir /x\n"), 0o644)
+	os.WriteFile(two, []byte("dir /x\nvms 2\n"), 0o644)
+	digest := func(manifest string, n NetOptions) string {
+		t.Helper()
+		s, err := SpecFromConfig(mapConfig{}, dir, filepath.Join(dir, ".git/rapido"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Cut.Manifest, s.Cut.InitBinary, s.Cut.CacheDir = manifest, bb, dir
+		if n.Mode != "" {
+			s.Net = n
+		}
+		d, err := s.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	base := digest(one, NetOptions{})
+	if d := digest(one, NetOptions{Mode: NetNone, Bridge: "other", Address: "10.1.1.1/24", Forwards: []string{"1:2"}}); d != base {
+		t.Errorf("settings of an unused network changed the digest")
+	}
+	user := digest(one, NetOptions{Mode: NetUser, Address: "192.168.155.1/24", MACPrefix: "52:54:00:12:34"})
+	bridge := digest(one, NetOptions{Mode: NetBridge, Address: "192.168.155.1/24", MACPrefix: "52:54:00:12:34"})
+	vms := digest(two, NetOptions{})
+	seen := map[string]string{base: "none"}
+	for name, d := range map[string]string{"user": user, "bridge": bridge, "vms 2": vms} {
+		if other, dup := seen[d]; dup {
+			t.Errorf("digest of %s equals that of %s", name, other)
+		}
+		seen[d] = name
 	}
 }
