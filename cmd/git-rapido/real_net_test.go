@@ -173,3 +173,99 @@ func TestRealNetBridge(t *testing.T) {
 		t.Errorf("net down did not restore the namespace:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
+
+// inNetns runs f on a thread switched into namespace ns; sockets made by f
+// stay in ns.
+func inNetns(t *testing.T, ns string, f func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		t.Error(err)
+		return
+	}
+	defer orig.Close()
+	target, err := netns.GetFromName(ns)
+	if err != nil {
+		runtime.UnlockOSThread()
+		t.Error(err)
+		return
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		runtime.UnlockOSThread()
+		t.Error(err)
+		return
+	}
+	f()
+	if err := netns.Set(orig); err != nil {
+		t.Errorf("return to the host netns: %v (thread left locked)", err)
+		return
+	}
+	runtime.UnlockOSThread()
+}
+
+// TestRealNetUser boots one VM with user-mode networking in a namespace of
+// its own, so that the forward's 127.0.0.1 is the namespace's loopback: the
+// guest configures eth0 from the kernel command line, listens on a port,
+// and the host side reaches it only through the forward. The guest
+// contacts no address at all.
+func TestRealNetUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("SKIPPING THE REAL USER-MODE NETWORK TEST: not root (it creates a network namespace)")
+	}
+	r := requireReal(t, "real-net")
+	r.mustRun(t, r.clone, "git", "config", "--unset-all", "rapido.kconfig")
+	for _, k := range netKconfig {
+		r.mustRun(t, r.clone, "git", "config", "--add", "rapido.kconfig", k)
+	}
+	r.mustRun(t, r.clone, "git", "config", "rapido.net.hostfwd", "tcp:2207:7")
+	defer r.run(r.clone, "git", "config", "--unset", "rapido.net.hostfwd")
+	ns := fmt.Sprintf("rapido-test-user-%d", os.Getpid())
+	r.mustRun(t, r.clone, "ip", "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	r.mustRun(t, r.clone, "ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
+
+	got := make(chan string, 1)
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+			var line string
+			inNetns(t, ns, func() {
+				c, err := net.DialTimeout("tcp", "127.0.0.1:2207", time.Second)
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(2 * time.Second))
+				line, _ = bufio.NewReader(c).ReadString('\n')
+			})
+			if line != "" {
+				got <- strings.TrimSpace(line)
+				return
+			}
+		}
+	}()
+	guestTest := `set -e; ip -4 addr show eth0 | grep -q "inet 10.0.2.15/24"; ip route | grep -q "default via 10.0.2.2"; ` +
+		`[ "$(hostname)" = rapido1 ]; nc -l -p 7 -e echo "hello from $(hostname) at $RAPIDO_IP"`
+	_, errOut, code := r.run(r.clone, "ip", "netns", "exec", ns, r.bin, "run", "--net", "user", "--accel", "tcg", "--", "sh", "-c", guestTest)
+	close(stop)
+	t.Logf("run: exit %d\n%s", code, errOut)
+	if code != 0 {
+		t.Fatalf("git rapido run --net user exited %d, want 0", code)
+	}
+	select {
+	case line := <-got:
+		if line != "hello from rapido1 at 10.0.2.15" {
+			t.Errorf("through the forward the host side read %q", line)
+		}
+	default:
+		t.Error("the host side never reached the guest through 127.0.0.1:2207")
+	}
+}
