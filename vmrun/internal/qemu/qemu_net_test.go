@@ -8,10 +8,10 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the argv golden files")
+var updateNet = flag.Bool("update-net", false, "rewrite the testdata/*.argv golden files of the network cards")
 
-// base is a typical non-interactive run, as vmrun builds it.
-func base() Config {
+// netBase is a typical non-interactive run, as vmrun builds it.
+func netBase() Config {
 	return Config{
 		Binary: "qemu-system-x86_64", Accel: "tcg", Memory: "512M", CPUs: 1,
 		Kernel: "/b/arch/x86/boot/bzImage", Initrd: "/c/images/x.cpio", Console: "ttyS0",
@@ -20,15 +20,15 @@ func base() Config {
 	}
 }
 
-// TestBuildArgsGolden compares argv, one argument per line, with
-// testdata/<name>.argv (go test -update rewrites them).
-func TestBuildArgsGolden(t *testing.T) {
-	user := base()
+// TestBuildArgsNetGolden compares argv, one argument per line, with
+// testdata/<name>.argv (go test -update-net rewrites them).
+func TestBuildArgsNetGolden(t *testing.T) {
+	user := netBase()
 	user.Net = Net{Mode: NetUser, MAC: "52:54:00:12:34:01", Forwards: []Forward{{"tcp", 2222, 22}, {"udp", 5353, 53}}}
-	bridge := base()
+	bridge := netBase()
 	bridge.KernelArgs = []string{"rapido.net=192.168.155.101/24,192.168.155.1", "rapido.hostname=rapido1"}
 	bridge.Net = Net{Mode: NetBridge, MAC: "52:54:00:12:34:01", Tap: "rapido-tap1"}
-	none := base()
+	none := netBase()
 	none.KernelArgs = nil
 	explicitNone := none
 	explicitNone.Net = Net{Mode: NetNone, MAC: "52:54:00:12:34:01"}
@@ -44,7 +44,7 @@ func TestBuildArgsGolden(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got := strings.Join(BuildArgs(tc.c), "\n") + "\n"
 			golden := filepath.Join("testdata", tc.name+".argv")
-			if *update {
+			if *updateNet {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -66,7 +66,7 @@ func TestBuildArgsGolden(t *testing.T) {
 
 // Every user-mode forward listens on loopback only.
 func TestUserForwardsLoopbackOnly(t *testing.T) {
-	c := base()
+	c := netBase()
 	c.Net = Net{Mode: NetUser, Forwards: []Forward{{"tcp", 8080, 80}, {"", 2222, 22}}}
 	var netdev string
 	args := BuildArgs(c)
