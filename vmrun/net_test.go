@@ -12,19 +12,19 @@ import (
 	"github.com/git-rapido/git-rapido/vmrun/internal/qemu"
 )
 
-type mapConfig map[string][]string
+type netTestConfig map[string][]string
 
-func (m mapConfig) Get(k string) (string, bool) {
+func (m netTestConfig) Get(k string) (string, bool) {
 	v := m[k]
 	if len(v) == 0 {
 		return "", false
 	}
 	return v[len(v)-1], true
 }
-func (m mapConfig) All(k string) []string { return m[k] }
+func (m netTestConfig) All(k string) []string { return m[k] }
 
 func TestNetFromConfig(t *testing.T) {
-	s, err := SpecFromConfig(mapConfig{}, "/src", "/src/.git/rapido")
+	s, err := SpecFromConfig(netTestConfig{}, "/src", "/src/.git/rapido")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestNetFromConfig(t *testing.T) {
 	if s.Net.digestLine() != "" {
 		t.Errorf("mode none adds %q to the digest; cache keys would change", s.Net.digestLine())
 	}
-	s, err = SpecFromConfig(mapConfig{
+	s, err = SpecFromConfig(netTestConfig{
 		"rapido.net.mode": {"bridge"}, "rapido.net.bridge": {"rbr"}, "rapido.net.address": {"10.9.0.1/24"},
 		"rapido.net.macPrefix": {"02:00:00:00:aa"}, "rapido.net.vms": {"3"}, "rapido.net.hostfwd": {"2222:22", "udp:53:53"},
 	}, "/src", "/src/.git/rapido")
@@ -49,7 +49,7 @@ func TestNetFromConfig(t *testing.T) {
 	if !strings.Contains(s.Net.digestLine(), "net bridge address 10.9.0.1/24") {
 		t.Errorf("digest line %q lacks the mode and address", s.Net.digestLine())
 	}
-	if _, err := SpecFromConfig(mapConfig{"rapido.net.mode": {"tap"}}, "/src", "/r"); err == nil ||
+	if _, err := SpecFromConfig(netTestConfig{"rapido.net.mode": {"tap"}}, "/src", "/r"); err == nil ||
 		!strings.Contains(err.Error(), `rapido.net.mode: want none, user or bridge, got "tap"`) {
 		t.Errorf("bad mode: %v", err)
 	}
@@ -98,7 +98,7 @@ func TestDigestNetAndVMs(t *testing.T) {
 	os.WriteFile(two, []byte("dir /x\nvms 2\n"), 0o644)
 	digest := func(manifest string, n NetOptions) string {
 		t.Helper()
-		s, err := SpecFromConfig(mapConfig{}, dir, filepath.Join(dir, ".git/rapido"))
+		s, err := SpecFromConfig(netTestConfig{}, dir, filepath.Join(dir, ".git/rapido"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// staticInit finds a static binary to stand in for git-rapido as /init.
-func staticInit(t *testing.T) string {
+// busyboxAsInit finds a static binary to stand in for git-rapido as /init.
+func busyboxAsInit(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("busybox")
 	if err != nil {
@@ -22,7 +22,7 @@ func staticInit(t *testing.T) string {
 }
 
 func TestVMsDirectives(t *testing.T) {
-	init := staticInit(t)
+	init := busyboxAsInit(t)
 	dir := t.TempDir()
 	resolve := func(text string) (*Plan, error) {
 		m := filepath.Join(dir, "t.cut")
