@@ -1,7 +1,6 @@
 package vmrun
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -21,7 +20,9 @@ const (
 	NetBridge = qemu.NetBridge
 )
 
-// NetOptions are the VM network settings (rapido.net.*).
+// NetOptions are the VM network settings (rapido.net.*). Empty fields
+// mean the defaults (see WithDefaults), so that a Spec without network
+// configuration has a zero NetOptions.
 type NetOptions struct {
 	Mode      string // none (default), user or bridge
 	Bridge    string // host bridge for bridge mode (default br0)
@@ -34,25 +35,46 @@ type NetOptions struct {
 	Forwards []string
 }
 
-// netFromConfig reads rapido.net.*; it is lenient about everything but the
-// mode so that a bad bridge setting only matters to runs that use it.
+// netFromConfig reads rapido.net.* as set, without defaults; it is lenient
+// about everything but the mode and the count so that a bad bridge setting
+// only matters to runs that use it.
 func netFromConfig(get func(k, def string) string, all func(string) []string) (NetOptions, error) {
 	n := NetOptions{
-		Mode:      get("rapido.net.mode", NetNone),
-		Bridge:    get("rapido.net.bridge", netdev.DefaultBridge),
-		Address:   get("rapido.net.address", netdev.DefaultAddress),
+		Mode:      get("rapido.net.mode", ""),
+		Bridge:    get("rapido.net.bridge", ""),
+		Address:   get("rapido.net.address", ""),
 		TapUser:   get("rapido.net.tapUser", ""),
-		MACPrefix: get("rapido.net.macPrefix", netdev.DefaultMACPrefix),
+		MACPrefix: get("rapido.net.macPrefix", ""),
 		Forwards:  all("rapido.net.hostfwd"),
 	}
-	if err := CheckNetMode(n.Mode); err != nil {
-		return n, fmt.Errorf("rapido.net.mode: %w", err)
+	if n.Mode != "" {
+		if err := CheckNetMode(n.Mode); err != nil {
+			return n, fmt.Errorf("rapido.net.mode: %w", err)
+		}
 	}
 	var err error
-	if n.Taps, err = intValue(get("rapido.net.vms", ""), 2); err != nil {
+	if n.Taps, err = intValue(get("rapido.net.vms", ""), 0); err != nil {
 		return n, fmt.Errorf("rapido.net.vms: %w", err)
 	}
 	return n, nil
+}
+
+// WithDefaults fills the empty fields: mode none, bridge br0, address
+// 192.168.155.1/24, MAC prefix 52:54:00:12:34, two taps.
+func (n NetOptions) WithDefaults() NetOptions {
+	def := func(v *string, d string) {
+		if *v == "" {
+			*v = d
+		}
+	}
+	def(&n.Mode, NetNone)
+	def(&n.Bridge, netdev.DefaultBridge)
+	def(&n.Address, netdev.DefaultAddress)
+	def(&n.MACPrefix, netdev.DefaultMACPrefix)
+	if n.Taps == 0 {
+		n.Taps = 2
+	}
+	return n
 }
 
 // CheckNetMode accepts none, user and bridge.
@@ -68,7 +90,8 @@ func CheckNetMode(m string) error {
 // what a guest sees. Empty for none, so that cache keys of runs without a
 // network are what they were before networking existed.
 func (n NetOptions) digestLine() string {
-	if n.Mode == "" || n.Mode == NetNone {
+	n = n.WithDefaults()
+	if n.Mode == NetNone {
 		return ""
 	}
 	return fmt.Sprintf("net %s address %s mac %s hostfwd %q\n", n.Mode, n.Address, n.MACPrefix, n.Forwards)
@@ -88,7 +111,8 @@ var userGuest = netip.MustParsePrefix("10.0.2.15/24")
 // plan returns the network of each of n VMs (index 0 is VM 1); nil for
 // none.
 func (n NetOptions) plan(vms int) ([]vmNet, error) {
-	if n.Mode == "" || n.Mode == NetNone {
+	n = n.WithDefaults()
+	if n.Mode == NetNone {
 		return nil, nil
 	}
 	addr, err := netip.ParsePrefix(n.Address)
@@ -138,6 +162,10 @@ func (n NetOptions) plan(vms int) ([]vmNet, error) {
 
 // netdevConfig resolves the options into what the host side needs.
 func (n NetOptions) netdevConfig(taps int) (netdev.Config, error) {
+	n = n.WithDefaults()
+	if taps == 0 {
+		taps = n.Taps
+	}
 	c := netdev.Config{Bridge: n.Bridge, Taps: taps}
 	var err error
 	if c.Address, err = netip.ParsePrefix(n.Address); err != nil {
@@ -204,9 +232,7 @@ func NetUp(n NetOptions, stateDir string) ([]string, error) {
 
 // NetDown removes exactly what NetUp created for the bridge.
 func NetDown(n NetOptions, stateDir string) ([]string, error) {
-	if n.Bridge == "" {
-		return nil, errors.New("net down: no bridge name")
-	}
+	n = n.WithDefaults()
 	ops, err := netdev.Down(netdev.StatePath(stateDir, n.Bridge))
 	return opLines(ops), err
 }
@@ -286,7 +312,7 @@ func opLines(ops []netdev.Op) []string {
 }
 
 // NetFromConfig reads the rapido.net.* settings alone ("git rapido net"
-// runs outside a kernel tree too).
+// runs outside a kernel tree too), with the defaults filled in.
 func NetFromConfig(cfg Config) (NetOptions, error) {
 	get := func(k, def string) string {
 		if v, ok := cfg.Get(k); ok && v != "" {
@@ -294,5 +320,6 @@ func NetFromConfig(cfg Config) (NetOptions, error) {
 		}
 		return def
 	}
-	return netFromConfig(get, cfg.All)
+	n, err := netFromConfig(get, cfg.All)
+	return n.WithDefaults(), err
 }

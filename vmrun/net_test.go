@@ -28,9 +28,17 @@ func TestNetFromConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Nothing configured: a zero NetOptions in the Spec, and the defaults
+	// when asked for.
+	if diff := cmp.Diff(NetOptions{}, s.Net); diff != "" {
+		t.Errorf("unconfigured Net (-want +got):\n%s", diff)
+	}
 	want := NetOptions{Mode: "none", Bridge: "br0", Address: "192.168.155.1/24", MACPrefix: "52:54:00:12:34", Taps: 2}
-	if diff := cmp.Diff(want, s.Net); diff != "" {
+	if diff := cmp.Diff(want, s.Net.WithDefaults()); diff != "" {
 		t.Errorf("default Net (-want +got):\n%s", diff)
+	}
+	if n, err := NetFromConfig(netTestConfig{}); err != nil || !cmp.Equal(n, want) {
+		t.Errorf("NetFromConfig(empty) = %+v, %v; want %+v", n, err, want)
 	}
 	if s.Net.digestLine() != "" {
 		t.Errorf("mode none adds %q to the digest; cache keys would change", s.Net.digestLine())
@@ -48,6 +56,9 @@ func TestNetFromConfig(t *testing.T) {
 	}
 	if !strings.Contains(s.Net.digestLine(), "net bridge address 10.9.0.1/24") {
 		t.Errorf("digest line %q lacks the mode and address", s.Net.digestLine())
+	}
+	if _, err := SpecFromConfig(netTestConfig{"rapido.net.vms": {"0"}}, "/src", "/r"); err == nil {
+		t.Errorf("rapido.net.vms 0 accepted")
 	}
 	if _, err := SpecFromConfig(netTestConfig{"rapido.net.mode": {"tap"}}, "/src", "/r"); err == nil ||
 		!strings.Contains(err.Error(), `rapido.net.mode: want none, user or bridge, got "tap"`) {

@@ -35,8 +35,14 @@ func ParseCmdline(cmdline string) (Boot, error) {
 	var errs []string
 	for _, f := range strings.Fields(cmdline) {
 		k, v, _ := strings.Cut(f, "=")
-		switch k {
-		case "rapido.net":
+		// Kernel parameters, not git config keys: matched without their
+		// "rapido." prefix.
+		name, ok := strings.CutPrefix(k, "rapido.")
+		if !ok {
+			continue
+		}
+		switch name {
+		case "net":
 			a, gw, hasGW := strings.Cut(v, ",")
 			p, err := netip.ParsePrefix(a)
 			if err != nil {
@@ -49,16 +55,16 @@ func ParseCmdline(cmdline string) (Boot, error) {
 					errs = append(errs, f)
 				}
 			}
-		case "rapido.hostname":
+		case "hostname":
 			b.Hostname = v
-		case "rapido.vm":
+		case "vm":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
 				errs = append(errs, f)
 				continue
 			}
 			b.VM = n
-		case "rapido.peers":
+		case "peers":
 			for _, s := range strings.Split(v, ",") {
 				a, err := netip.ParseAddr(s)
 				if err != nil {
