@@ -40,6 +40,8 @@ type Spec struct {
 	NoBuild bool
 	// Interactive attaches the console to the terminal (git rapido boot).
 	Interactive bool
+	// Net is the VMs' network (none by default).
+	Net NetOptions
 }
 
 // QEMUOptions are the VM settings.
@@ -137,6 +139,9 @@ func SpecFromConfig(cfg Config, top, rapidoDir string) (*Spec, error) {
 		}
 	}
 	s.Cut.SearchPath = append(s.Cut.SearchPath, filepath.Join(top, ".rapido", "cuts"))
+	if s.Net, err = netFromConfig(get, cfg.All); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -200,6 +205,12 @@ func (s *Spec) Digest() (string, error) {
 	fmt.Fprintf(h, "git-rapido spec v1\nconfig %s\ncut %s\n", cd, id)
 	fmt.Fprintf(h, "memory %s cpus %d append %q qemu-extra %q timeout %s\n",
 		s.QEMU.Memory, s.QEMU.CPUs, s.QEMU.KernelArgs, s.QEMU.ExtraArgs, s.Cut.Timeout)
+	// Networking and several VMs only add lines, so the keys of runs that
+	// use neither stay as they were.
+	h.Write([]byte(s.Net.digestLine()))
+	if plan.plan.VMs > 1 {
+		fmt.Fprintf(h, "vms %d verdict-from %d\n", plan.plan.VMs, plan.plan.VerdictFrom)
+	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
@@ -293,6 +304,9 @@ func Run(ctx context.Context, s *Spec, h Host) (*Verdict, error) {
 		return infra(v, fmt.Errorf("cut: %w", err)), nil
 	}
 	v.Timings.Cut = time.Since(t)
+	if plan.plan.VMs > 1 {
+		return runVMs(ctx, s, v, plan.plan.VMs, plan.plan.VerdictFrom, br, image, progress)
+	}
 
 	// Boot.
 	a, _ := kbuild.ArchOf(bo.Arch)
@@ -305,6 +319,12 @@ func Run(ctx context.Context, s *Spec, h Host) (*Verdict, error) {
 	if !s.Interactive {
 		qc.ConsoleLog = filepath.Join(v.LogDir, "console.log")
 		qc.VerdictPath = filepath.Join(v.LogDir, "verdict.jsonl")
+	}
+	if nets, err := s.Net.plan(1); err != nil {
+		return infra(v, err), nil
+	} else if nets != nil {
+		qc.Net = nets[0].net
+		qc.KernelArgs = append(append([]string(nil), qc.KernelArgs...), nets[0].kernelArgs...)
 	}
 	accel, note := resolveAccel(s.QEMU.Accel, s.QEMU.Binary)
 	if note != "" {
@@ -603,6 +623,10 @@ func DryRun(s *Spec) []string {
 	if !s.Interactive {
 		qc.ConsoleLog = filepath.Join(s.LogRoot, "<run>", "console.log")
 		qc.VerdictPath = filepath.Join(s.LogRoot, "<run>", "verdict.jsonl")
+	}
+	if nets, err := s.Net.plan(1); err == nil && nets != nil {
+		qc.Net = nets[0].net
+		qc.KernelArgs = append(append([]string(nil), qc.KernelArgs...), nets[0].kernelArgs...)
 	}
 	return append([]string{qc.Binary}, qemu.BuildArgs(qc)...)
 }

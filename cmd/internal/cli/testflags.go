@@ -22,6 +22,7 @@ type testFlags struct {
 	cpus                   int
 	buildDir               string
 	noBuild                bool
+	net                    string
 }
 
 func (f *testFlags) Register(fs *pflag.FlagSet) {
@@ -34,6 +35,7 @@ func (f *testFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.memory, "memory", "", "guest memory `size` (rapido.memory, default 512M)")
 	fs.IntVar(&f.cpus, "cpus", 0, "guest `count` of CPUs (rapido.cpus, default 1)")
 	fs.StringVar(&f.kappend, "append", "", "extra kernel command line `params`")
+	fs.StringVar(&f.net, "net", "", "VM network `mode`: none, user or bridge (rapido.net.mode, default none)")
 	fs.StringVar(&f.buildDir, "build-dir", "", "build in `dir` (rapido.buildDir, default $(git rev-parse --git-path rapido/build))")
 }
 
@@ -55,6 +57,7 @@ func (f *testFlags) Args() []string {
 	add("memory", f.memory)
 	add("append", f.kappend)
 	add("build-dir", f.buildDir)
+	add("net", f.net)
 	if f.cpus > 0 {
 		a = append(a, fmt.Sprintf("--cpus=%d", f.cpus))
 	}
@@ -158,6 +161,12 @@ func (f *testFlags) Spec(ctx context.Context, env *Env, args []string) (*vmrun.S
 		if s.Build.BuildDir, err = filepath.Abs(f.buildDir); err != nil {
 			return nil, err
 		}
+	}
+	if f.net != "" {
+		if err := vmrun.CheckNetMode(f.net); err != nil {
+			return nil, Usagef("--net: %v", err)
+		}
+		s.Net.Mode = f.net
 	}
 	s.NoBuild = f.noBuild
 	if head, err := env.Runner.Git(ctx, "rev-parse", "--short=12", "HEAD"); err == nil {

@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/git-rapido/git-rapido/vmrun/internal/elfdeps"
@@ -42,6 +43,10 @@ type Plan struct {
 	Spec  guest.Spec
 	// Sources lists the manifest files read, in order, for messages.
 	Sources []string
+	// VMs is how many VMs boot this image together ("vms N"; 1 by
+	// default). VerdictFrom is the VM whose test decides the verdict, or 0
+	// when every VM's test must pass ("verdict-from N|all"; 1 by default).
+	VMs, VerdictFrom int
 }
 
 // ManifestError points at the manifest line that is wrong.
@@ -86,7 +91,7 @@ func Find(name string, searchPath []string) (string, []byte, error) {
 // Resolve builds the plan for o: parses the manifest (following includes),
 // adds ELF and module closures, the init binary and the guest spec.
 func Resolve(o Options) (*Plan, error) {
-	p := &Plan{Image: newImage()}
+	p := &Plan{Image: newImage(), VMs: 1, VerdictFrom: 1}
 	name := o.Name
 	if name == "" {
 		name = "boot"
@@ -120,6 +125,9 @@ func Resolve(o Options) (*Plan, error) {
 	p.Spec.Hostname = o.Hostname
 	if p.Spec.Hostname == "" {
 		p.Spec.Hostname = "rapido1"
+	}
+	if p.VerdictFrom > p.VMs {
+		return nil, fmt.Errorf("%s: verdict-from %d: the cut boots only %d VM(s)", src, p.VerdictFrom, p.VMs)
 	}
 	if err := r.modules(); err != nil {
 		return nil, err
@@ -299,6 +307,28 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 			return err
 		}
 		r.plan.Spec.Shell = true
+	case "vms":
+		if err := want(1, "COUNT"); err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n < 1 || n > 16 {
+			return fmt.Errorf("vms: want a count from 1 to 16, got %q", args[0])
+		}
+		r.plan.VMs = n
+	case "verdict-from":
+		if err := want(1, "VM|all"); err != nil {
+			return err
+		}
+		if args[0] == "all" {
+			r.plan.VerdictFrom = 0
+			return nil
+		}
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n < 1 {
+			return fmt.Errorf("verdict-from: want a VM number (1 is the first) or all, got %q", args[0])
+		}
+		r.plan.VerdictFrom = n
 	case "include":
 		if err := want(1, "OTHER"); err != nil {
 			return err
@@ -321,7 +351,7 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 		}
 		return r.manifest(other, text, depth+1)
 	default:
-		return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include, shell)", verb)
+		return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include, shell, vms, verdict-from)", verb)
 	}
 	return nil
 }

@@ -94,8 +94,13 @@ func Main() int {
 	port := openPort()
 	emit(console, port, Event{Event: "init", UptimeMS: uptimeMS()})
 	installBusybox(console)
+	boot, err := readBoot()
+	if err != nil {
+		fmt.Fprintf(console, "rapido-init: %v\n", err)
+	}
+	configureNet(console, boot)
 
-	res := run(console, port)
+	res := run(console, port, boot)
 	emit(console, port, res)
 	fmt.Fprintf(console, "%sexit=%d\n", ConsoleVerdictPrefix, res.ExitCode)
 	if port != nil {
@@ -106,10 +111,23 @@ func Main() int {
 	return res.ExitCode
 }
 
-func run(console io.Writer, port *os.File) Event {
+func run(console io.Writer, port *os.File, boot Boot) Event {
 	spec, err := readSpec(SpecPath)
 	if err != nil {
 		return Event{Event: "result", ExitCode: 126, Error: err.Error(), UptimeMS: uptimeMS()}
+	}
+	// The kernel command line names this VM among several booting the
+	// same image; it wins over the image's hostname.
+	if boot.Hostname != "" {
+		spec.Hostname = boot.Hostname
+	}
+	for k, v := range boot.Env() {
+		if spec.Env == nil {
+			spec.Env = map[string]string{}
+		}
+		if _, set := spec.Env[k]; !set {
+			spec.Env[k] = v
+		}
 	}
 	if spec.Hostname != "" {
 		syscall.Sethostname([]byte(spec.Hostname))

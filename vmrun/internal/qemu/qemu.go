@@ -29,6 +29,63 @@ type Config struct {
 	KernelArgs  []string
 	ExtraArgs   []string
 	Interactive bool // console on the terminal (git rapido boot)
+	// Net is the VM's network card; the zero value means none (and the
+	// command line is as it was before networking existed).
+	Net Net
+}
+
+// Network modes.
+const (
+	NetNone   = "none"   // no network card (-nodefaults gives none)
+	NetUser   = "user"   // QEMU's user-mode stack, restricted, no root needed
+	NetBridge = "bridge" // a tap device on the host bridge (git rapido net up)
+)
+
+// Net is one virtio network card and its host side.
+type Net struct {
+	Mode string // NetNone (or ""), NetUser or NetBridge
+	MAC  string // the card's MAC address
+	Tap  string // NetBridge: the host tap device
+	// Forwards are user-mode port forwards from the host's 127.0.0.1 into
+	// the guest (hostfwd); the guest can reach nothing else (restrict=on).
+	Forwards []Forward
+}
+
+// Forward forwards a host port on 127.0.0.1 to a guest port.
+type Forward struct {
+	Proto     string // tcp or udp
+	HostPort  int
+	GuestPort int
+}
+
+// netArgs returns the -netdev/-device pair for n, or nothing.
+func netArgs(n Net) []string {
+	var backend string
+	switch n.Mode {
+	case NetUser:
+		// restrict=on cuts the guest off from everything but the
+		// forwards, and every forward listens on loopback only, so a test
+		// VM is never reachable from, and never reaches, the network.
+		backend = "user,id=net0,restrict=on"
+		for _, f := range n.Forwards {
+			proto := f.Proto
+			if proto == "" {
+				proto = "tcp"
+			}
+			backend += fmt.Sprintf(",hostfwd=%s:127.0.0.1:%d-:%d", proto, f.HostPort, f.GuestPort)
+		}
+	case NetBridge:
+		// The tap exists already (git rapido net up, owned by the user
+		// running QEMU): no helper scripts, no privileges needed here.
+		backend = "tap,id=net0,ifname=" + n.Tap + ",script=no,downscript=no"
+	default:
+		return nil
+	}
+	dev := "virtio-net-pci,netdev=net0"
+	if n.MAC != "" {
+		dev += ",mac=" + n.MAC
+	}
+	return []string{"-netdev", backend, "-device", dev}
 }
 
 // VerdictPortName is the virtio-serial port name the guest looks for.
@@ -76,6 +133,7 @@ func BuildArgs(c Config) []string {
 			"-chardev", "file,id=rapido,path="+strings.ReplaceAll(c.VerdictPath, ",", ",,"),
 			"-device", "virtserialport,chardev=rapido,name="+VerdictPortName)
 	}
+	args = append(args, netArgs(c.Net)...)
 	return append(args, c.ExtraArgs...)
 }
 
@@ -241,4 +299,33 @@ func StartLogged(binary string, args []string, errPath string) (*Process, error)
 	p := &Process{cmd: cmd, done: make(chan struct{}), group: true}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	return p, nil
+}
+
+// ParseForward parses a user-mode port forward "[tcp:|udp:]HOSTPORT:GUESTPORT"
+// (rapido.net.hostfwd). There is no host address: forwards always listen
+// on 127.0.0.1.
+func ParseForward(s string) (Forward, error) {
+	f := Forward{Proto: "tcp"}
+	rest := s
+	if p, r, ok := strings.Cut(s, ":"); ok && (p == "tcp" || p == "udp") {
+		f.Proto, rest = p, r
+	}
+	h, g, ok := strings.Cut(rest, ":")
+	var err1, err2 error
+	if ok {
+		f.HostPort, err1 = parsePort(h)
+		f.GuestPort, err2 = parsePort(g)
+	}
+	if !ok || err1 != nil || err2 != nil {
+		return Forward{}, fmt.Errorf("port forward %q: want [tcp:|udp:]HOSTPORT:GUESTPORT", s)
+	}
+	return f, nil
+}
+
+func parsePort(s string) (int, error) {
+	var n int
+	if _, err := fmt.Sscanf(s, "%d", &n); err != nil || n < 1 || n > 65535 || fmt.Sprint(n) != s {
+		return 0, fmt.Errorf("bad port %q", s)
+	}
+	return n, nil
 }
