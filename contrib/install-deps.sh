@@ -27,6 +27,7 @@ wanted=(
 	man-db:man
 	e2fsprogs:/sbin/mkfs.ext4
 	dmsetup:/sbin/dmsetup
+	rsync:rsync
 )
 if [ "${RAPIDO_DEPS_BENCH:-}" = 1 ]; then
 	wanted+=(dracut-core:/usr/bin/dracut hyperfine:hyperfine jq:jq)

@@ -49,8 +49,8 @@ func withCutKconfig(b BuildOptions, h *cut.Host) BuildOptions {
 // before they are stopped.
 const hookGrace = 5 * time.Second
 
-// prepareTimeout bounds a hook's prepare phase.
-const prepareTimeout = 2 * time.Minute
+// prepareTimeout bounds a hook's prepare phase (kselftest builds there).
+const prepareTimeout = 15 * time.Minute
 
 // cutQEMUArgs returns the cut's QEMU arguments with $RAPIDO_RUNDIR
 // expanded, and the QMP socket when the cut has host hooks.
@@ -80,7 +80,7 @@ type cutHostRun struct {
 
 // startCutHost adds the cut's QEMU arguments to qc and runs every hook's
 // prepare phase ("SCRIPT prepare"), which must succeed before QEMU starts.
-func startCutHost(ctx context.Context, h *cut.Host, qc *qemu.Config, logDir string, progress io.Writer) (*cutHostRun, error) {
+func startCutHost(ctx context.Context, h *cut.Host, qc *qemu.Config, bo BuildOptions, logDir string, progress io.Writer) (*cutHostRun, error) {
 	r := &cutHostRun{host: h, logDir: logDir, progress: progress}
 	qmp := ""
 	if len(h.Hooks) > 0 {
@@ -93,7 +93,11 @@ func startCutHost(ctx context.Context, h *cut.Host, qc *qemu.Config, logDir stri
 		r.qmpDir, qmp = dir, filepath.Join(dir, "qmp.sock")
 		self, _ := os.Executable()
 		r.env = append(os.Environ(), "RAPIDO_QMP="+qmp, "RAPIDO_RUNDIR="+logDir,
-			"RAPIDO_CONSOLE="+qc.ConsoleLog, "RAPIDO_GIT_RAPIDO="+self)
+			"RAPIDO_CONSOLE="+qc.ConsoleLog, "RAPIDO_GIT_RAPIDO="+self,
+			"RAPIDO_SRCDIR="+bo.SourceDir, "RAPIDO_BUILDDIR="+bo.BuildDir)
+		for k, v := range h.Env {
+			r.env = append(r.env, k+"="+v)
+		}
 	}
 	qc.ExtraArgs = append(qc.ExtraArgs, cutQEMUArgs(h, logDir, qmp)...)
 	for i, hook := range h.Hooks {

@@ -309,7 +309,7 @@ func Run(ctx context.Context, s *Spec, h Host) (*Verdict, error) {
 	if note != "" {
 		fmt.Fprintln(progress, note)
 	}
-	hooks, err := startCutHost(ctx, ch, &qc, v.LogDir, progress)
+	hooks, err := startCutHost(ctx, ch, &qc, bo, v.LogDir, progress)
 	if err != nil {
 		return infra(v, fmt.Errorf("cut: %w", err)), nil
 	}

@@ -88,6 +88,7 @@ func TestRealCuts(t *testing.T) {
 	}{
 		{"fstests-smoke", `fstests-smoke: ext4 passed \(4 MiB written, read back identical, fsck clean\)`, nil},
 		{"usb-gadget", `usb-gadget: 4 MiB written through USB read back identically`, nil},
+		{"kselftest", `kselftest: all [1-9]\d* tests passed`, nil},
 		{"multipath", `multipath: I/O survived the failover \(\d+ passes, data identical\)`, func(t *testing.T, logDir, console string) {
 			hook, _ := os.ReadFile(filepath.Join(logDir, "hook-1-multipath-hook.sh.log"))
 			if !strings.Contains(string(hook), "multipath-hook: path1 removed") {

@@ -22,6 +22,9 @@ type Host struct {
 	QEMUArgs []string
 	// Hooks are host scripts (absolute paths), see the host-hook directive.
 	Hooks []string
+	// Env holds the config directives' values (RAPIDO_KEY=value), which
+	// hooks get in their environment as the test does.
+	Env map[string]string
 }
 
 // Digest hashes the host side for the verdict cache: the kconfig items,
@@ -55,6 +58,7 @@ func ScanHost(o Options) (*Host, error) {
 	if err := r.manifest(src, text, 0); err != nil {
 		return nil, err
 	}
+	r.plan.Host.Env = r.configEnv(nil)
 	return &r.plan.Host, nil
 }
 
