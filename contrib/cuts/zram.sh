@@ -1,6 +1,9 @@
 # zram.sh — sourced by the block-device cuts: zram_dev SIZE prints the path
 # of a fresh zram device of SIZE (e.g. 256M). The first call uses the zram0
 # the driver creates at boot; later calls ask zram-control for another.
+
+# e2fsprogs and others look for mounted file systems in /etc/mtab.
+[ -e /etc/mtab ] || { mkdir -p /etc && ln -s /proc/self/mounts /etc/mtab; }
 zram_dev() {
 	if [ -e /sys/block/zram0 ] && [ "$(cat /sys/block/zram0/disksize)" = 0 ]; then
 		n=0
