@@ -4,7 +4,7 @@
 # headers), and pack them as a cpio archive that QEMU attaches as a disk.
 set -eu
 [ "$1" = prepare ] || exit 0
-targets=${RAPIDO_KSELFTEST_TARGETS:-mincore sigaltstack}
+targets=${RAPIDO_KSELFTEST_TARGETS:-sigaltstack size}
 out=$RAPIDO_RUNDIR/kselftest
 echo "kselftest-hook: building $targets"
 # The build directory is git rapido's: take its lock as git rapido does.

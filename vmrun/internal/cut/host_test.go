@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-func writeFiles(t *testing.T, files map[string]string) string {
+func hostManifestFiles(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, text := range files {
@@ -24,12 +24,12 @@ func writeFiles(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-func lookup(m map[string]string) func(string) (string, bool) {
+func configLookup(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
 func TestScanHostKconfigThroughIncludes(t *testing.T) {
-	dir := writeFiles(t, map[string]string{
+	dir := hostManifestFiles(t, map[string]string{
 		"a.cut": "# a\nkconfig CONFIG_ZRAM=y CONFIG_CRYPTO_LZO=y\ninclude b.cut\nbin /does/not/exist\nkconfig CONFIG_EXT4_FS=m\n",
 		"b.cut": "kconfig CONFIG_BLOCK=y\nqemu-arg -device virtio-scsi-pci,id=hba0\n",
 	})
@@ -63,7 +63,7 @@ func TestKconfigDirectiveErrors(t *testing.T) {
 		{"config", "config: want one or more"},
 		{"config Bad_Key", `"Bad_Key": want a key`},
 	} {
-		dir := writeFiles(t, map[string]string{"x.cut": "# first\n" + tc.line + "\n", "plain.txt": "x"})
+		dir := hostManifestFiles(t, map[string]string{"x.cut": "# first\n" + tc.line + "\n", "plain.txt": "x"})
 		_, err := ScanHost(Options{Manifest: filepath.Join(dir, "x.cut")})
 		var me *ManifestError
 		if !errors.As(err, &me) || me.Line != 2 || !strings.Contains(err.Error(), tc.want) {
@@ -73,7 +73,7 @@ func TestKconfigDirectiveErrors(t *testing.T) {
 }
 
 func TestKconfigValues(t *testing.T) {
-	dir := writeFiles(t, map[string]string{"x.cut": `kconfig CONFIG_A=y CONFIG_B=m CONFIG_C=n CONFIG_D=64 CONFIG_E=0x10 CONFIG_F="lzo"` + "\n"})
+	dir := hostManifestFiles(t, map[string]string{"x.cut": `kconfig CONFIG_A=y CONFIG_B=m CONFIG_C=n CONFIG_D=64 CONFIG_E=0x10 CONFIG_F="lzo"` + "\n"})
 	h, err := ScanHost(Options{Manifest: filepath.Join(dir, "x.cut")})
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func TestKconfigValues(t *testing.T) {
 }
 
 func TestConfigDirective(t *testing.T) {
-	dir := writeFiles(t, map[string]string{
+	dir := hostManifestFiles(t, map[string]string{
 		"x.cut": "config fstests.fs=ext4 fstests.src fstests.tests\nkconfig CONFIG_${RAPIDO_FSTESTS_FS}_X=y\nfile $RAPIDO_FSTESTS_SRC/check /fstests/check\n",
 		"check": "#!/bin/sh\n",
 	})
@@ -95,14 +95,14 @@ func TestConfigDirective(t *testing.T) {
 		t.Fatalf("err = %v, want the unset key named", err)
 	}
 	cfg := map[string]string{"rapido.fstests.src": dir, "rapido.fstests.fs": "xfs"}
-	h, err := ScanHost(Options{Manifest: man, Lookup: lookup(cfg)})
+	h, err := ScanHost(Options{Manifest: man, Lookup: configLookup(cfg)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(h.Kconfig, []string{"CONFIG_xfs_X=y"}) {
 		t.Errorf("Kconfig = %q: config value not expanded", h.Kconfig)
 	}
-	p, err := Resolve(Options{Manifest: man, Init: "/bin/busybox", Lookup: lookup(cfg), Env: map[string]string{"RAPIDO_FSTESTS_FS": "btrfs", "OTHER": "1"}})
+	p, err := Resolve(Options{Manifest: man, Init: "/bin/busybox", Lookup: configLookup(cfg), Env: map[string]string{"RAPIDO_FSTESTS_FS": "btrfs", "OTHER": "1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestConfigDirective(t *testing.T) {
 	}
 	// The default applies when the key is unset.
 	cfg = map[string]string{"rapido.fstests.src": dir}
-	p, err = Resolve(Options{Manifest: man, Init: "/bin/busybox", Lookup: lookup(cfg)})
+	p, err = Resolve(Options{Manifest: man, Init: "/bin/busybox", Lookup: configLookup(cfg)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestConfigDirective(t *testing.T) {
 }
 
 func TestUndeclaredVariablesStay(t *testing.T) {
-	dir := writeFiles(t, map[string]string{"x.cut": "config a.b\nqemu-arg file=$RAPIDO_RUNDIR/d.img\n"})
+	dir := hostManifestFiles(t, map[string]string{"x.cut": "config a.b\nqemu-arg file=$RAPIDO_RUNDIR/d.img\n"})
 	h, err := ScanHost(Options{Manifest: filepath.Join(dir, "x.cut")})
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +144,7 @@ func TestConfigEnv(t *testing.T) {
 }
 
 func TestHostDigest(t *testing.T) {
-	dir := writeFiles(t, map[string]string{"hook.sh": "#!/bin/sh\necho one\n", "x.cut": "host-hook hook.sh\n"})
+	dir := hostManifestFiles(t, map[string]string{"hook.sh": "#!/bin/sh\necho one\n", "x.cut": "host-hook hook.sh\n"})
 	if d, _ := (&Host{}).Digest(); d != "" {
 		t.Errorf("empty Host digest = %q, want \"\"", d)
 	}
