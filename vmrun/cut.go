@@ -23,8 +23,8 @@ type CutOptions struct {
 	Timeout       time.Duration // guest-side test timeout
 	CacheDir      string        // image cache; "" = ${XDG_CACHE_HOME:-~/.cache}/git-rapido/images
 	Env           map[string]string
-	// Lookup reads git config for the manifest's config directive;
-	// SpecFromConfig sets it.
+	// Lookup reads git config for the manifest's config directive (the
+	// command layer sets it to the git config's Get).
 	Lookup func(key string) (string, bool)
 }
 

@@ -130,7 +130,6 @@ func SpecFromConfig(cfg Config, top, rapidoDir string) (*Spec, error) {
 		return nil, fmt.Errorf("rapido.timeout: %w", err)
 	}
 	s.Cut.Name = get("rapido.cut", "")
-	s.Cut.Lookup = cfg.Get
 	// RAPIDO_INIT names another static binary to install as /init: the
 	// hermetic tests use it because a test binary need not be static.
 	s.Cut.InitBinary = os.Getenv("RAPIDO_INIT")

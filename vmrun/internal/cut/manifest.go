@@ -315,7 +315,7 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 		}
 		return r.manifest(other, text, depth+1)
 	default:
-		return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include, shell, kconfig, qemu-arg, host-hook, config)", verb)
+		return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include, shell)", verb)
 	}
 	return nil
 }
