@@ -34,7 +34,7 @@ type Options struct {
 	TimeoutSec int
 	Env        map[string]string
 	Hostname   string
-	// Lookup reads git config for the config directive ("rapido.KEY").
+	// Lookup reads git config for the config directive (key rapido.KEY).
 	Lookup func(key string) (string, bool)
 }
 
