@@ -40,11 +40,15 @@ install: build
 	install -D -m 0644 bin/git-rapido.1 $(DESTDIR)$(MANDIR)/git-rapido.1
 	install -D -m 0644 contrib/completion/git-rapido.bash $(DESTDIR)$(COMPDIR)/git-rapido
 	install -D -m 0644 contrib/completion/git-rapido.zsh $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_git-rapido.zsh
+	install -d $(DESTDIR)$(PREFIX)/share/git-rapido/cuts
+	install -m 0644 contrib/cuts/*.cut $(DESTDIR)$(PREFIX)/share/git-rapido/cuts/
+	install -m 0755 contrib/cuts/*.sh $(DESTDIR)$(PREFIX)/share/git-rapido/cuts/
 	@case ":$$PATH:" in *":$(BINDIR):"*) ;; *) echo "note: add $(BINDIR) to PATH so 'git rapido' finds git-rapido";; esac
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/git-rapido $(DESTDIR)$(MANDIR)/git-rapido.1 $(DESTDIR)$(COMPDIR)/git-rapido \
 		$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_git-rapido.zsh
+	rm -rf $(DESTDIR)$(PREFIX)/share/git-rapido/cuts
 
 deps:
 	@contrib/install-deps.sh

@@ -25,6 +25,9 @@ wanted=(
 	iproute2:ip
 	xz-utils:xz
 	man-db:man
+	e2fsprogs:/sbin/mkfs.ext4
+	dmsetup:/sbin/dmsetup
+	rsync:rsync
 )
 if [ "${RAPIDO_DEPS_BENCH:-}" = 1 ]; then
 	wanted+=(dracut-core:/usr/bin/dracut hyperfine:hyperfine jq:jq)

@@ -23,6 +23,9 @@ type CutOptions struct {
 	Timeout       time.Duration // guest-side test timeout
 	CacheDir      string        // image cache; "" = ${XDG_CACHE_HOME:-~/.cache}/git-rapido/images
 	Env           map[string]string
+	// Lookup reads git config for the manifest's config directive (the
+	// command layer sets it to the git config's Get).
+	Lookup func(key string) (string, bool)
 }
 
 // CutPlan is a resolved cut, ready to be written.
@@ -37,6 +40,7 @@ func PlanCut(o CutOptions) (*CutPlan, error) {
 		Name: o.Name, Manifest: o.Manifest, Script: o.Script, Command: o.Command,
 		SearchPath: o.SearchPath, ModulesDir: o.ModulesDir, Release: o.KernelRelease,
 		Init: o.InitBinary, TimeoutSec: int(o.Timeout / time.Second), Env: o.Env,
+		Lookup: o.Lookup,
 	})
 	if err != nil {
 		return nil, err

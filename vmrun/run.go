@@ -189,7 +189,11 @@ func ParseDuration(v string) (time.Duration, error) {
 // itself as /init), the test, and the VM settings. Acceleration and paths
 // are left out: they change how fast, not what.
 func (s *Spec) Digest() (string, error) {
-	cd, err := ConfigDigest(s.Build)
+	ch, err := s.cutHost()
+	if err != nil {
+		return "", err
+	}
+	cd, err := ConfigDigest(withCutKconfig(s.Build, ch))
 	if err != nil {
 		return "", err
 	}
@@ -205,11 +209,16 @@ func (s *Spec) Digest() (string, error) {
 	fmt.Fprintf(h, "git-rapido spec v1\nconfig %s\ncut %s\n", cd, id)
 	fmt.Fprintf(h, "memory %s cpus %d append %q qemu-extra %q timeout %s\n",
 		s.QEMU.Memory, s.QEMU.CPUs, s.QEMU.KernelArgs, s.QEMU.ExtraArgs, s.Cut.Timeout)
-	// Networking and several VMs only add lines, so the keys of runs that
-	// use neither stay as they were.
+	// Networking, several VMs and a cut's host-side needs only add lines,
+	// so the keys of runs that use none of them stay as they were.
 	h.Write([]byte(s.Net.digestLine()))
 	if plan.plan.VMs > 1 {
 		fmt.Fprintf(h, "vms %d verdict-from %d\n", plan.plan.VMs, plan.plan.VerdictFrom)
+	}
+	if hd, err := ch.Digest(); err != nil {
+		return "", err
+	} else if hd != "" {
+		fmt.Fprintf(h, "cut-host %s\n", hd)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -253,7 +262,11 @@ func Run(ctx context.Context, s *Spec, h Host) (*Verdict, error) {
 	}
 
 	// Build.
-	bo := s.Build
+	ch, err := s.cutHost()
+	if err != nil {
+		return infra(v, fmt.Errorf("cut: %w", err)), nil
+	}
+	bo := withCutKconfig(s.Build, ch)
 	bo.LogDir, bo.Progress, bo.Terminal, bo.Exec = v.LogDir, progress, h.Terminal, h.Exec
 	var br *BuildResult
 	if s.NoBuild {
@@ -330,12 +343,17 @@ func Run(ctx context.Context, s *Spec, h Host) (*Verdict, error) {
 	if note != "" {
 		fmt.Fprintln(progress, note)
 	}
+	hooks, err := startCutHost(ctx, ch, &qc, bo, v.LogDir, progress)
+	if err != nil {
+		return infra(v, fmt.Errorf("cut: %w", err)), nil
+	}
+	defer hooks.cleanup()
 	if s.Interactive {
 		qc.Accel = accel
-		return v, boot(ctx, s, qc)
+		return v, hooks.boot(ctx, s, qc)
 	}
 	fmt.Fprintf(progress, "boot: %s (%s)\n", filepath.Base(br.KernelImage), accel)
-	out, err := bootAndWatch(ctx, s, qc, accel)
+	out, err := hooks.watch(ctx, s, qc, accel)
 	if err != nil {
 		return v, err
 	}
@@ -346,13 +364,14 @@ func Run(ctx context.Context, s *Spec, h Host) (*Verdict, error) {
 		fmt.Fprintln(progress, "boot: no progress under KVM; falling back to TCG (remembered)")
 		os.Remove(qc.ConsoleLog)
 		os.Remove(qc.VerdictPath)
-		if out, err = bootAndWatch(ctx, s, qc, "tcg"); err != nil {
+		if out, err = hooks.watch(ctx, s, qc, "tcg"); err != nil {
 			return v, err
 		}
 	} else if accel == "kvm" && s.QEMU.Accel == "auto" && out.initSeen {
 		rememberAccel(s.QEMU.Binary, true, "")
 	}
 	classify(v, out)
+	hooks.judge(v)
 	v.Timings.KernelBoot, v.Timings.Init, v.Timings.Test, v.Timings.Shutdown = out.timings()
 	return v, nil
 }
@@ -627,6 +646,9 @@ func DryRun(s *Spec) []string {
 	if nets, err := s.Net.plan(1); err == nil && nets != nil {
 		qc.Net = nets[0].net
 		qc.KernelArgs = append(append([]string(nil), qc.KernelArgs...), nets[0].kernelArgs...)
+	}
+	if ch, err := s.cutHost(); err == nil {
+		qc.ExtraArgs = append(qc.ExtraArgs, cutQEMUArgs(ch, filepath.Join(s.LogRoot, "<run>"), "<qmp-socket>")...)
 	}
 	return append([]string{qc.Binary}, qemu.BuildArgs(qc)...)
 }

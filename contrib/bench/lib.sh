@@ -23,11 +23,15 @@ need() {
 # Times OURS_CMD against REF_CMD and records the medians and their ratio.
 bench_pair() {
 	local id=$1 desc=$2 runs=$3 ours=$4 refname=$5 ref=$6 prep=${7:-}
+	selected "$id" || return 0
 	need hyperfine jq
 	local json
 	json=$(mktemp)
 	local args=(--style basic --runs "$runs" --export-json "$json" -N)
 	[ -n "$prep" ] && args+=(--prepare "$prep")
+	# BENCH_WARMUP=1: one unmeasured run of each side first, so neither side
+	# pays for state the other one left (a cold page cache, a relink).
+	[ "${BENCH_WARMUP:-0}" -gt 0 ] && args+=(--warmup "$BENCH_WARMUP")
 	# -N: no intermediate shell, so shell start-up does not blur small numbers;
 	# commands needing a shell must say "sh -c '...'" themselves.
 	hyperfine "${args[@]}" -n "git rapido" "$ours" -n "$refname" "$ref" >&2
@@ -40,9 +44,16 @@ bench_pair() {
 	rm -f "$json"
 }
 
+# selected ID: whether RAPIDO_BENCH_ONLY (an extended regexp of benchmark
+# ids; default all) asks for ID, to re-run part of a suite.
+selected() {
+	[[ -z "${RAPIDO_BENCH_ONLY:-}" || $1 =~ ^(${RAPIDO_BENCH_ONLY})$ ]]
+}
+
 # bench_value ID DESCRIPTION VALUE UNIT [NOTE]
 # Records a single measured number (a count, a size, a throughput).
 bench_value() {
+	selected "$1" || return 0
 	need jq
 	jq -cn --arg id "$1" --arg desc "$2" --argjson v "$3" --arg unit "$4" --arg note "${5:-}" \
 		'{bench: $id, description: $desc, value: $v, unit: $unit, note: $note}' >>"$RAPIDO_BENCH_OUT"
@@ -86,6 +97,7 @@ raw_qemu_cmd() {
 # spread over RUNS) where the reference is not a command but a number
 # recorded next to it.
 bench_time() {
+	selected "$1" || return 0
 	need hyperfine jq
 	local json
 	json=$(mktemp)

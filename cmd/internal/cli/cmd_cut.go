@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -91,8 +92,12 @@ func runCut(ctx context.Context, env *Env, o *cutOptions, args []string) error {
 	if o.script != "" && len(command) > 0 {
 		return Usagef("--script and -- <cmd> are mutually exclusive")
 	}
-	plan, err := vmrun.PlanCut(vmrun.CutOptions{Name: o.name, Manifest: o.manifest, Script: o.script,
-		Command: command, SearchPath: search})
+	co := vmrun.CutOptions{Name: o.name, Manifest: o.manifest, Script: o.script,
+		Command: command, SearchPath: search, InitBinary: os.Getenv("RAPIDO_INIT")}
+	if cfg, err := env.Config(ctx); err == nil {
+		co.Lookup = cfg.Get // the manifest's config directive
+	}
+	plan, err := vmrun.PlanCut(co)
 	if err != nil {
 		return fmt.Errorf("cut: %w", err)
 	}

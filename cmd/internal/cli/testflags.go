@@ -110,6 +110,7 @@ func (f *testFlags) Spec(ctx context.Context, env *Env, args []string) (*vmrun.S
 	if err != nil {
 		return nil, fmt.Errorf("read configuration: %w", err)
 	}
+	s.Cut.Lookup = cfg.Get // the cut manifest's config directive
 	if f.cut != "" {
 		s.Cut.Name = f.cut
 	}

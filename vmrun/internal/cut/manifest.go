@@ -35,12 +35,16 @@ type Options struct {
 	TimeoutSec int
 	Env        map[string]string
 	Hostname   string
+	// Lookup reads git config for the config directive (key rapido.KEY).
+	Lookup func(key string) (string, bool)
 }
 
 // Plan is a resolved cut: every entry of the image, nothing written yet.
 type Plan struct {
 	Image *Image
 	Spec  guest.Spec
+	// Host is what the manifest asks of the build and the VM (host.go).
+	Host Host
 	// Sources lists the manifest files read, in order, for messages.
 	Sources []string
 	// VMs is how many VMs boot this image together ("vms N"; 1 by
@@ -121,7 +125,7 @@ func Resolve(o Options) (*Plan, error) {
 	}
 	p.Spec.Command = o.Command
 	p.Spec.TimeoutSec = o.TimeoutSec
-	p.Spec.Env = o.Env
+	p.Spec.Env = r.configEnv(o.Env)
 	p.Spec.Hostname = o.Hostname
 	if p.Spec.Hostname == "" {
 		p.Spec.Hostname = "rapido1"
@@ -182,6 +186,9 @@ type resolver struct {
 	kmods   []modRequest
 	tryMods []string
 	nrun    int
+	// scanOnly skips the image directives (ScanHost).
+	scanOnly bool
+	vars     map[string]configVar
 }
 
 // modRequest is a kmod name with the line that asked for it: the module
@@ -235,6 +242,16 @@ func relative(src, p string) string {
 }
 
 func (r *resolver) directive(src, verb string, args []string, depth int) error {
+	args, err := r.expand(args)
+	if err != nil {
+		return err
+	}
+	if ok, err := r.hostDirective(src, verb, args); ok {
+		return err
+	}
+	if r.scanOnly && verb != "include" {
+		return nil
+	}
 	want := func(n int, usage string) error {
 		if len(args) != n {
 			return fmt.Errorf("%s: want %s", verb, usage)
@@ -351,7 +368,7 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 		}
 		return r.manifest(other, text, depth+1)
 	default:
-		return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include, shell, vms, verdict-from)", verb)
+		return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include, shell, vms, verdict-from, kconfig, qemu-arg, host-hook, config)", verb)
 	}
 	return nil
 }

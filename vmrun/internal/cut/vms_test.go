@@ -56,7 +56,7 @@ func TestVMsDirectives(t *testing.T) {
 		"verdict-from 0\n":        "verdict-from: want a VM number",
 		"vms 2\nverdict-from 3\n": "verdict-from 3: the cut boots only 2 VM(s)",
 		"verdict-from first\n":    "verdict-from: want a VM number (1 is the first) or all",
-		"vmz 2\n":                 "vms, verdict-from)",
+		"vmz 2\n":                 "vms, verdict-from",
 	} {
 		if _, err := resolve(text); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Resolve(%q) = %v, want an error containing %q", text, err, want)

@@ -157,7 +157,7 @@ func ConfigDigest(o Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for _, it := range items {
+	for _, it := range DropRedundant(items) {
 		fmt.Fprintf(h, "%s\n", it)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
@@ -184,6 +184,25 @@ func fragmentItems(frags []string) ([]string, error) {
 		out = append(out, configLines(string(b))...)
 	}
 	return out, nil
+}
+
+// DropRedundant removes the settings that repeat the value their symbol
+// already has from an earlier line: they change nothing in the merged
+// .config, so leaving them out of ConfigDigest keeps the digest (and the
+// configured build) the same when a cut asks for an option that
+// rapido.kconfig already sets.
+func DropRedundant(items []string) []string {
+	cur := map[string]string{}
+	out := items[:0:0]
+	for _, it := range items {
+		sym, v := parseSetting(it)
+		if old, ok := cur[sym]; ok && old == v && sym != "" {
+			continue
+		}
+		cur[sym] = v
+		out = append(out, it)
+	}
+	return out
 }
 
 var (
