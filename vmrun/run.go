@@ -364,12 +364,14 @@ func Run(ctx context.Context, s *Spec, h Host) (*Verdict, error) {
 		fmt.Fprintln(progress, "boot: no progress under KVM; falling back to TCG (remembered)")
 		os.Remove(qc.ConsoleLog)
 		os.Remove(qc.VerdictPath)
-		if out, err = hooks.watch(ctx, s, qc, "tcg"); err != nil {
+		accel = "tcg"
+		if out, err = hooks.watch(ctx, s, qc, accel); err != nil {
 			return v, err
 		}
 	} else if accel == "kvm" && s.QEMU.Accel == "auto" && out.initSeen {
 		rememberAccel(s.QEMU.Binary, true, "")
 	}
+	v.Accel = accel
 	classify(v, out)
 	hooks.judge(v)
 	v.Timings.KernelBoot, v.Timings.Init, v.Timings.Test, v.Timings.Shutdown = out.timings()

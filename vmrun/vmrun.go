@@ -51,11 +51,14 @@ type Verdict struct {
 	// panic with its call trace, the tail of the failing command's output.
 	Excerpt []string `json:"excerpt,omitempty"`
 	// LogDir holds build.log, console.log, and the guest's output.
-	LogDir        string        `json:"log_dir,omitempty"`
-	KernelRelease string        `json:"kernel_release,omitempty"`
-	Timings       Timings       `json:"timings"`
-	Started       time.Time     `json:"started"`
-	Duration      time.Duration `json:"duration"`
+	LogDir        string `json:"log_dir,omitempty"`
+	KernelRelease string `json:"kernel_release,omitempty"`
+	// Accel is the accelerator the verdict's boot ran under (kvm or tcg),
+	// after auto-detection and any fallback.
+	Accel    string        `json:"accel,omitempty"`
+	Timings  Timings       `json:"timings"`
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"duration"`
 }
 
 // Timings splits a run into its phases.

@@ -122,6 +122,11 @@ func TestRealRun(t *testing.T) {
 			if !regexp.MustCompile(tc.reason).MatchString(stderr) {
 				t.Errorf("git rapido run on %s: stderr lacks %q", tc.fixture, tc.reason)
 			}
+			// Auto-detection settles on an accelerator that really booted
+			// the guest, and --timings names it.
+			if boot := `timings: build .*, kernel boot \S+ \((kvm|tcg)\), init `; tc.code != 125 && !regexp.MustCompile(boot).MatchString(stderr) {
+				t.Errorf("git rapido run --timings on %s: stderr lacks %q", tc.fixture, boot)
+			}
 		})
 	}
 }

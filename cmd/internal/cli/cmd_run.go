@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -52,7 +53,7 @@ under $(git rev-parse --git-path rapido/logs)/ and their directory is printed.`,
 			Flags: func(fs *pflag.FlagSet) {
 				o.test.Register(fs)
 				fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "print the QEMU command line and exit")
-				fs.BoolVar(&o.timings, "timings", false, "print how long each phase took (build, cut, kernel boot, init, test)")
+				fs.BoolVar(&o.timings, "timings", false, "print how long each phase took (build, cut, kernel boot, init, test, shutdown) and the accelerator")
 			},
 			Run: func(ctx context.Context, env *Env, args []string) error {
 				return runRun(ctx, env, o, args)
@@ -139,10 +140,17 @@ func printVerdict(env *Env, v *vmrun.Verdict, cached, timings bool) {
 	}
 	if timings {
 		t := v.Timings
-		fmt.Fprintf(w, "timings: build %s, cut %s, kernel boot %s, init %s, test %s, shutdown %s, total %s\n",
-			t.Build, t.Cut, t.KernelBoot, t.Init, t.Test, t.Shutdown, v.Duration.Round(1e6))
+		accel := ""
+		if v.Accel != "" {
+			accel = " (" + v.Accel + ")"
+		}
+		fmt.Fprintf(w, "timings: build %s, cut %s, kernel boot %s%s, init %s, test %s, shutdown %s, total %s\n",
+			ms(t.Build), ms(t.Cut), ms(t.KernelBoot), accel, ms(t.Init), ms(t.Test), ms(t.Shutdown), ms(v.Duration))
 	}
 }
+
+// ms rounds d to the millisecond: finer digits are noise for a boot.
+func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 
 func shellJoin(args []string) string {
 	q := make([]string, len(args))
