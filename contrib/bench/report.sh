@@ -13,8 +13,9 @@ machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /pro
 	echo "| benchmark | git rapido (median ± sd) | reference (median ± sd) | ratio |"
 	echo "|---|---|---|---|"
 	jq -r 'select(.speedup != null) |
-		def t(s): if s < 1 then "\(s*1000*10|round/10) ms" else "\(s*100|round/100) s" end;
-		"| \(.description) | \(t(.ours_median_s)) ± \(t(.ours_stddev_s // 0)) | \(.reference): \(t(.ref_median_s)) ± \(t(.ref_stddev_s // 0)) | \(.speedup*100|round/100)× |"' "$in"
+		def t(s): if s == 0 then "0" elif s < 0.001 then "\(s*1e6*10|round/10) µs" elif s < 1 then "\(s*1000*10|round/10) ms" else "\(s*100|round/100) s" end;
+		def sd(s): if s == null then "" else " ± \(t(s))" end;
+		"| \(.description) | \(t(.ours_median_s))\(sd(.ours_stddev_s)) | \(.reference): \(t(.ref_median_s))\(sd(.ref_stddev_s)) | \(.speedup*100|round/100)× |"' "$in"
 	echo
 	echo "| measurement | value | note |"
 	echo "|---|---|---|"

@@ -36,5 +36,7 @@ for s in "$here"/bench-*.sh; do
 	"$s" || echo "bench: $(basename "$s") failed" >&2
 done
 
+bench_value make-bench "make bench: wall time of this run" "$(((SECONDS + 30) / 60))" min \
+	"every script above$(grep -q '"kernel-cold-build"' "$RAPIDO_BENCH_OUT" && echo ", including the cold kernel build")"
 "$here/report.sh" "$RAPIDO_BENCH_OUT"
 "$here/update-readme.sh"
