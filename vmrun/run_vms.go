@@ -107,7 +107,7 @@ func runVMs(ctx context.Context, s *Spec, v *Verdict, n, verdictFrom int, br *Bu
 
 	pick := func(i int) {
 		vi := verdicts[i]
-		v.Status, v.Excerpt = vi.Status, vi.Excerpt
+		v.Status, v.Excerpt, v.Accel = vi.Status, vi.Excerpt, accel
 		v.Reason = fmt.Sprintf("rapido%d: %s", i+1, vi.Reason)
 		v.Timings.KernelBoot, v.Timings.Init, v.Timings.Test, v.Timings.Shutdown = outs[i].timings()
 	}

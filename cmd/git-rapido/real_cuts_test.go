@@ -50,13 +50,10 @@ func setupRealCuts(t *testing.T) (*realEnv, string) {
 	r := requireReal(t, "real-cuts")
 	root, _ := filepath.Abs("../..")
 	cuts := filepath.Join(root, "contrib/cuts")
-	r.run(r.clone, "git", "config", "--unset-all", "rapido.kconfig")
-	for _, it := range cutsKconfig(t, cuts) {
-		r.mustRun(t, r.clone, "git", "config", "--add", "rapido.kconfig", it)
-	}
+	r.setConfig(t, "rapido.kconfig", cutsKconfig(t, cuts)...)
 	r.mustRun(t, r.clone, "git", "config", "rapido.cutPath", cuts)
 	r.mustRun(t, r.clone, "git", "config", "rapido.timeout", "5m")
-	r.run(r.clone, "git", "config", "--unset-all", "rapido.fstests.src")
+	r.setConfig(t, "rapido.fstests.src")
 	return r, cuts
 }
 

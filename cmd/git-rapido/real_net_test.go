@@ -106,10 +106,7 @@ func TestRealNetBridge(t *testing.T) {
 	}
 	r := requireReal(t, "real-net")
 	root, _ := filepath.Abs("../..")
-	r.mustRun(t, r.clone, "git", "config", "--unset-all", "rapido.kconfig")
-	for _, k := range netKconfig {
-		r.mustRun(t, r.clone, "git", "config", "--add", "rapido.kconfig", k)
-	}
+	r.setConfig(t, "rapido.kconfig", netKconfig...)
 	r.mustRun(t, r.clone, "git", "config", "rapido.cutPath", filepath.Join(root, "contrib/cuts"))
 
 	ns := fmt.Sprintf("rapido-test-%d", os.Getpid())
@@ -216,10 +213,7 @@ func TestRealNetUser(t *testing.T) {
 		t.Skip("SKIPPING THE REAL USER-MODE NETWORK TEST: not root (it creates a network namespace)")
 	}
 	r := requireReal(t, "real-net")
-	r.mustRun(t, r.clone, "git", "config", "--unset-all", "rapido.kconfig")
-	for _, k := range netKconfig {
-		r.mustRun(t, r.clone, "git", "config", "--add", "rapido.kconfig", k)
-	}
+	r.setConfig(t, "rapido.kconfig", netKconfig...)
 	r.mustRun(t, r.clone, "git", "config", "rapido.net.hostfwd", "tcp:2207:7")
 	defer r.run(r.clone, "git", "config", "--unset", "rapido.net.hostfwd")
 	ns := fmt.Sprintf("rapido-test-user-%d", os.Getpid())

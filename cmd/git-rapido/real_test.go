@@ -90,6 +90,19 @@ func (r *realEnv) mustRun(t *testing.T, dir, name string, args ...string) string
 	return out
 }
 
+// setConfig makes the multi-valued key hold exactly values in the work
+// clone. A fresh clone has nothing to unset, which git config reports with
+// exit 5: that is the only failure let through.
+func (r *realEnv) setConfig(t *testing.T, key string, values ...string) {
+	t.Helper()
+	if _, errOut, code := r.run(r.clone, "git", "config", "--unset-all", key); code != 0 && code != 5 {
+		t.Fatalf("git config --unset-all %s: exit %d\n%s", key, code, errOut)
+	}
+	for _, v := range values {
+		r.mustRun(t, r.clone, "git", "config", "--add", key, v)
+	}
+}
+
 // versionTest is the fixtures' userspace check: the regression prefixes
 // /proc/version with "rapido-regressed ".
 var versionTest = []string{"--", "sh", "-c", `grep -q "^Linux version" /proc/version`}
