@@ -12,7 +12,7 @@ mkdir -p "$here/results"
 : >"$RAPIDO_BENCH_OUT"
 
 # Go benchmarks that compare in-process work with the tool it replaces.
-"$GO" test -run '^$' -bench . -benchtime 2s -count 5 ./trailers/... ./vmrun/... 2>&1 |
+"$GO" test -run '^$' -bench . -benchtime 1s -count 5 ./trailers/... ./vmrun/... 2>&1 |
 	tee "$here/results/go-bench.txt" | grep -E '^(Benchmark|ok|FAIL)' || true
 # go_median NAME: the median ns/op of benchmark NAME over its -count runs.
 go_median() {
