@@ -81,7 +81,7 @@ kernel_setup() {
 	[ -e "$KBUILD/vmlinux" ] || cold=1
 	(cd "$KCLONE" && "$RAPIDO_BIN" build >/dev/null)
 	[ "$cold" = 1 ] && bench_value kernel-cold-build "cold kernel build (tinyconfig + git rapido's fragments, v6.1)" \
-		"$((SECONDS - t0))" s "once per machine; its build directory persists under ${XDG_CACHE_HOME:-\$HOME/.cache}/git-rapido"
+		"$((SECONDS - t0))" s "once per machine; its build directory persists under \$XDG_CACHE_HOME/git-rapido (default ~/.cache)"
 	local targets=(bzImage)
 	grep -q '^CONFIG_MODULES=y' "$KBUILD/.config" && targets+=(modules)
 	local cc=()
