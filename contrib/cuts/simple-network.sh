@@ -39,7 +39,10 @@ nc -ll -p 7001 -e true </dev/null >/dev/null 2>&1 &
 for p in $RAPIDO_PEERS; do
 	[ "$p" = "$RAPIDO_IP" ] && continue
 	n=0
-	until nc -w 1 "$p" 7001 </dev/null >/dev/null 2>&1 || ! ping -c 1 -W 1 "$p" >/dev/null 2>&1; do
+	# timeout: a peer that accepts and powers off before closing leaves
+	# nc waiting for a FIN that never comes (nc -w bounds only the connect).
+	until timeout 3 nc -w 1 "$p" 7001 </dev/null >/dev/null 2>&1 ||
+		! timeout 3 ping -c 1 -W 1 "$p" >/dev/null 2>&1; do
 		n=$((n + 1))
 		[ $n -lt 120 ] || { echo "$me: $p never finished"; exit 1; }
 		sleep 0.5
