@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/git-rapido/git-rapido/vmrun/internal/proctest"
 )
 
 // fakeQEMU plays QEMU for Run: it finds the console log and the verdict
@@ -88,7 +90,7 @@ func (f *fakeRun) checkNoOrphans(t *testing.T) {
 	pgid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	// The group was signalled; give the signal a moment to land.
 	deadline := time.Now().Add(2 * time.Second)
-	for pgid > 0 && liveInGroup(pgid) {
+	for pgid > 0 && proctest.LiveInGroup(pgid) {
 		if time.Now().After(deadline) {
 			t.Errorf("processes of QEMU's group %d outlived the run", pgid)
 			return
@@ -184,25 +186,4 @@ func TestRunNoBuildWithoutKernel(t *testing.T) {
 	if err != nil || v.Status != Infra || !strings.Contains(v.Reason, "no kernel built yet") {
 		t.Errorf("Run = %+v, %v; want infra: no kernel built yet", v, err)
 	}
-}
-
-// liveInGroup reports whether a process other than a zombie is in the
-// process group.
-func liveInGroup(pgid int) bool {
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		i := strings.LastIndexByte(string(b), ')')
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && f[0] != "X" {
-			return true
-		}
-	}
-	return false
 }

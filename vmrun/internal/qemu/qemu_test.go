@@ -5,11 +5,12 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/git-rapido/git-rapido/vmrun/internal/proctest"
 )
 
 var update = flag.Bool("update", false, "rewrite the testdata/*.golden files")
@@ -184,7 +185,7 @@ func TestKillProcessGroup(t *testing.T) {
 	// The group is gone: the background sleep died with the shell (a
 	// zombie waiting for its reaper counts as gone).
 	deadline = time.Now().Add(2 * time.Second)
-	for liveInGroup(pgid) {
+	for proctest.LiveInGroup(pgid) {
 		if time.Now().After(deadline) {
 			syscall.Kill(-pgid, syscall.SIGKILL)
 			t.Fatal("a process of QEMU's group outlived Kill")
@@ -197,28 +198,6 @@ func TestKillProcessGroup(t *testing.T) {
 	if _, err := StartLogged(filepath.Join(t.TempDir(), "no-qemu"), nil, errPath); err == nil || !strings.Contains(err.Error(), "install qemu") {
 		t.Errorf("StartLogged(missing) = %v; want a hint to install QEMU", err)
 	}
-}
-
-// liveInGroup reports whether a process other than a zombie is in the
-// process group.
-func liveInGroup(pgid int) bool {
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid pgrp ...; comm may hold spaces.
-		i := strings.LastIndexByte(string(b), ')')
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && f[0] != "X" {
-			return true
-		}
-	}
-	return false
 }
 
 // TestKillInteractive: an interactive QEMU shares our process group (it
