@@ -187,3 +187,33 @@ func TestRunNoBuildWithoutKernel(t *testing.T) {
 		t.Errorf("Run = %+v, %v; want infra: no kernel built yet", v, err)
 	}
 }
+
+// TestHookRunSeesConsole: a cut's host hook starts its run phase next to
+// QEMU and may read $RAPIDO_CONSOLE at once; the console file must exist
+// before any hook starts (it once was created after, and the check below
+// failed about half the time).
+func TestHookRunSeesConsole(t *testing.T) {
+	f := newFakeRun(t, "pass")
+	dir := filepath.Dir(f.spec.Cut.Script)
+	hook := "#!/bin/sh\n[ \"$1\" = run ] || exit 0\n[ -f \"$RAPIDO_CONSOLE\" ] && [ -f \"$RAPIDO_RUNDIR/verdict.jsonl\" ] || exit 7\n"
+	if err := os.WriteFile(filepath.Join(dir, "hook.sh"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := filepath.Join(dir, "hooked.cut")
+	if err := os.WriteFile(m, []byte("include base\nhost-hook hook.sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.spec.Cut.Manifest = m
+	// The race lost about one run in two: twenty runs make a pass of the
+	// old code a one-in-a-million event.
+	for i := 0; i < 20; i++ {
+		v, err := Run(context.Background(), f.spec, Host{Progress: io.Discard})
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if v.Status != Pass {
+			t.Fatalf("run %d: verdict %s %q; want pass (the hook did not see the console file)", i, v.Status, v.Reason)
+		}
+	}
+	f.checkNoOrphans(t)
+}

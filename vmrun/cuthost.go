@@ -194,6 +194,11 @@ func (r *cutHostRun) watch(ctx context.Context, s *Spec, qc qemu.Config, accel s
 		return bootAndWatch(ctx, s, qc, accel)
 	}
 	r.failure, r.excerpt = "", nil
+	// The files exist before the hooks start (bootAndWatch empties them
+	// again, which is harmless: QEMU has not started yet).
+	if err := resetRunFiles(qc); err != nil {
+		return nil, err
+	}
 	hs := r.startHooks(ctx)
 	out, err := bootAndWatch(ctx, s, qc, accel)
 	r.stopHooks(hs)

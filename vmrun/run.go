@@ -459,15 +459,26 @@ func (o *bootOutcome) timings() (kernel, init, test, shutdown time.Duration) {
 	return
 }
 
+// resetRunFiles creates (or empties) the console log and the verdict file
+// QEMU writes to. It runs before anything that may read them starts: a
+// cut's host hook is started before QEMU and may look at $RAPIDO_CONSOLE at
+// once.
+func resetRunFiles(qc qemu.Config) error {
+	for _, f := range []string{qc.ConsoleLog, qc.VerdictPath} {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			return fmt.Errorf("boot: %w", err)
+		}
+	}
+	return nil
+}
+
 // bootAndWatch runs QEMU, follows the console log, enforces the timeouts,
 // and collects what the guest and the kernel said.
 func bootAndWatch(ctx context.Context, s *Spec, qc qemu.Config, accel string) (*bootOutcome, error) {
 	qc.Accel = accel
 	out := &bootOutcome{consoleLog: qc.ConsoleLog}
-	for _, f := range []string{qc.ConsoleLog, qc.VerdictPath} {
-		if err := os.WriteFile(f, nil, 0o644); err != nil {
-			return nil, fmt.Errorf("boot: %w", err)
-		}
+	if err := resetRunFiles(qc); err != nil {
+		return nil, err
 	}
 	args := qemu.BuildArgs(qc)
 	os.WriteFile(filepath.Join(filepath.Dir(qc.ConsoleLog), "qemu.cmd"),
