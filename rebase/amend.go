@@ -5,8 +5,8 @@
 // land on a commit other than the one that was tested. It also drives
 // "git rebase -i --exec".
 //
-// The commit object is built with go-git from the old one; every change of
-// state (the ref move and its reflog, hooks) goes through the git binary.
+// Everything goes through the git binary: the commit object is written
+// with git's plumbing (see commit.go), the ref moves with update-ref.
 package rebase
 
 import (
@@ -17,14 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
-	"time"
-
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // Git runs the git binary; *gitexec.Runner satisfies it.
@@ -48,6 +41,10 @@ type AmendOptions struct {
 	Message  []byte // the new message, stored verbatim
 	NoVerify bool   // skip pre-commit and commit-msg, as --no-verify
 	Reflog   string // reflog message, e.g. "rapido test: <subject>"
+	// Check, when set, is asked about the message after each hook that
+	// may edit it: an error (e.g. "removed the Tested-by trailer") stops
+	// the amend before anything is written.
+	Check func(msg []byte) error
 }
 
 // Result is the rewritten commit.
@@ -90,35 +87,11 @@ func Amend(ctx context.Context, g Git, o AmendOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	msg := o.Message
-	if !o.NoVerify {
-		if err := runHook(ctx, g, o.Dir, hooks, "pre-commit", nil); err != nil {
-			return nil, err
-		}
-	}
-	// prepare-commit-msg and commit-msg may edit the message, through a
-	// file, exactly as with git commit.
-	gitDir, err := g.Git(ctx, "rev-parse", "--absolute-git-dir")
+	msg, err := runMessageHooks(ctx, g, o, hooks)
 	if err != nil {
-		return nil, fmt.Errorf("amend: %w", err)
-	}
-	msgFile := filepath.Join(gitDir, "COMMIT_EDITMSG")
-	if err := os.WriteFile(msgFile, msg, 0o644); err != nil {
-		return nil, fmt.Errorf("amend: write %s: %w", msgFile, err)
-	}
-	if err := runHook(ctx, g, o.Dir, hooks, "prepare-commit-msg", nil, msgFile, "message"); err != nil {
 		return nil, err
 	}
-	if !o.NoVerify {
-		if err := runHook(ctx, g, o.Dir, hooks, "commit-msg", nil, msgFile); err != nil {
-			return nil, err
-		}
-	}
-	if msg, err = os.ReadFile(msgFile); err != nil {
-		return nil, fmt.Errorf("amend: %w", err)
-	}
-
-	newID, err := writeCommit(ctx, g, o.Dir, o.Commit, msg)
+	newID, err := writeCommit(ctx, g, o.Commit, msg)
 	if err != nil {
 		return nil, err
 	}
@@ -139,109 +112,57 @@ func Amend(ctx context.Context, g Git, o AmendOptions) (*Result, error) {
 	return &Result{Old: o.Commit, New: newID}, nil
 }
 
+// runMessageHooks runs pre-commit, prepare-commit-msg and commit-msg as git
+// commit does — the last two edit the message through COMMIT_EDITMSG — and
+// returns the message they leave, asking o.Check after each edit.
+func runMessageHooks(ctx context.Context, g Git, o AmendOptions, hooks string) ([]byte, error) {
+	if !o.NoVerify {
+		if err := runHook(ctx, g, o.Dir, hooks, "pre-commit", nil); err != nil {
+			return nil, err
+		}
+	}
+	gitDir, err := g.Git(ctx, "rev-parse", "--absolute-git-dir")
+	if err != nil {
+		return nil, fmt.Errorf("amend: %w", err)
+	}
+	msgFile := filepath.Join(gitDir, "COMMIT_EDITMSG")
+	if err := os.WriteFile(msgFile, o.Message, 0o644); err != nil {
+		return nil, fmt.Errorf("amend: write %s: %w", msgFile, err)
+	}
+	steps := []struct {
+		hook string
+		args []string
+		skip bool
+		hint string
+	}{
+		{"prepare-commit-msg", []string{msgFile, "message"}, false, "fix the prepare-commit-msg hook"},
+		{"commit-msg", []string{msgFile}, o.NoVerify, "fix the commit-msg hook, or skip it with --no-verify"},
+	}
+	msg := o.Message
+	for _, s := range steps {
+		if s.skip {
+			continue
+		}
+		if err := runHook(ctx, g, o.Dir, hooks, s.hook, nil, s.args...); err != nil {
+			return nil, err
+		}
+		prev := msg
+		if msg, err = os.ReadFile(msgFile); err != nil {
+			return nil, fmt.Errorf("amend: %w", err)
+		}
+		if o.Check == nil || bytes.Equal(msg, prev) {
+			continue
+		}
+		if err := o.Check(msg); err != nil {
+			return nil, &Refusal{Err: fmt.Errorf("amend %.12s: the %s hook %w; nothing changed", o.Commit, s.hook, err), Hint: s.hint}
+		}
+	}
+	return msg, nil
+}
+
 func subject(msg []byte) string {
 	s, _, _ := strings.Cut(string(msg), "\n")
 	return s
-}
-
-// writeCommit builds the amended commit from the old one with go-git:
-// tree, parents (merges included), author and encoding kept, committer
-// refreshed, the old signature dropped and a new one made when
-// commit.gpgSign is set. It returns the new commit's id.
-func writeCommit(ctx context.Context, g Git, dir, oldID string, msg []byte) (string, error) {
-	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
-	if err != nil {
-		return "", fmt.Errorf("amend: open repository: %w", err)
-	}
-	old, err := repo.CommitObject(plumbing.NewHash(oldID))
-	if err != nil {
-		return "", fmt.Errorf("amend: read commit %.12s: %w", oldID, err)
-	}
-	ident, err := g.Git(ctx, "var", "GIT_COMMITTER_IDENT")
-	if err != nil {
-		return "", fmt.Errorf("amend: committer identity: %w (set user.name and user.email)", err)
-	}
-	committer, err := parseIdent(ident)
-	if err != nil {
-		return "", fmt.Errorf("amend: %w", err)
-	}
-	c := &object.Commit{
-		Author:       old.Author,
-		Committer:    committer,
-		Message:      string(msg),
-		TreeHash:     old.TreeHash,
-		ParentHashes: old.ParentHashes,
-		Encoding:     old.Encoding,
-		MergeTag:     old.MergeTag,
-	}
-	if err := sign(ctx, g, c); err != nil {
-		return "", err
-	}
-	obj := repo.Storer.NewEncodedObject()
-	if err := c.Encode(obj); err != nil {
-		return "", fmt.Errorf("amend: encode commit: %w", err)
-	}
-	h, err := repo.Storer.SetEncodedObject(obj)
-	if err != nil {
-		return "", fmt.Errorf("amend: write commit: %w", err)
-	}
-	return h.String(), nil
-}
-
-var identRe = regexp.MustCompile(`^(.*) <([^>]*)> (\d+) ([+-]\d{4})$`)
-
-// parseIdent parses "Name <email> 1700000000 +0100" as git var prints it.
-func parseIdent(s string) (object.Signature, error) {
-	m := identRe.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil {
-		return object.Signature{}, fmt.Errorf("bad identity %q", s)
-	}
-	secs, _ := strconv.ParseInt(m[3], 10, 64)
-	off, _ := strconv.Atoi(m[4][1:3])
-	mins, _ := strconv.Atoi(m[4][3:5])
-	tz := off*3600 + mins*60
-	if m[4][0] == '-' {
-		tz = -tz
-	}
-	return object.Signature{Name: m[1], Email: m[2], When: time.Unix(secs, 0).In(time.FixedZone("", tz))}, nil
-}
-
-// sign signs c with gpg when commit.gpgSign is set, the way git does:
-// gpg.program (default gpg) --status-fd=2 -bsau <user.signingKey or the
-// committer>, reading the unsigned commit on stdin.
-func sign(ctx context.Context, g Git, c *object.Commit) error {
-	on, _ := g.Git(ctx, "config", "--type=bool", "commit.gpgSign")
-	if on != "true" {
-		return nil
-	}
-	if f, _ := g.Git(ctx, "config", "gpg.format"); f != "" && f != "openpgp" {
-		return fmt.Errorf("amend: commit.gpgSign with gpg.format=%s is not supported; sign with openpgp or set commit.gpgSign=false", f)
-	}
-	program, _ := g.Git(ctx, "config", "gpg.program")
-	if program == "" {
-		program = "gpg"
-	}
-	key, _ := g.Git(ctx, "config", "user.signingKey")
-	if key == "" {
-		key = c.Committer.Name + " <" + c.Committer.Email + ">"
-	}
-	payload := &plumbing.MemoryObject{}
-	if err := c.EncodeWithoutSignature(payload); err != nil {
-		return fmt.Errorf("amend: sign: %w", err)
-	}
-	r, _ := payload.Reader()
-	cmd := g.Command(ctx, program, "--status-fd=2", "-bsau", key)
-	cmd.Stdin = r
-	var sig bytes.Buffer
-	cmd.Stdout = &sig
-	if err := g.Run(cmd); err != nil {
-		return fmt.Errorf("amend: sign with %s: %w", program, err)
-	}
-	if !bytes.Contains(sig.Bytes(), []byte("-----BEGIN PGP SIGNATURE-----")) {
-		return fmt.Errorf("amend: sign with %s: no signature produced", program)
-	}
-	c.PGPSignature = sig.String()
-	return nil
 }
 
 // hooksDir is where git looks for hooks, honouring core.hooksPath.

@@ -168,11 +168,21 @@ func TestAmendCommitMsgHook(t *testing.T) {
 	}
 }
 
+// The signature covers the object in the repository's own format, in the
+// header git verifies for it (gpgsig for SHA-1, gpgsig-sha256 for SHA-256).
 func TestAmendSignsWithGPG(t *testing.T) {
+	for _, format := range []string{"sha1", "sha256"} {
+		t.Run(format, func(t *testing.T) { testAmendSigns(t, format) })
+	}
+}
+
+func testAmendSigns(t *testing.T, format string) {
 	if _, err := exec.LookPath("gpg"); err != nil {
 		t.Skip("gpg is not installed")
 	}
 	r, dir := testRepo(t)
+	os.RemoveAll(filepath.Join(dir, ".git"))
+	run(t, r, "init", "-q", "--object-format="+format)
 	gnupg := filepath.Join(dir, ".gnupg")
 	os.MkdirAll(gnupg, 0o700)
 	r.Env = append(r.Env, "GNUPGHOME="+gnupg)
@@ -191,16 +201,11 @@ func TestAmendSignsWithGPG(t *testing.T) {
 	run(t, r, "fsck", "--strict")
 }
 
-func TestParseIdent(t *testing.T) {
-	s, err := parseIdent("C O Mitter <c@example.com> 1700000000 -0130")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, off := s.When.Zone()
-	if s.Name != "C O Mitter" || s.Email != "c@example.com" || s.When.Unix() != 1700000000 || off != -90*60 {
-		t.Errorf("parseIdent = %+v (offset %d)", s, off)
-	}
-	if _, err := parseIdent("nonsense"); err == nil {
-		t.Error("parseIdent(nonsense) succeeded")
+// The committer comes from git var: GIT_COMMITTER_* win, as in git.
+func TestCommitterIdent(t *testing.T) {
+	r, _ := testRepo(t)
+	got, err := committerIdent(context.Background(), r)
+	if err != nil || got != "C O Mitter <committer@example.com> 1700000100 +0000" {
+		t.Errorf("committerIdent = %q, %v", got, err)
 	}
 }

@@ -1,0 +1,65 @@
+package rebase
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+)
+
+// ErrUnborn means HEAD has no commit yet: there is nothing to amend.
+var ErrUnborn = errors.New("HEAD has no commit yet")
+
+// Preflight refuses, before any test starts, everything that would make
+// Amend fail once the verdict is in: a repository git cannot read, an
+// unborn HEAD, uncommitted changes, no committer identity, an object
+// database or git directory that cannot be written, a signing key that
+// commit.gpgSign needs but gpg cannot use. Hooks can still refuse at the
+// end: they are the user's to run then, not before. A detached HEAD is
+// fine (rebase exec lines run on one).
+func Preflight(ctx context.Context, g Git) error {
+	if _, err := g.Git(ctx, "rev-parse", "--show-object-format"); err != nil {
+		return &Refusal{Err: fmt.Errorf("amend: cannot read the repository: %w", err),
+			Hint: "this git cannot read the repository's format; use the git that created it"}
+	}
+	head, err := g.Git(ctx, "rev-parse", "--verify", "-q", "HEAD^{commit}")
+	if err != nil || head == "" {
+		return &Refusal{Err: fmt.Errorf("amend: %w", ErrUnborn), Hint: "commit first: git rapido tags an existing commit"}
+	}
+	if _, err := g.GitInput(ctx, nil, "cat-file", "commit", head); err != nil {
+		return fmt.Errorf("amend: read commit %.12s: %w", head, err)
+	}
+	if err := CheckClean(ctx, g); err != nil {
+		return err
+	}
+	if err := checkWritable(ctx, g); err != nil {
+		return err
+	}
+	ident, err := committerIdent(ctx, g)
+	if err != nil {
+		return err
+	}
+	// Sign a throwaway payload exactly as the amend will sign the commit:
+	// a missing key, a locked card or a wrong passphrase shows now.
+	_, err = signPayload(ctx, g, ident, []byte("git rapido: can this key sign?\n"))
+	return err
+}
+
+// checkWritable refuses a git directory or object database the amend could
+// not write to (COMMIT_EDITMSG and the reflog; the new commit object). In a
+// linked worktree the first is the worktree's own, the second the common
+// one.
+func checkWritable(ctx context.Context, g Git) error {
+	out, err := g.Git(ctx, "rev-parse", "--path-format=absolute", "--absolute-git-dir", "--git-path", "objects")
+	if err != nil {
+		return fmt.Errorf("amend: find the git directory: %w", err)
+	}
+	for _, d := range strings.Split(out, "\n") {
+		if err := syscall.Access(d, 2 /* W_OK */); err != nil {
+			return &Refusal{Err: fmt.Errorf("amend: cannot write to %s: %w", d, err),
+				Hint: "the amend writes a commit and a reflog entry there: make it writable"}
+		}
+	}
+	return nil
+}
