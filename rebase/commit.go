@@ -128,16 +128,31 @@ func signPayload(ctx context.Context, g Git, ident string, payload []byte) ([]by
 	}
 	cmd := g.Command(ctx, program, "--status-fd=2", "-bsau", key)
 	cmd.Stdin = bytes.NewReader(payload)
-	var sig bytes.Buffer
-	cmd.Stdout = &sig
+	var sig, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &sig, &stderr
 	if err := g.Run(cmd); err != nil {
-		return nil, &Refusal{Err: fmt.Errorf("amend: sign with %s as %q: %w", program, key, err),
+		return nil, &Refusal{Err: fmt.Errorf("amend: sign with %s as %q: %s", program, key, gpgReason(stderr.String(), err)),
 			Hint: "make the key in user.signingKey usable (gpg --list-secret-keys), or set commit.gpgSign=false"}
 	}
 	if !bytes.Contains(sig.Bytes(), []byte("-----BEGIN PGP SIGNATURE-----")) {
 		return nil, fmt.Errorf("amend: sign with %s: no signature produced", program)
 	}
 	return sig.Bytes(), nil
+}
+
+// gpgReason is gpg's last word on a failure ("gpg: signing failed: No
+// secret key"), not its whole chatter and status lines.
+func gpgReason(stderr string, err error) string {
+	reason := ""
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "gpg: ") {
+			reason = strings.TrimPrefix(l, "gpg: ")
+		}
+	}
+	if reason == "" {
+		reason, _, _ = strings.Cut(err.Error(), "\n")
+	}
+	return reason
 }
 
 // signer returns the program and key commit.gpgSign asks for, or "" when

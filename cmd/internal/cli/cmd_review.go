@@ -81,6 +81,9 @@ With only a key, the value is your "user.name <user.email>":
 }
 
 func amendWithTrailer(ctx context.Context, env *Env, key, value string, info *verdictInfo, noVerify bool, action string) error {
+	if err := amendPreflight(ctx, env, strings.TrimPrefix(action, "rapido "), "commit or stash the changes first"); err != nil {
+		return err
+	}
 	commit, err := env.Runner.Git(ctx, "rev-parse", "--verify", "HEAD")
 	if err != nil {
 		return fmt.Errorf("read HEAD: %w", err)

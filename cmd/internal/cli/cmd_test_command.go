@@ -84,9 +84,8 @@ func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error
 	if !o.noTrailer {
 		// Refuse before spending minutes on a test whose verdict could
 		// not be recorded.
-		if err := rebase.CheckClean(ctx, env.Runner); err != nil {
-			return &ExitError{Code: 128, Err: fmt.Errorf("test: %w", err),
-				Hint: "commit or stash the changes first, or use --no-trailer to test without tagging"}
+		if err := amendPreflight(ctx, env, "test", "commit or stash the changes first, or use --no-trailer to test without tagging"); err != nil {
+			return err
 		}
 		if value, err = identity(ctx, env, "rapido.testedBy"); err != nil {
 			return &ExitError{Code: 128, Err: err}
@@ -194,8 +193,9 @@ func addTrailer(ctx context.Context, env *Env, commit, key, value string, info *
 		return nil, err
 	}
 	subject, _, _ := strings.Cut(string(newMsg), "\n")
-	return rebase.Amend(ctx, env.Runner, rebase.AmendOptions{Dir: top, Commit: commit, Message: newMsg,
-		NoVerify: noVerify, Reflog: action + ": " + subject})
+	res, err := rebase.Amend(ctx, env.Runner, rebase.AmendOptions{Dir: top, Commit: commit, Message: newMsg,
+		NoVerify: noVerify, Reflog: action + ": " + subject, Check: keptTrailers(cfg, msg, newMsg)})
+	return res, hintOf(err)
 }
 
 func hasTrailer(msg []byte, cfg *trailers.Config, key, value string) bool {
