@@ -599,6 +599,8 @@ func classify(v *Verdict, o *bootOutcome) {
 		v.Status, v.Reason, v.Excerpt = Fail, res.Error, res.Tail
 	case ok && res.TimedOut:
 		v.Status, v.Reason, v.Excerpt = Fail, "test timed out inside the guest", res.Tail
+	case ok && cannotStart(res):
+		v.Status, v.Reason, v.Excerpt = Infra, cannotStartReason(res.ExitCode), res.Tail
 	case ok:
 		v.Status, v.Reason, v.Excerpt = Fail, fmt.Sprintf("test exited %d", res.ExitCode), res.Tail
 		if res.Signal != "" {

@@ -44,6 +44,11 @@ func TestClassify(t *testing.T) {
 			Fail, "test timed out inside the guest", []string{"slow"}},
 		{"guest-error", bootOutcome{guest: []guest.Event{{Event: "result", ExitCode: 126, Error: "load module foo: exit status 1", Tail: []string{"m"}}}},
 			Fail, "load module foo: exit status 1", []string{"m"}},
+		// A test that never started is "cannot test", with how to look
+		// into the image; the shell's own 127 counts the same.
+		{"not-found", bootOutcome{guest: result(127)}, Infra, cannotStartReason(127), []string{"out"}},
+		{"not-executable", bootOutcome{guest: result(126)}, Infra, cannotStartReason(126), []string{"out"}},
+		{"console-not-found", bootOutcome{events: scanLog("rapido-verdict: exit=127\n")}, Infra, cannotStartReason(127), nil},
 		// Without the virtio channel, the console verdict line counts.
 		{"console-verdict", bootOutcome{events: scanLog("rapido-init: start\nrapido-verdict: exit=4\n")}, Fail, "test exited 4", nil},
 		{"console-pass", bootOutcome{events: scanLog("rapido-verdict: exit=0\n")}, Pass, "test passed", nil},
@@ -70,6 +75,16 @@ func TestClassify(t *testing.T) {
 				t.Errorf("classify = %s %q %q; want %s %q %q", v.Status, v.Reason, v.Excerpt, tc.status, tc.reason, tc.excerpt)
 			}
 		})
+	}
+}
+
+func TestCannotStartReason(t *testing.T) {
+	for code, want := range map[int]string{127: "the test program was not found in the guest (exit 127)",
+		126: "the test program could not be executed in the guest (exit 126)"} {
+		r := cannotStartReason(code)
+		if !strings.HasPrefix(r, "cannot test: "+want) || !strings.Contains(r, "git rapido cut <the same options> -o image.cpio") {
+			t.Errorf("cannotStartReason(%d) = %q", code, r)
+		}
 	}
 }
 

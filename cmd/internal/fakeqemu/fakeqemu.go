@@ -3,8 +3,8 @@
 // through vmrun's builder, which would make the test circular), checks the
 // kernel and that the initramfs is a newc archive with an executable /init,
 // then plays the scenario named in the kernel file written by fake-make:
-// pass, fail, oops, panic, kasan, warn, hang, silent, qemu-crash. Only
-// _test.go files may import it.
+// pass, fail, not-found, not-executable, oops, panic, kasan, warn, hang,
+// silent, qemu-crash. Only _test.go files may import it.
 package fakeqemu
 
 import (
@@ -87,6 +87,12 @@ func Main() {
 	case "fail":
 		boot()
 		result(1, "rapido-regressed Linux version 6.1.0-fake", "grep: no match")
+	case "not-found": // the test program is not in the image
+		boot()
+		result(127, "rapido-init: cannot run /no/such/program: fork/exec /no/such/program: no such file or directory")
+	case "not-executable":
+		boot()
+		result(126, "rapido-init: cannot run /test.sh: fork/exec /test.sh: permission denied")
 	case "oops":
 		boot()
 		fmt.Fprintln(con, "[    0.800000] BUG: kernel NULL pointer dereference, address: 0000000000000008")

@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,6 +149,17 @@ func run(console io.Writer, port *os.File, boot Boot) Event {
 	return runTest(console, spec, env)
 }
 
+// startFailureCode is the exit status a shell gives a command it could not
+// start: 127 when it does not exist, 126 when it exists but cannot be
+// executed (no x bit, not a binary this kernel runs). The host reads both
+// as "cannot test", not as a failure of the code under test.
+func startFailureCode(err error) int {
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		return 127
+	}
+	return 126
+}
+
 // runTest runs the autorun scripts and the command with the spec's
 // timeout, and returns the result event.
 func runTest(console io.Writer, spec *Spec, env []string) Event {
@@ -203,8 +215,8 @@ func runTest(console io.Writer, spec *Spec, env []string) Event {
 				res.ExitCode = 128 + int(ws.Signal())
 			}
 		default:
-			fmt.Fprintf(out, "rapido-init: %s: %v\n", argv[0], err)
-			res.ExitCode = 127
+			fmt.Fprintf(out, "rapido-init: cannot run %s: %v\n", argv[0], err)
+			res.ExitCode = startFailureCode(err)
 		}
 		break
 	}

@@ -166,6 +166,7 @@ func TestRunTest(t *testing.T) {
 	dir := t.TempDir()
 	script := filepath.Join(dir, "s.sh")
 	os.WriteFile(script, []byte("echo from script\nexit 0\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "noexec"), []byte("#!/bin/sh\n"), 0o644)
 	t.Cleanup(func() {
 		if b, err := os.ReadFile(filepath.Join(dir, "bg.pid")); err == nil {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
@@ -186,7 +187,10 @@ func TestRunTest(t *testing.T) {
 		{"first-failure-stops", Spec{Autorun: []string{filepath.Join(dir, "missing.sh")}, Command: []string{"/bin/sh", "-c", "echo never"}},
 			2, false, "", "missing.sh"},
 		{"signal", Spec{Command: []string{"/bin/sh", "-c", "kill -9 $$"}}, 137, false, "killed", ""},
-		{"no-such-command", Spec{Command: []string{"/no/such/cmd"}}, 127, false, "", "no such file"},
+		{"no-such-command", Spec{Command: []string{"/no/such/cmd"}}, 127, false, "", "cannot run /no/such/cmd: fork/exec /no/such/cmd: no such file"},
+		{"not-in-path", Spec{Command: []string{"rapido-no-such-program"}}, 127, false, "", "cannot run rapido-no-such-program"},
+		{"not-executable", Spec{Command: []string{filepath.Join(dir, "noexec")}}, 126, false, "", "permission denied"},
+		{"shell-not-found", Spec{Command: []string{"/bin/sh", "-c", "rapido-no-such-program"}}, 127, false, "", "not found"},
 		{"timeout", Spec{Command: []string{"/bin/sh", "-c", "echo slow; sleep 30"}, TimeoutSec: 1}, 124, true, "", "timed out after 1s"},
 		// A test that leaves a background process holding its output
 		// has still finished: its exit status counts, at once.
