@@ -143,3 +143,26 @@ func TestRealRun(t *testing.T) {
 		})
 	}
 }
+
+// TestRealCannotTest: a test program that is not in the image exits 127 in
+// the real guest, which is "cannot test" (exit 128), not a fail of the
+// kernel, and leaves no verdict in the cache.
+func TestRealCannotTest(t *testing.T) {
+	r := requireReal(t, "real-tier")
+	root, _ := filepath.Abs("../..")
+	r.mustRun(t, r.clone, filepath.Join(root, "contrib/kernel/make-series.sh"), "fixtures")
+	r.mustRun(t, r.clone, "git", "checkout", "-q", "--detach", "fixture/pass")
+	t.Run("not-found", func(t *testing.T) {
+		_, stderr, code := r.run(r.clone, r.bin, "test", "--no-trailer", "--", "/no/such/program")
+		t.Logf("exit %d\n%s", code, stderr)
+		if code != 128 {
+			t.Errorf("git rapido test --no-trailer -- /no/such/program exited %d, want 128", code)
+		}
+		if want := `rapido: infra .*cannot test: the test program was not found in the guest \(exit 127\)`; !regexp.MustCompile(want).MatchString(stderr) {
+			t.Errorf("stderr lacks %q", want)
+		}
+		if out, _, _ := r.run(r.clone, "git", "notes", "--ref=rapido", "show", "HEAD^{tree}"); strings.Contains(out, "cannot test") {
+			t.Errorf("the cannot-test verdict was cached:\n%s", out)
+		}
+	})
+}

@@ -24,7 +24,8 @@ const exitStatusSection = `0    the test passed
 2    the kernel crashed (panic, oops, BUG, KASAN/UBSAN, WARNING) or hung
 125  the kernel did not build (git bisect run skips the commit)
 128  the commit cannot be tested: usage error, QEMU or make missing, bad
-     configuration (git bisect run stops)
+     configuration, the test program not found (127) or not executable
+     (126) in the guest (git bisect run stops)
 130  interrupted`
 
 func init() {

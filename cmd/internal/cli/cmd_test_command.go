@@ -55,7 +55,15 @@ and date are kept, the committer is refreshed, the pre-commit,
 prepare-commit-msg, commit-msg, post-commit and post-rewrite hooks run, the
 commit is re-signed when commit.gpgSign is set, and the reflog says
 "rapido test". HEAD is moved only if it is still the commit that was tested,
-and nothing is changed when the index or worktree has uncommitted changes.`,
+and nothing is changed when the index or worktree has uncommitted changes.
+The commit is written with git's plumbing: SHA-256 repositories,
+extensions.worktreeConfig, partial clones and linked worktrees all work.
+
+Before the build, a preflight refuses (exit 128) what would make the amend
+fail: unreadable repository format, unborn HEAD, uncommitted changes, no
+committer identity, unwritable git directory, a commit.gpgSign key gpg cannot
+use. A prepare-commit-msg or commit-msg hook that removes the trailer stops
+the amend: nothing is written and the hook is named (exit 128).`,
 			Sections: []Section{
 				{"EXIT STATUS", exitStatusSection},
 				{"CONFIGURATION", `rapido.testedBy   the trailer value (default: "user.name <user.email>")
