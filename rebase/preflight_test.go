@@ -34,6 +34,11 @@ func TestPreflight(t *testing.T) {
 			run(t, r, "config", "core.repositoryFormatVersion", "1")
 			run(t, r, "config", "extensions.rapidoNoSuchExtension", "true")
 		}, "cannot read the repository"},
+		{"no committer", func(t *testing.T, r *runner) {
+			commitFile(t, r)
+			run(t, r, "config", "user.useConfigOnly", "true")
+			r.Env = append(r.Env, "GIT_COMMITTER_NAME=", "GIT_COMMITTER_EMAIL=")
+		}, "committer identity"},
 		{"ssh signing", func(t *testing.T, r *runner) {
 			commitFile(t, r)
 			run(t, r, "config", "commit.gpgSign", "true")
