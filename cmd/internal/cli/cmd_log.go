@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/git-rapido/git-rapido/cmd/internal/cache"
+	"github.com/git-rapido/git-rapido/vmrun/cache"
 	"github.com/git-rapido/git-rapido/trailers"
 )
 
@@ -18,8 +18,9 @@ type logEntry struct {
 	Commit   string        `json:"commit"`
 	Tree     string        `json:"tree"`
 	Subject  string        `json:"subject"`
-	Verdict  string        `json:"verdict"`          // pass, fail, crash, hang, build-fail, untested
+	Verdict  string        `json:"verdict"`          // pass, fail, crash, hang, build-fail, flaky, untrusted, untested
 	Source   string        `json:"source,omitempty"` // fresh: tested as this commit; cached: same tree tested as another commit
+	Trust    string        `json:"trust,omitempty"`  // own, signed by <who>, untrusted
 	Reason   string        `json:"reason,omitempty"`
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	Trailers []string      `json:"trailers"`
@@ -51,6 +52,45 @@ fixed number of git calls whatever the length of the range.`,
 	})
 }
 
+// logVerdict fills in a commit's verdict from its tree's judged entries:
+// only trusted ones count, the one made as this very commit first, else the
+// latest; trusted entries of one spec that disagree make it "flaky". A tree
+// with untrusted entries only is "untrusted", never their claim.
+func logVerdict(e *logEntry, js []cache.Judged, parents string) {
+	var trusted []cache.Judged
+	for _, j := range js {
+		if j.Trust != cache.Untrusted {
+			trusted = append(trusted, j)
+		}
+	}
+	if len(trusted) == 0 {
+		e.Verdict, e.Trust = "untrusted", "untrusted"
+		e.Reason = fmt.Sprintf("%d untrusted verdict(s), e.g. %s by %s", len(js), cacheText(js[0].Status), cacheText(orDash(js[0].By)))
+		return
+	}
+	sort.SliceStable(trusted, func(i, j int) bool { return trusted[i].Time.After(trusted[j].Time) })
+	pick, source := trusted[0], "cached"
+	for _, x := range trusted {
+		// Same tree and same parents: this very change was tested
+		// (the commit id differs only by the trailer it got).
+		if x.Commit == e.Commit || (x.Parents == parents && x.Parents != "") {
+			pick, source = x, "fresh"
+			break
+		}
+	}
+	e.Verdict, e.Reason, e.Duration, e.Source, e.Trust = cacheText(pick.Status), cacheText(pick.Reason), pick.Duration, source, trustLabel(pick)
+	for _, x := range trusted {
+		if cache.Decide(js, x.Spec).Outcome == cache.Flaky {
+			e.Verdict = "flaky"
+			e.Reason = fmt.Sprintf("%s: %d of %d run(s) passed", cacheText(x.Status), x.Passed, x.RunCount())
+			if !x.Flaky() {
+				e.Reason = "trusted verdicts for this tree disagree"
+			}
+			break
+		}
+	}
+}
+
 func runLog(ctx context.Context, env *Env, args []string, asJSON bool, max int) error {
 	logArgs := []string{"log", "-z", "--format=%H%x1f%T%x1f%P%x1f%B"}
 	switch {
@@ -70,7 +110,11 @@ func runLog(ctx context.Context, env *Env, args []string, asJSON bool, max int) 
 	if err != nil {
 		return fmt.Errorf("log: %w", err)
 	}
-	verdicts, err := (&cache.Cache{Git: env.Runner}).List(ctx)
+	verdicts, err := (&cache.Cache{Git: cliGit{env.Runner}}).List(ctx)
+	if err != nil {
+		return err
+	}
+	policy, err := trustPolicy(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -96,18 +140,7 @@ func runLog(ctx context.Context, env *Env, args []string, asJSON bool, max int) 
 			}
 		}
 		if es := verdicts[e.Tree]; len(es) > 0 {
-			sort.Slice(es, func(i, j int) bool { return es[i].Time.After(es[j].Time) })
-			latest := es[0]
-			e.Verdict, e.Reason, e.Duration = string(latest.Status), latest.Reason, latest.Duration
-			e.Source = "cached"
-			for _, x := range es {
-				// Same tree and same parents: this very change was tested
-				// (the commit id differs only by the trailer it got).
-				if x.Commit == e.Commit || (x.Parents == parents && x.Parents != "") {
-					e.Verdict, e.Reason, e.Duration, e.Source = string(x.Status), x.Reason, x.Duration, "fresh"
-					break
-				}
-			}
+			logVerdict(&e, policy.ClassifyAll(e.Tree, es), parents)
 		}
 		entries = append(entries, e)
 	}

@@ -39,6 +39,14 @@ func Main() {
 			}
 		}
 	}
+	// FAKE_QEMU_LOG counts the starts: a test asserts that a cache hit
+	// started no VM, or that --repeat started one per run.
+	if log := os.Getenv("FAKE_QEMU_LOG"); log != "" {
+		if f, err := os.OpenFile(log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintln(f, "qemu start")
+			f.Close()
+		}
+	}
 	kb, err := os.ReadFile(kernel)
 	if err != nil {
 		fail("could not open kernel file '%s': %v", kernel, err)
