@@ -40,4 +40,3 @@ func TestSkippedOutputParses(t *testing.T) {
 		t.Fatal("first bad commit not recognised")
 	}
 }
-

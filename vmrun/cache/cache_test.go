@@ -10,7 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
 )
 
 // repo makes a repository with one commit in a temporary HOME, so the
@@ -153,7 +152,6 @@ func TestParseSkipsGarbage(t *testing.T) {
 		t.Fatalf("Parse = %+v", es)
 	}
 }
-
 
 func lookup(ctx context.Context, c *Cache, tree, spec string) (*Entry, error) {
 	es, err := c.Get(ctx, tree)

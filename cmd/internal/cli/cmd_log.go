@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/git-rapido/git-rapido/vmrun/cache"
 	"github.com/git-rapido/git-rapido/trailers"
+	"github.com/git-rapido/git-rapido/vmrun/cache"
 )
 
 type logEntry struct {

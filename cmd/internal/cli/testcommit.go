@@ -143,7 +143,7 @@ func printTestResult(env *Env, r *vmrun.TestResult) {
 	switch {
 	case r.Cached:
 	case d.Outcome == cache.Flaky:
-		fmt.Fprintf(env.Stderr, "rapido: the cached verdicts for tree %.12s disagree (flaky): tested again\n", r.Worktree.Tree)
+		fmt.Fprintf(env.Stderr, "rapido: tree %.12s is flaky in the cache (trusted verdicts disagree, or a repeated test both passed and failed): tested again\n", r.Worktree.Tree)
 	case d.Ignored > 0:
 		fmt.Fprintf(env.Stderr, "rapido: ignored %d untrusted cached verdict(s) for tree %.12s (see git rapido cache show)\n", d.Ignored, r.Worktree.Tree)
 	}
