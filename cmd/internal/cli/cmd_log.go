@@ -35,7 +35,8 @@ func init() {
 			Synopsis: []string{"log [--json] [-n <count>] [<revision range>]"},
 			Short:    "show the verdict and trailers of each commit in a range",
 			Long: `One line per commit: short hash, subject, verdict (pass, fail, crash, hang,
-build-fail or untested) from the verdict cache, whether it was tested as this
+build-fail, flaky, untrusted or untested) from the verdict cache, counting
+only trusted verdicts (your own, or signed by a trusted key), whether it was tested as this
 very change on the same parents ("fresh") or found by its tree after the
 history around it changed ("cached"), how long the test took,
 and which trailer keys the commit carries. The range defaults to
