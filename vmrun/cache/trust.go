@@ -40,7 +40,8 @@ type Local struct {
 	key               []byte // the seal secret
 }
 
-// NewLocal is a Local with a given seal secret (tests; LoadLocal reads it).
+// NewLocal is a Local with a given seal secret (LoadLocal reads it from a
+// file); with none, no entry is our own.
 func NewLocal(by, machine, tool string, key []byte) *Local {
 	return &Local{By: by, Machine: machine, Tool: tool, key: key}
 }
@@ -111,7 +112,9 @@ func MachineID() string {
 // Stamp fills in e's provenance and seals it as ours.
 func (l *Local) Stamp(e *Entry) {
 	e.By, e.Machine, e.Tool, e.Seal, e.Sig = l.By, l.Machine, l.Tool, "", ""
-	e.Seal = l.seal(*e)
+	if len(l.key) > 0 {
+		e.Seal = l.seal(*e)
+	}
 }
 
 func (l *Local) seal(e Entry) string {
@@ -122,7 +125,7 @@ func (l *Local) seal(e Entry) string {
 
 // Owns reports whether e was made by this user on this machine.
 func (l *Local) Owns(e Entry) bool {
-	if l == nil || e.Seal == "" || e.By != l.By || e.Machine != l.Machine {
+	if l == nil || len(l.key) == 0 || e.Seal == "" || e.By != l.By || e.Machine != l.Machine {
 		return false
 	}
 	return hmac.Equal([]byte(e.Seal), []byte(l.seal(e)))
