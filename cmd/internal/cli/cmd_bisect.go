@@ -48,8 +48,9 @@ times whatever the verdict cache holds and calls it bad if any run fails,
 for flaky tests. --confirm reverts
 the culprit on top of <bad> and tests that too.
 
-Steps whose tree already has a verdict for the same test come from the
-verdict cache and cost no build or boot; a repeated bisect is nearly free.
+Steps whose tree already has a trusted verdict for the same test come
+from the verdict cache and cost no build or boot; a repeated bisect is
+nearly free.
 No trailers are added. The repository is left as it was found (original
 branch checked out, bisect reset) — also on failure or Ctrl-C — unless
 --no-reset, which keeps git's bisect state for "git bisect log".
