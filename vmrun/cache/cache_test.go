@@ -217,3 +217,36 @@ func TestCheckRemote(t *testing.T) {
 		}
 	}
 }
+
+// TestFetchKeepsBothLinesOfOneSpec: after a fetch, our line and the
+// remote's for the same tree and spec are both in the note, for Judge to
+// weigh (cat_sort_uniq), and a repeated fetch adds nothing.
+func TestFetchKeepsBothLinesOfOneSpec(t *testing.T) {
+	dir, tree := repo(t)
+	ctx := context.Background()
+	clone := filepath.Join(filepath.Dir(dir), "clone")
+	if out, err := exec.Command("git", "clone", "-q", dir, clone).CombinedOutput(); err != nil {
+		t.Fatalf("clone: %v\n%s", err, out)
+	}
+	theirs, mine := entry("s", pass), entry("s", fail)
+	theirs.By, mine.By = "bob@example.org", "me@example.org"
+	if err := cacheIn(dir).Store(ctx, tree, theirs); err != nil {
+		t.Fatal(err)
+	}
+	c := cacheIn(clone)
+	if err := c.Store(ctx, tree, mine); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if out, err := c.Fetch(ctx, dir); err != nil {
+			t.Fatalf("fetch: %v\n%s", err, out)
+		}
+	}
+	es, err := c.Get(ctx, tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 2 || es[0].Status == es[1].Status {
+		t.Fatalf("after fetching bob's pass next to my fail for one spec: %+v; want both", es)
+	}
+}

@@ -114,3 +114,26 @@ func TestPrunable(t *testing.T) {
 		t.Error("someone else's entry (or one that names nobody) is prunable")
 	}
 }
+
+func TestSummarize(t *testing.T) {
+	p := Policy{Local: me, Keys: fakeKeys{}}
+	fresh := mine("s", "fail", 1)
+	fresh.Commit = "c1"
+	me.Stamp(&fresh)
+	for _, tc := range []struct {
+		name           string
+		es             []Entry
+		verdict, where string
+	}{
+		{"untrusted only", []Entry{teammate("s", "pass", "", 1)}, "untrusted", ""},
+		{"latest trusted", []Entry{mine("t", "fail", 1), mine("s", "pass", 2)}, "pass", "cached"},
+		{"this very commit first", []Entry{fresh, mine("t", "pass", 2)}, "fail", "fresh"},
+		{"untrusted pass never shown", []Entry{mine("s", "fail", 1), teammate("s", "pass", "", 2)}, "fail", "cached"},
+		{"disagreement", []Entry{mine("s", "fail", 1), teammate("s", "pass", "good-by:Bob", 2)}, "flaky", "cached"},
+	} {
+		s := Summarize(p.ClassifyAll(tree, tc.es), "c1", "p1")
+		if s.Verdict != tc.verdict || s.Source != tc.where {
+			t.Errorf("%s: %s (%s), want %s (%s)", tc.name, s.Verdict, s.Source, tc.verdict, tc.where)
+		}
+	}
+}

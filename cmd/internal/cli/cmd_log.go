@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -53,42 +52,14 @@ fixed number of git calls whatever the length of the range.`,
 	})
 }
 
-// logVerdict fills in a commit's verdict from its tree's judged entries:
-// only trusted ones count, the one made as this very commit first, else the
-// latest; trusted entries of one spec that disagree make it "flaky". A tree
-// with untrusted entries only is "untrusted", never their claim.
+// logVerdict fills in a commit's verdict from its tree's entries, as the
+// cache summarises them.
 func logVerdict(e *logEntry, js []cache.Judged, parents string) {
-	var trusted []cache.Judged
-	for _, j := range js {
-		if j.Trust != cache.Untrusted {
-			trusted = append(trusted, j)
-		}
-	}
-	if len(trusted) == 0 {
-		e.Verdict, e.Trust = "untrusted", "untrusted"
-		e.Reason = fmt.Sprintf("%d untrusted verdict(s), e.g. %s by %s", len(js), cacheText(js[0].Status), cacheText(orDash(js[0].By)))
-		return
-	}
-	sort.SliceStable(trusted, func(i, j int) bool { return trusted[i].Time.After(trusted[j].Time) })
-	pick, source := trusted[0], "cached"
-	for _, x := range trusted {
-		// Same tree and same parents: this very change was tested
-		// (the commit id differs only by the trailer it got).
-		if x.Commit == e.Commit || (x.Parents == parents && x.Parents != "") {
-			pick, source = x, "fresh"
-			break
-		}
-	}
-	e.Verdict, e.Reason, e.Duration, e.Source, e.Trust = cacheText(pick.Status), cacheText(pick.Reason), pick.Duration, source, trustLabel(pick)
-	for _, x := range trusted {
-		if cache.Decide(js, x.Spec).Outcome == cache.Flaky {
-			e.Verdict = "flaky"
-			e.Reason = fmt.Sprintf("%s: %d of %d run(s) passed", cacheText(x.Status), x.Passed, x.RunCount())
-			if !x.Flaky() {
-				e.Reason = "trusted verdicts for this tree disagree"
-			}
-			break
-		}
+	sum := cache.Summarize(js, e.Commit, parents)
+	e.Verdict, e.Reason, e.Duration, e.Source = cacheText(sum.Verdict), cacheText(sum.Reason), sum.Duration, sum.Source
+	e.Trust = "untrusted"
+	if sum.Entry != nil {
+		e.Trust = trustLabel(*sum.Entry)
 	}
 }
 
