@@ -155,7 +155,7 @@ func printTestResult(env *Env, r *vmrun.TestResult) {
 		fmt.Fprintf(env.Stderr, "rapido: ignored %d untrusted cached verdict(s) for tree %.12s (see git rapido cache show)\n", d.Ignored, r.Worktree.Tree)
 	}
 	if !r.Worktree.Clean() {
-		fmt.Fprintf(env.Stderr, "rapido: tested the worktree's uncommitted code (tree %.12s), not HEAD\n", r.Worktree.Tree)
+		fmt.Fprintf(env.Stderr, "rapido: verdict for the worktree's uncommitted code (tree %.12s), not for HEAD\n", r.Worktree.Tree)
 	}
 	printVerdict(env, r.Verdict, r.Cached, false)
 	if r.Runs > 1 {
