@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -86,7 +85,7 @@ func IsTerminal(w io.Writer) bool {
 
 var (
 	registry   = map[string]func() *Command{}
-	guestEntry func() int
+	guestEntry func(argv0 string, stderr io.Writer) (int, bool)
 )
 
 // Register adds a subcommand. newCmd builds a fresh *Command with its own
@@ -99,8 +98,10 @@ func Register(newCmd func() *Command) {
 	registry[c.Name] = newCmd
 }
 
-// RegisterGuest sets the function run when this binary is the VM's /init.
-func RegisterGuest(main func() int) { guestEntry = main }
+// RegisterGuest sets the function that decides first whether this binary is
+// the VM's /init (or named init where it must refuse to run); it returns
+// false for the ordinary command.
+func RegisterGuest(entry func(argv0 string, stderr io.Writer) (int, bool)) { guestEntry = entry }
 
 func commands() []*Command {
 	var cs []*Command
@@ -122,8 +123,10 @@ func names() []string {
 // Main runs git rapido with the full argv and returns the exit status. The
 // same binary is the guest's PID 1 inside the VM: it dispatches on that first.
 func Main(argv []string) int {
-	if guestEntry != nil && (os.Getpid() == 1 || filepath.Base(argv[0]) == "init") {
-		return guestEntry()
+	if guestEntry != nil {
+		if code, done := guestEntry(argv[0], os.Stderr); done {
+			return code
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/git-rapido/git-rapido/vmrun/internal/guest"
 )
 
 // Config is everything that decides the QEMU command line.
@@ -113,7 +115,9 @@ func BuildArgs(c Config) []string {
 	if console == "" {
 		console = "ttyS0"
 	}
-	cmdline := []string{"console=" + console, "panic=-1", "rdinit=/init"}
+	// The marker tells /init it is PID 1 of a VM git rapido booted (a
+	// binary named init elsewhere refuses to act as the guest).
+	cmdline := []string{"console=" + console, "panic=-1", "rdinit=/init", guest.KernelMarker}
 	if !c.Interactive {
 		cmdline = append(cmdline, "quiet")
 	}
