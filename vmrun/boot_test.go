@@ -1,13 +1,16 @@
 package vmrun
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,6 +45,10 @@ silent)
 stuck-test)
 	say "rapido-init: start"
 	sleep 60 & wait ;;
+exec-stuck)
+	# One process, as QEMU is: what its parent-death signal reaches.
+	say "rapido-init: start"
+	exec sleep 60 ;;
 error)
 	echo "qemu-system-x86_64: -kernel bzImage: could not open kernel" >&2
 	exit 1 ;;
@@ -216,4 +223,71 @@ func TestHookRunSeesConsole(t *testing.T) {
 		}
 	}
 	f.checkNoOrphans(t)
+}
+
+// TestQEMUDiesWithGitRapido: SIGKILL of git rapido (here a helper process
+// running Run) takes QEMU and the cut's host hook with it. They used to be
+// reparented to PID 1 and run on.
+func TestQEMUDiesWithGitRapido(t *testing.T) {
+	if dir := os.Getenv("RAPIDO_ORPHAN_HELPER"); dir != "" {
+		orphanHelper(t, dir)
+		return
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestQEMUDiesWithGitRapido$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "RAPIDO_ORPHAN_HELPER="+dir)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pids := map[string]int{"QEMU": 0, "host hook": 0}
+	files := map[string]string{"QEMU": "qemu.pid", "host hook": "hook.pid"}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		missing := false
+		for name, f := range files {
+			b, _ := os.ReadFile(filepath.Join(dir, f))
+			pids[name], _ = strconv.Atoi(strings.TrimSpace(string(b)))
+			missing = missing || pids[name] == 0
+		}
+		if !missing {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the helper never started QEMU and the hook:\n%s", out.String())
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	for name, pgid := range pids {
+		deadline := time.Now().Add(2 * time.Second)
+		for proctest.LiveInGroup(pgid) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if proctest.LiveInGroup(pgid) {
+			syscall.Kill(-pgid, syscall.SIGKILL)
+			t.Errorf("%s (process group %d) outlived git rapido's SIGKILL", name, pgid)
+		}
+	}
+}
+
+// orphanHelper is the git rapido that gets killed: a run whose QEMU and
+// host hook would both run for a minute.
+func orphanHelper(t *testing.T, dir string) {
+	f := newFakeRun(t, "exec-stuck")
+	t.Setenv("FAKE_QEMU_PID", filepath.Join(dir, "qemu.pid"))
+	cutDir := filepath.Dir(f.spec.Cut.Script)
+	hook := "#!/bin/sh\n[ \"$1\" = run ] || exit 0\necho $$ > " + filepath.Join(dir, "hook.pid") + "\nexec sleep 60\n"
+	if err := os.WriteFile(filepath.Join(cutDir, "hook.sh"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := filepath.Join(cutDir, "hooked.cut")
+	if err := os.WriteFile(m, []byte("include base\nhost-hook hook.sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.spec.Cut.Manifest = m
+	f.spec.Timeout = time.Minute
+	Run(context.Background(), f.spec, Host{Progress: io.Discard})
 }
