@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/git-rapido/git-rapido/vmrun/internal/proctest"
+	"github.com/git-rapido/git-rapido/vmrun/internal/qemu"
 )
 
 // fakeQEMU plays QEMU for Run: it finds the console log and the verdict
@@ -23,6 +24,7 @@ const fakeQEMU = `#!/bin/sh
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-serial) case "$2" in file:*) CONSOLE=${2#file:};; esac; shift ;;
+	-accel) ACCEL=$2; shift ;;
 	-chardev) V=$(printf '%s' "${2#*path=}" | sed 's/,,/,/g'); shift ;;
 	esac
 	shift
@@ -45,6 +47,12 @@ silent)
 stuck-test)
 	say "rapido-init: start"
 	sleep 60 & wait ;;
+kvm-hangs)
+	# A host whose KVM hangs guests: silent under KVM, fine under TCG.
+	[ "$ACCEL" = kvm ] && exec sleep 60
+	say "[    0.300000] Run /init as init process" "rapido-init: start"
+	event '{"event":"init","uptime_ms":300}' '{"event":"test-start","uptime_ms":320}' '{"event":"result","exit_code":0,"uptime_ms":400}'
+	say "rapido-verdict: exit=0" ;;
 exec-stuck)
 	# One process, as QEMU is: what its parent-death signal reaches.
 	say "rapido-init: start"
@@ -290,4 +298,63 @@ func orphanHelper(t *testing.T, dir string) {
 	f.spec.Cut.Manifest = m
 	f.spec.Timeout = time.Minute
 	Run(context.Background(), f.spec, Host{Progress: io.Discard})
+}
+
+// TestKVMFallback: under auto acceleration the first run on a host tries
+// KVM; a guest that stays silent for the KVM probe window falls back to TCG,
+// and the finding is remembered. A boot timeout shorter than the probe
+// window once turned that silence into a cached "hang" verdict instead.
+func TestKVMFallback(t *testing.T) {
+	defer func(w time.Duration, u func() bool) { kvmProbeWindow, kvmUsable = w, u }(kvmProbeWindow, kvmUsable)
+	kvmProbeWindow = 1500 * time.Millisecond
+	kvmUsable = func() bool { return true }
+	f := newFakeRun(t, "kvm-hangs")
+	f.spec.QEMU.Accel = "auto"
+	f.spec.BootTimeout = 300 * time.Millisecond // shorter than the probe window
+	var progress bytes.Buffer
+	v, err := Run(context.Background(), f.spec, Host{Progress: &progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Status != Pass || v.Accel != "tcg" {
+		t.Fatalf("verdict %s %q under %q; want a pass under tcg after the KVM probe\n%s", v.Status, v.Reason, v.Accel, progress.String())
+	}
+	if !strings.Contains(progress.String(), "falling back to TCG") {
+		t.Errorf("progress does not tell of the fallback:\n%s", progress.String())
+	}
+	fd, ok := qemu.LoadFinding(accelFile(), qemu.FindingKey(f.spec.QEMU.Binary))
+	if !ok || fd.KVM {
+		t.Errorf("remembered finding %+v (found %v); want KVM unusable", fd, ok)
+	}
+	f.checkNoOrphans(t)
+
+	// The same with an overall timeout shorter than the probe window.
+	os.Remove(accelFile())
+	f.spec.BootTimeout, f.spec.Timeout = 10*time.Second, 200*time.Millisecond
+	if v, err = Run(context.Background(), f.spec, Host{Progress: io.Discard}); err != nil || v.Status != Pass || v.Accel != "tcg" {
+		t.Fatalf("with a 200ms timeout: %v, verdict %s %q under %q; want a pass under tcg", err, v.Status, v.Reason, v.Accel)
+	}
+
+	// The next run believes the finding: TCG at once, no probe.
+	start := time.Now()
+	v, err = Run(context.Background(), f.spec, Host{Progress: io.Discard})
+	cmd, _ := os.ReadFile(filepath.Join(v.LogDir, "qemu.cmd"))
+	if err != nil || v.Status != Pass || !strings.Contains(string(cmd), "-accel tcg") || time.Since(start) > kvmProbeWindow {
+		t.Errorf("second run: %v, verdict %s, cmd %s in %v; want tcg without probing", err, v.Status, cmd, time.Since(start))
+	}
+}
+
+// TestKVMWorks: a KVM guest that boots is remembered as working.
+func TestKVMWorks(t *testing.T) {
+	defer func(u func() bool) { kvmUsable = u }(kvmUsable)
+	kvmUsable = func() bool { return true }
+	f := newFakeRun(t, "pass")
+	f.spec.QEMU.Accel = "auto"
+	v, err := Run(context.Background(), f.spec, Host{Progress: io.Discard})
+	if err != nil || v.Status != Pass || v.Accel != "kvm" {
+		t.Fatalf("Run = %v, verdict %s under %q; want a pass under kvm", err, v.Status, v.Accel)
+	}
+	if fd, ok := qemu.LoadFinding(accelFile(), qemu.FindingKey(f.spec.QEMU.Binary)); !ok || !fd.KVM {
+		t.Errorf("remembered finding %+v (found %v); want KVM usable", fd, ok)
+	}
 }
