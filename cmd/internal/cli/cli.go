@@ -9,11 +9,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/spf13/pflag"
 
@@ -128,7 +126,7 @@ func Main(argv []string) int {
 			return code
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := signalContext()
 	defer stop()
 	env := &Env{
 		Stdin:  os.Stdin,
@@ -205,6 +203,11 @@ func runCommand(ctx context.Context, env *Env, cmd *Command, args []string) int 
 		go env.Config(ctx)
 	}
 	err := cmd.Run(ctx, env, operands)
+	if sig, ok := interruption(ctx); ok && err != nil {
+		// A git command killed by the cancellation, say: the signal is
+		// what happened.
+		err = sig
+	}
 	return exitStatus(env, cmd, err, usageExit)
 }
 
