@@ -243,7 +243,11 @@ func TestQEMUDiesWithGitRapido(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestQEMUDiesWithGitRapido$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "RAPIDO_ORPHAN_HELPER="+dir)
+	// The helper is killed before its own cleanup: its temporary files
+	// go under ours.
+	tmp := filepath.Join(dir, "tmp")
+	os.Mkdir(tmp, 0o755)
+	cmd.Env = append(os.Environ(), "RAPIDO_ORPHAN_HELPER="+dir, "TMPDIR="+tmp)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -53,6 +53,7 @@ func kernelCmdline() string {
 	if b, err := os.ReadFile("/proc/cmdline"); err == nil {
 		return string(b)
 	}
+	os.MkdirAll("/proc", 0o555)
 	if err := syscall.Mount("proc", "/proc", "proc", 0, ""); err != nil {
 		return ""
 	}
