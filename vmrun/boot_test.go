@@ -114,6 +114,22 @@ func (f *fakeRun) checkNoOrphans(t *testing.T) {
 	}
 }
 
+// withHook gives the run's cut a host hook whose run phase is runPhase
+// (shell; the prepare phase does nothing).
+func (f *fakeRun) withHook(t *testing.T, runPhase string) {
+	t.Helper()
+	dir := filepath.Dir(f.spec.Cut.Script)
+	hook := "#!/bin/sh\n[ \"$1\" = run ] || exit 0\n" + runPhase
+	if err := os.WriteFile(filepath.Join(dir, "hook.sh"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := filepath.Join(dir, "hooked.cut")
+	if err := os.WriteFile(m, []byte("include base\nhost-hook hook.sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.spec.Cut.Manifest = m
+}
+
 func TestRunWithFakeQEMU(t *testing.T) {
 	for _, tc := range []struct {
 		mode          string
@@ -209,16 +225,7 @@ func TestRunNoBuildWithoutKernel(t *testing.T) {
 // failed about half the time).
 func TestHookRunSeesConsole(t *testing.T) {
 	f := newFakeRun(t, "pass")
-	dir := filepath.Dir(f.spec.Cut.Script)
-	hook := "#!/bin/sh\n[ \"$1\" = run ] || exit 0\n[ -f \"$RAPIDO_CONSOLE\" ] && [ -f \"$RAPIDO_RUNDIR/verdict.jsonl\" ] || exit 7\n"
-	if err := os.WriteFile(filepath.Join(dir, "hook.sh"), []byte(hook), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	m := filepath.Join(dir, "hooked.cut")
-	if err := os.WriteFile(m, []byte("include base\nhost-hook hook.sh\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f.spec.Cut.Manifest = m
+	f.withHook(t, "[ -f \"$RAPIDO_CONSOLE\" ] && [ -f \"$RAPIDO_RUNDIR/verdict.jsonl\" ] || exit 7\n")
 	// The race lost about one run in two: twenty runs make a pass of the
 	// old code a one-in-a-million event.
 	for i := 0; i < 20; i++ {
@@ -290,16 +297,7 @@ func TestQEMUDiesWithGitRapido(t *testing.T) {
 func orphanHelper(t *testing.T, dir string) {
 	f := newFakeRun(t, "exec-stuck")
 	t.Setenv("FAKE_QEMU_PID", filepath.Join(dir, "qemu.pid"))
-	cutDir := filepath.Dir(f.spec.Cut.Script)
-	hook := "#!/bin/sh\n[ \"$1\" = run ] || exit 0\necho $$ > " + filepath.Join(dir, "hook.pid") + "\nexec sleep 60\n"
-	if err := os.WriteFile(filepath.Join(cutDir, "hook.sh"), []byte(hook), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	m := filepath.Join(cutDir, "hooked.cut")
-	if err := os.WriteFile(m, []byte("include base\nhost-hook hook.sh\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f.spec.Cut.Manifest = m
+	f.withHook(t, "echo $$ > "+filepath.Join(dir, "hook.pid")+"\nexec sleep 60\n")
 	f.spec.Timeout = time.Minute
 	Run(context.Background(), f.spec, Host{Progress: io.Discard})
 }
