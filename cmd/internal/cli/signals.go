@@ -39,7 +39,7 @@ func signalContext() (context.Context, func()) {
 			cancel(errInterrupted{s})
 		}
 	}()
-	return ctx, func() { signal.Stop(ch); cancel(nil) }
+	return ctx, func() { signal.Stop(ch); close(ch); cancel(nil) }
 }
 
 // lostReader reports whether one of fds (stdout and stderr) has lost its
