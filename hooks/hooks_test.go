@@ -145,6 +145,34 @@ func TestPolicy(t *testing.T) {
 	}
 }
 
+func TestSettledAndCheckObject(t *testing.T) {
+	p := &Policy{Require: []Rule{{Key: "Tested-by", Ref: "refs/heads/main"}, {Key: "tested-by", Ref: "refs/tags/v*"},
+		{Key: "Reviewed-by", Ref: "refs/heads/stable"}}}
+	if got := p.Required("refs/tags/v1"); !reflect.DeepEqual(got, []string{"tested-by"}) {
+		t.Fatalf("required %q", got)
+	}
+	tips := []Tip{{"refs/heads/main", "m"}, {"refs/heads/wip", "w"}, {"refs/tags/v0", "t"}, {"refs/heads/stable", "s"}}
+	// What reaches main was checked for Tested-by when it got there; wip
+	// was never checked, stable for another verdict only.
+	for ref, want := range map[string][]string{
+		"refs/heads/main":   {"m", "t"},
+		"refs/tags/v2":      {"m", "t"},
+		"refs/heads/stable": {"s"},
+		"refs/heads/other":  {"m", "w", "t", "s"},
+	} {
+		if got := p.Settled(ref, tips); !reflect.DeepEqual(got, want) {
+			t.Errorf("settled for %s: %q, want %q", ref, got, want)
+		}
+	}
+	vs := p.CheckObject("refs/tags/v2", "abc", "tree")
+	if len(vs) != 1 || vs[0].Msg != "missing: points to a tree, not a commit: no tested-by verdict can be checked (required on refs/tags/v*)" {
+		t.Fatalf("%+v", vs)
+	}
+	if vs := p.CheckObject("refs/tags/x", "abc", "blob"); len(vs) != 0 {
+		t.Fatalf("an unprotected ref: %+v", vs)
+	}
+}
+
 type realGit struct{ dir string }
 
 func (g realGit) Git(ctx context.Context, args ...string) (string, error) {
