@@ -45,8 +45,8 @@ pre-push refuses to push commits whose verdicts are stale, forged
 verdict the policy requires for the ref. pre-receive applies the same
 policy on a shared repository, with the trusted keys of that repository's
 own configuration, and refuses any push that updates its rapido.keyringRef.
-Both refuse when the keyring's commit holds a commit being pushed: a series
-cannot vouch for itself. post-rewrite warns when an amend or rebase left a signed
+Both refuse when the keyring's commit holds a commit the push brings: a
+series cannot vouch for itself. post-rewrite warns when an amend or rebase left a signed
 verdict stale (verdict notes are keyed by tree, so they follow rewrites
 that keep the code by themselves).`,
 			Sections: []Section{{"CONFIGURATION", policySection}},
@@ -283,10 +283,12 @@ func refTips(ctx context.Context, env *Env, prefix, rename string) ([]hooks.Tip,
 	return tips, nil
 }
 
-// refCheck is the commits the policy of ref must check.
+// refCheck is the commits the policy of ref must check, and those of them
+// that are new to the receiving side.
 type refCheck struct {
 	ref     string
 	commits []string
+	fresh   []string
 }
 
 // enforce verifies the commits each update brings and refuses the push
@@ -310,11 +312,14 @@ func enforce(ctx context.Context, env *Env, us []hooks.Update, side pushSide) er
 	if err != nil {
 		return &ExitError{Code: 1, Err: err}
 	}
-	var all []string
+	// Only what the push brings could have put keys in the keyring: commits
+	// already on the receiving side are checked again for a ref's policy,
+	// but not held against a keyring that contains them.
+	var fresh []string
 	for _, c := range checks {
-		all = append(all, c.commits...)
+		fresh = append(fresh, c.fresh...)
 	}
-	if err := trust.notFrom(ctx, env, all); err != nil {
+	if err := trust.notFrom(ctx, env, fresh); err != nil {
 		return &ExitError{Code: 1, Err: err}
 	}
 	for _, c := range checks {
@@ -364,7 +369,11 @@ func planChecks(ctx context.Context, env *Env, policy *hooks.Policy, us []hooks.
 			violations = append(violations, policy.CheckObject(u.Ref, o[0], o[1])...)
 			continue
 		}
-		have := side.have
+		fresh, err := hooks.NewCommits(ctx, env.Runner, u, side.have...)
+		if err != nil {
+			return nil, nil, err
+		}
+		commits := fresh
 		if len(policy.Required(u.Ref)) > 0 {
 			if !tipsRead {
 				if tips, err = side.tips(ctx); err != nil {
@@ -372,14 +381,12 @@ func planChecks(ctx context.Context, env *Env, policy *hooks.Policy, us []hooks.
 				}
 				tipsRead = true
 			}
-			have = policy.Settled(u.Ref, tips)
-		}
-		commits, err := hooks.NewCommits(ctx, env.Runner, u, have...)
-		if err != nil {
-			return nil, nil, err
+			if commits, err = hooks.NewCommits(ctx, env.Runner, u, policy.Settled(u.Ref, tips)...); err != nil {
+				return nil, nil, err
+			}
 		}
 		if len(commits) > 0 {
-			checks = append(checks, refCheck{u.Ref, commits})
+			checks = append(checks, refCheck{u.Ref, commits, fresh})
 		}
 	}
 	return checks, violations, nil
