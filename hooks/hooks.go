@@ -177,6 +177,15 @@ func ParsePreReceive(r io.Reader) ([]Update, error) {
 	return parseLines(r, 3, func(f []string) Update { return Update{Ref: f[2], Old: f[0], New: f[1]} })
 }
 
+// objectID reports whether s is a full SHA-1 or SHA-256 object id: the ids
+// of an update reach git as arguments, so nothing else may pass for one.
+func objectID(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	return strings.Trim(s, "0123456789abcdef") == ""
+}
+
 // ParseRewrites reads post-rewrite's standard input: "<old> <new> [<extra>]"
 // per line, returned as pairs.
 func ParseRewrites(r io.Reader) ([][2]string, error) {
@@ -206,7 +215,11 @@ func parseLines(r io.Reader, n int, mk func([]string) Update) ([]Update, error) 
 		if len(f) != n {
 			return nil, fmt.Errorf("hook input: bad line %q", sc.Text())
 		}
-		out = append(out, mk(f))
+		u := mk(f)
+		if !objectID(u.Old) || !objectID(u.New) {
+			return nil, fmt.Errorf("hook input: bad object id in %q", sc.Text())
+		}
+		out = append(out, u)
 	}
 	return out, sc.Err()
 }

@@ -97,6 +97,13 @@ func TestParseHookInput(t *testing.T) {
 	if _, err := ParsePreReceive(strings.NewReader("x y\n")); err == nil {
 		t.Fatal("bad line accepted")
 	}
+	// Ids reach git as arguments: an option in their place is refused.
+	if _, err := ParsePreReceive(strings.NewReader(b + " --output=x refs/heads/main\n")); err == nil {
+		t.Fatal("an option accepted as an object id")
+	}
+	if _, err := ParsePrePush(strings.NewReader("refs/heads/x --all refs/heads/main " + z + "\n")); err == nil {
+		t.Fatal("an option accepted as an object id")
+	}
 	rw, err := ParseRewrites(strings.NewReader(a + " " + b + "\n" + b + " " + a + " extra\n"))
 	if err != nil || len(rw) != 2 || rw[1] != [2]string{b, a} {
 		t.Fatalf("%v %v", rw, err)
