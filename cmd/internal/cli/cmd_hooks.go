@@ -46,9 +46,12 @@ verdict the policy requires for the ref. pre-receive applies the same
 policy on a shared repository, with the trusted keys of that repository's
 own configuration, and refuses any push that updates its rapido.keyringRef.
 Both refuse when the keyring's commit holds a commit the push brings: a
-series cannot vouch for itself. post-rewrite warns when an amend or rebase left a signed
-verdict stale (verdict notes are keyed by tree, so they follow rewrites
-that keep the code by themselves).`,
+series cannot vouch for itself. For a ref the policy protects, every commit
+the push makes reachable from it is checked, even one that another ref
+already had; an annotated tag is checked by the object it points to.
+post-rewrite warns when an amend or rebase left a signed verdict stale
+(verdict notes are keyed by tree, so they follow rewrites that keep the code
+by themselves).`,
 			Sections: []Section{{"CONFIGURATION", policySection}},
 			Flags: func(fs *pflag.FlagSet) {
 				fs.BoolVar(&prePush, "pre-push", false, "install the pre-push hook")
