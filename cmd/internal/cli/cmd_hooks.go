@@ -307,8 +307,8 @@ func enforce(ctx context.Context, env *Env, us []hooks.Update, side pushSide) er
 		return &ExitError{Code: 1, Err: err}
 	}
 	for _, u := range us {
-		if side.receiving && trust.ref != "" && u.Ref == trust.ref {
-			return &ExitError{Code: 1, Err: fmt.Errorf("refusing the push: it updates %s, the rapido.keyringRef its verdicts are checked with; update the keyring on the server itself (git fetch or git update-ref there, which run no hook)", trust.ref)}
+		if side.receiving && trust.isRef(u.Ref) {
+			return &ExitError{Code: 1, Err: fmt.Errorf("refusing the push: it updates %s, the rapido.keyringRef its verdicts are checked with; update the keyring on the server itself (git fetch or git update-ref there, which run no hook)", u.Ref)}
 		}
 	}
 	checks, violations, err := planChecks(ctx, env, policy, us, side)

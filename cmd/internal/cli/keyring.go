@@ -17,7 +17,14 @@ import (
 type trustedKeys struct {
 	keys   *attest.Keyring
 	ref    string // rapido.keyringRef, a full ref name; "" when unset
+	target string // the ref it names when it is a symbolic ref, else ref
 	commit string // the commit ref resolved to
+}
+
+// isRef reports whether name is the keyring ref or, when that is a symbolic
+// ref, the ref it names: updating either changes the keyring.
+func (t *trustedKeys) isRef(name string) bool {
+	return t.ref != "" && (name == t.ref || name == t.target)
 }
 
 // loadKeyring reads the trusted keys (see loadTrust) for callers that
@@ -59,6 +66,10 @@ func loadTrust(ctx context.Context, env *Env) (*trustedKeys, error) {
 	}
 	if t.commit, err = resolveKeyringRef(ctx, env, t.ref); err != nil {
 		return nil, err
+	}
+	t.target = t.ref
+	if target, err := env.Runner.Git(ctx, "symbolic-ref", "-q", t.ref); err == nil {
+		t.target = target
 	}
 	return t, t.readRef(ctx, env)
 }
