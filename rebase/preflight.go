@@ -1,6 +1,7 @@
 package rebase
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,9 +28,6 @@ func Preflight(ctx context.Context, g Git) error {
 	if err != nil || head == "" {
 		return &Refusal{Err: fmt.Errorf("amend: %w", ErrUnborn), Hint: "commit first: git rapido tags an existing commit"}
 	}
-	if _, err := g.GitInput(ctx, nil, "cat-file", "commit", head); err != nil {
-		return fmt.Errorf("amend: read commit %.12s: %w", head, err)
-	}
 	if err := CheckClean(ctx, g); err != nil {
 		return err
 	}
@@ -40,10 +38,30 @@ func Preflight(ctx context.Context, g Git) error {
 	if err != nil {
 		return err
 	}
+	if err := checkRewrite(ctx, g, head, ident); err != nil {
+		return err
+	}
 	// Sign a throwaway payload exactly as the amend will sign the commit:
 	// a missing key, a locked card or a wrong passphrase shows now.
 	_, err = signPayload(ctx, g, ident, []byte("git rapido: can this key sign?\n"))
 	return err
+}
+
+// checkRewrite builds the amended commit (with HEAD's own message) and
+// has git check it without writing it: an old commit git reads but would
+// not write again is found now, not after the test.
+func checkRewrite(ctx context.Context, g Git, head, ident string) error {
+	raw, err := g.GitInput(ctx, nil, "cat-file", "commit", head)
+	if err != nil {
+		return fmt.Errorf("amend: read commit %.12s: %w", head, err)
+	}
+	_, msg, _ := bytes.Cut(raw, []byte("\n\n"))
+	body := append(append(rewriteHeader(raw, ident), '\n'), msg...)
+	if _, err := g.GitInput(ctx, body, "hash-object", "-t", "commit", "--stdin"); err != nil {
+		return &Refusal{Err: fmt.Errorf("amend: git would not write the amended %.12s: %w", head, err),
+			Hint: "fix the commit (git commit --amend) or use --no-trailer"}
+	}
+	return nil
 }
 
 // checkWritable refuses a git directory or object database the amend could
