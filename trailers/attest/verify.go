@@ -2,6 +2,7 @@ package attest
 
 import (
 	"bytes"
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -67,14 +68,21 @@ func (v *Verifier) Check(msg []byte, tree string) []Result {
 	ts := block.Trailers()
 	var out []Result
 	// A verdict with several attestations (a retest after the code changed
-	// adds a fresh one next to the stale one) is as good as its best.
+	// adds a fresh one next to the stale one) is as good as its best
+	// signed one. Only attestations whose signature could be checked
+	// compete: a forged or unreadable one is always shown, so that it
+	// cannot hide behind a valid one.
 	best := map[int]int{} // verdict trailer index -> index in out
-	for _, t := range ts {
+	covered := map[int]bool{}
+	for i, t := range ts {
 		if !strings.EqualFold(t.Key, Key) {
 			continue
 		}
-		r, idx := v.checkOne(t, ts, tree)
-		if idx < 0 {
+		r, idx := v.checkOne(t, i, ts, tree)
+		if idx >= 0 {
+			covered[idx] = true
+		}
+		if idx < 0 || r.Status == BadSignature || r.Status == Malformed {
 			out = append(out, r)
 			continue
 		}
@@ -88,7 +96,7 @@ func (v *Verifier) Check(msg []byte, tree string) []Result {
 		out = append(out, r)
 	}
 	for i, t := range ts {
-		if _, ok := best[i]; ok || !isVerdictKey(t.Key) {
+		if covered[i] || !isVerdictKey(t.Key) {
 			continue
 		}
 		out = append(out, Result{Trailer: t.Key + ": " + t.Value, Status: Unsigned,
@@ -117,9 +125,12 @@ func isVerdictKey(k string) bool {
 	return false
 }
 
-// checkOne verifies one attestation trailer; idx is the index in ts of the
-// verdict trailer it vouches for, or -1.
-func (v *Verifier) checkOne(t trailers.Trailer, ts []trailers.Trailer, tree string) (Result, int) {
+// checkOne verifies the attestation trailer ts[pos]; idx is the index in ts
+// of the verdict trailer it vouches for, or -1.
+func (v *Verifier) checkOne(t trailers.Trailer, pos int, ts []trailers.Trailer, tree string) (Result, int) {
+	if IsCompact(t.Folded) {
+		return v.checkCompact(t, pos, ts, tree)
+	}
 	r := Result{Trailer: Key + ": (unreadable)"}
 	payload, sig, err := DecodeValue(t.Folded)
 	if err != nil {
@@ -144,37 +155,125 @@ func (v *Verifier) checkOne(t trailers.Trailer, ts []trailers.Trailer, tree stri
 		r.Reason = fmt.Sprintf("the signed trailer %q is not in the message (changed or removed after signing)", p.Trailer())
 		return r, -1
 	}
-	signer, status, reason := v.checkSignature(payload, sig, p)
+	sp, status, reason := readSignature(sig)
+	if status == OK {
+		var e *openpgp.Entity
+		e, status, reason = v.verify(payload, sig, sp)
+		if status == OK && fingerprint(e) != p.Signer {
+			status, reason = BadSignature, fmt.Sprintf("payload names signer %s but the signature is by %s", p.Signer, fingerprint(e))
+		}
+		if status == OK {
+			r.Signer = identity(e)
+		}
+	}
+	r.Status, r.Reason = status, reason
+	if status == OK {
+		classify(&r, tree)
+	}
+	return r, idx
+}
+
+// checkCompact verifies a compact attestation: it carries no trailer, so
+// the signed bytes are rebuilt with each trailer of the message in turn
+// until one verifies. One that verifies for none is reported on the
+// verdict trailer it follows.
+func (v *Verifier) checkCompact(t trailers.Trailer, pos int, ts []trailers.Trailer, tree string) (Result, int) {
+	r := Result{Trailer: Key + ": (unreadable)"}
+	p, sig, err := decodeCompact(t.Folded)
+	if err != nil {
+		r.Status, r.Reason = Malformed, err.Error()
+		return r, -1
+	}
+	sp, status, reason := readSignature(sig)
+	if status == Malformed {
+		r.Status, r.Reason = status, reason
+		return r, -1
+	}
+	idx := follows(ts, pos)
+	if idx >= 0 {
+		r.Trailer = ts[idx].Key + ": " + ts[idx].Value
+	}
+	if status == OK && !v.knows(sp) {
+		status, reason = UnknownKey, fmt.Sprintf("signed by %s, which is not a trusted key", issuer(sp))
+	}
 	if status != OK {
 		r.Status, r.Reason = status, reason
 		return r, idx
 	}
-	r.Signer = signer
-	if p.Tree != tree {
-		r.Status = Stale
-		r.Reason = fmt.Sprintf("tested tree %.12s, commit has tree %.12s: the code changed after the verdict", p.Tree, tree)
-		return r, idx
+	for i, o := range ts {
+		if strings.EqualFold(o.Key, Key) {
+			continue
+		}
+		q := *p
+		q.TrailerKey, q.TrailerValue = o.Key, o.Value
+		b, err := q.EncodeSigned()
+		if err != nil {
+			continue
+		}
+		e, status, _ := v.verify(b, sig, sp)
+		if status != OK {
+			continue
+		}
+		q.Time, q.Signer = sp.CreationTime.UTC(), fingerprint(e)
+		r = Result{Trailer: q.Trailer(), Status: OK, Payload: &q, Signer: identity(e)}
+		classify(&r, tree)
+		return r, i
 	}
-	r.Status = OK
+	r.Status = BadSignature
+	r.Reason = fmt.Sprintf("signature by %s does not verify for any trailer of the message (changed or removed after signing, or forged)", issuer(sp))
 	return r, idx
 }
 
-func (v *Verifier) checkSignature(payload, sig []byte, p *Payload) (signer string, s Status, reason string) {
+// follows is the index of the trailer before ts[pos] that is not an
+// attestation (the one git rapido wrote it after), or -1.
+func follows(ts []trailers.Trailer, pos int) int {
+	for i := pos - 1; i >= 0; i-- {
+		if !strings.EqualFold(ts[i].Key, Key) {
+			return i
+		}
+	}
+	return -1
+}
+
+// classify turns a verified result into Stale when the tested tree is not
+// the commit's.
+func classify(r *Result, tree string) {
+	if r.Payload.Tree != tree {
+		r.Status = Stale
+		r.Reason = fmt.Sprintf("tested tree %.12s, commit has tree %.12s: the code changed after the verdict", r.Payload.Tree, tree)
+	}
+}
+
+// weakHashes are refused in signatures: a SHA-1 signature can be made to
+// vouch for a second, colliding payload.
+var weakHashes = map[crypto.Hash]string{crypto.SHA1: "SHA-1", crypto.MD5: "MD5", crypto.RIPEMD160: "RIPEMD-160"}
+
+// readSignature checks that sig is exactly one binary signature packet
+// with a strong hash; the status is OK when it is.
+func readSignature(sig []byte) (*packet.Signature, Status, string) {
 	pr := packet.NewReader(bytes.NewReader(sig))
 	pkt, err := pr.Next()
 	if err != nil {
-		return "", Malformed, fmt.Sprintf("signature: %v", err)
+		return nil, Malformed, fmt.Sprintf("signature: %v", err)
 	}
 	sp, ok := pkt.(*packet.Signature)
 	if !ok {
-		return "", Malformed, "signature: not an OpenPGP signature packet"
+		return nil, Malformed, "signature: not an OpenPGP signature packet"
 	}
 	if _, err := pr.Next(); err != io.EOF {
-		return "", Malformed, "signature: more than one packet"
+		return nil, Malformed, "signature: more than one packet"
 	}
 	if sp.SigType != packet.SigTypeBinary {
-		return "", Malformed, fmt.Sprintf("signature: type %#x, want binary (0x00)", int(sp.SigType))
+		return nil, Malformed, fmt.Sprintf("signature: type %#x, want binary (0x00)", int(sp.SigType))
 	}
+	if name, weak := weakHashes[sp.Hash]; weak {
+		return nil, BadSignature, fmt.Sprintf("signature by %s uses %s, which is broken: refused (sign again)", issuer(sp), name)
+	}
+	return sp, OK, ""
+}
+
+// verify checks sig over payload against the trusted keys.
+func (v *Verifier) verify(payload, sig []byte, sp *packet.Signature) (*openpgp.Entity, Status, string) {
 	var el openpgp.EntityList
 	if v.Keys != nil {
 		el = v.Keys.el
@@ -182,18 +281,26 @@ func (v *Verifier) checkSignature(payload, sig []byte, p *Payload) (signer strin
 	_, e, err := openpgp.VerifyDetachedSignature(el, bytes.NewReader(payload), bytes.NewReader(sig), nil)
 	if err != nil {
 		if errors.Is(err, pgperrors.ErrUnknownIssuer) {
-			return "", UnknownKey, fmt.Sprintf("signed by %s, which is not a trusted key", issuer(sp))
+			return nil, UnknownKey, fmt.Sprintf("signed by %s, which is not a trusted key", issuer(sp))
 		}
-		return "", BadSignature, fmt.Sprintf("signature by %s does not verify: %v", issuer(sp), err)
+		return nil, BadSignature, fmt.Sprintf("signature by %s does not verify: %v", issuer(sp), err)
 	}
-	if fp := fingerprint(e); fp != p.Signer {
-		return "", BadSignature, fmt.Sprintf("payload names signer %s but the signature is by %s", p.Signer, fp)
+	return e, OK, ""
+}
+
+// knows reports whether a trusted key has the signature's issuer key id.
+func (v *Verifier) knows(sp *packet.Signature) bool {
+	return v.Keys != nil && sp.IssuerKeyId != nil && len(v.Keys.el.KeysById(*sp.IssuerKeyId)) > 0
+}
+
+func identity(e *openpgp.Entity) string {
+	if e == nil {
+		return ""
 	}
-	id := fingerprint(e)
 	if pi := e.PrimaryIdentity(); pi != nil {
-		id = pi.Name
+		return pi.Name
 	}
-	return id, OK, ""
+	return fingerprint(e)
 }
 
 func issuer(sp *packet.Signature) string {
@@ -218,22 +325,58 @@ func Resolve(r *Result, patchID string) {
 	}
 }
 
-// Export returns the payload bytes and an armored detached signature of an
-// attestation trailer value, for "gpg --verify sig payload".
-func Export(value string) (payload, armoredSig []byte, err error) {
-	payload, sig, err := DecodeValue(value)
+// Exported is one attestation as GnuPG checks it: the signed bytes and an
+// armored detached signature, for "gpg --verify sig payload".
+type Exported struct {
+	Payload, Signature []byte
+}
+
+// Export returns every attestation trailer of msg, in order. A compact
+// attestation's signed bytes are rebuilt with the trailer its signature
+// verifies for with the trusted keys, or else with the trailer it follows
+// (where git rapido writes it), so that gpg says which.
+func (v *Verifier) Export(msg []byte) ([]Exported, error) {
+	ts := trailers.Parse(msg, v.Config).Trailers()
+	var out []Exported
+	for i, t := range ts {
+		if !strings.EqualFold(t.Key, Key) {
+			continue
+		}
+		payload, sig, err := v.exportOne(t, i, ts)
+		if err != nil {
+			return nil, fmt.Errorf("attestation %d: %w", len(out)+1, err)
+		}
+		var b bytes.Buffer
+		aw, err := armor.Encode(&b, openpgp.SignatureType, nil)
+		if err != nil {
+			return nil, err
+		}
+		aw.Write(sig)
+		if err := aw.Close(); err != nil {
+			return nil, err
+		}
+		b.WriteString("\n")
+		out = append(out, Exported{Payload: payload, Signature: b.Bytes()})
+	}
+	return out, nil
+}
+
+func (v *Verifier) exportOne(t trailers.Trailer, pos int, ts []trailers.Trailer) (payload, sig []byte, err error) {
+	if !IsCompact(t.Folded) {
+		return DecodeValue(t.Folded)
+	}
+	p, sig, err := decodeCompact(t.Folded)
 	if err != nil {
 		return nil, nil, err
 	}
-	var b bytes.Buffer
-	aw, err := armor.Encode(&b, openpgp.SignatureType, nil)
-	if err != nil {
-		return nil, nil, err
+	idx := follows(ts, pos)
+	if r, i := v.checkCompact(t, pos, ts, p.Tree); r.Payload != nil && i >= 0 {
+		idx = i
 	}
-	aw.Write(sig)
-	if err := aw.Close(); err != nil {
-		return nil, nil, err
+	if idx < 0 {
+		return nil, nil, errors.New("no trailer before it to vouch for")
 	}
-	b.WriteString("\n")
-	return payload, b.Bytes(), nil
+	p.TrailerKey, p.TrailerValue = ts[idx].Key, ts[idx].Value
+	payload, err = p.EncodeSigned()
+	return payload, sig, err
 }

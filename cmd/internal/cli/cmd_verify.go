@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/git-rapido/git-rapido/trailers"
 	"github.com/git-rapido/git-rapido/trailers/attest"
 )
 
@@ -300,23 +299,21 @@ func runExport(ctx context.Context, env *Env, o *verifyOptions) error {
 	if err != nil {
 		return err
 	}
-	var ts []string
-	for _, t := range trailers.Parse(msg, tcfg).Trailers() {
-		if strings.EqualFold(t.Key, attest.Key) {
-			ts = append(ts, t.Folded)
-		}
+	// The trusted keys, when there are any, tell which trailer a compact
+	// attestation vouches for; without them it is the one it follows.
+	kr, _ := loadKeyring(ctx, env)
+	ex, err := (&attest.Verifier{Keys: kr, Config: tcfg}).Export(msg)
+	if err != nil {
+		return &ExitError{Code: 1, Err: fmt.Errorf("export: %.12s: %w", commit, err)}
 	}
-	if len(ts) == 0 {
+	if len(ex) == 0 {
 		return &ExitError{Code: 1, Err: fmt.Errorf("export: %.12s has no %s trailer", commit, attest.Key)}
 	}
 	if err := os.MkdirAll(o.exportDir, 0o755); err != nil {
 		return &ExitError{Code: 128, Err: fmt.Errorf("export: %w", err)}
 	}
-	for i, t := range ts {
-		payload, sig, err := attest.Export(t)
-		if err != nil {
-			return &ExitError{Code: 1, Err: fmt.Errorf("export: %.12s: attestation %d: %w", commit, i+1, err)}
-		}
+	for i, e := range ex {
+		payload, sig := e.Payload, e.Signature
 		base := filepath.Join(o.exportDir, fmt.Sprintf("%.12s-%d.payload", commit, i+1))
 		if err := os.WriteFile(base, payload, 0o644); err != nil {
 			return &ExitError{Code: 128, Err: fmt.Errorf("export: %w", err)}

@@ -93,13 +93,18 @@ func signVerdict(ctx context.Context, env *Env, commit, key, value string, info 
 		return nil, err
 	}
 	p := &attest.Payload{TrailerKey: key, TrailerValue: value, Verdict: orNone(info.Verdict), Tree: tree,
-		PatchID: orNone(pids[commit]), Spec: orNone(info.Spec), Kernel: orNone(info.Kernel),
+		PatchID: orNone(pids[commit]), Spec: orNone(attest.ShortSpec(info.Spec)), Kernel: orNone(attest.ShortKernel(info.Kernel)),
 		Time: time.Now().UTC().Truncate(time.Second)}
 	v, err := s.Sign(p)
 	if err != nil {
 		return nil, fmt.Errorf("sign verdict: %w", err)
 	}
-	return [][2]string{{attest.Key, attest.Fold(attest.Key, v)}}, nil
+	folded := attest.Fold(attest.Key, v)
+	if n := strings.Count(folded, "\n") + 1; n > attest.MaxLines {
+		return nil, &HintError{Err: fmt.Errorf("sign verdict: the attestation takes %d lines (at most %d): the signing key makes long signatures", n, attest.MaxLines),
+			Hint: "use an Ed25519 key (git rapido key generate)"}
+	}
+	return [][2]string{{attest.Key, folded}}, nil
 }
 
 func orNone(s string) string {
