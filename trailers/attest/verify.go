@@ -64,8 +64,24 @@ type Verifier struct {
 // into Rebased with Resolve once it knows the commit's patch-id (computing
 // patch-ids is costly, so only for those).
 func (v *Verifier) Check(msg []byte, tree string) []Result {
-	block := trailers.Parse(msg, v.Config)
-	ts := block.Trailers()
+	return v.CheckWithNotes(msg, tree, nil)
+}
+
+// CheckWithNotes is Check with attestations kept outside the message too
+// (rapido.attest=notes): each note entry counts only for the verdict
+// trailer it names, when the message carries that trailer.
+func (v *Verifier) CheckWithNotes(msg []byte, tree string, notes []NoteEntry) []Result {
+	ts := trailers.Parse(msg, v.Config).Trailers()
+	// Note entries go after the message's trailers; named[i] is the
+	// trailer the entry at i vouches for.
+	named := map[int]string{}
+	n := len(ts)
+	for _, e := range notes {
+		if findTrailer(ts[:n], e.Trailer) >= 0 {
+			named[len(ts)] = e.Trailer
+			ts = append(ts, trailers.Trailer{Key: Key, Value: e.Value, Folded: e.Value})
+		}
+	}
 	var out []Result
 	// A verdict with several attestations (a retest after the code changed
 	// adds a fresh one next to the stale one) is as good as its best
@@ -78,7 +94,7 @@ func (v *Verifier) Check(msg []byte, tree string) []Result {
 		if !strings.EqualFold(t.Key, Key) {
 			continue
 		}
-		r, idx := v.checkOne(t, i, ts, tree)
+		r, idx := v.checkOne(t, i, ts, tree, named[i])
 		if idx >= 0 {
 			covered[idx] = true
 		}
@@ -126,10 +142,11 @@ func isVerdictKey(k string) bool {
 }
 
 // checkOne verifies the attestation trailer ts[pos]; idx is the index in ts
-// of the verdict trailer it vouches for, or -1.
-func (v *Verifier) checkOne(t trailers.Trailer, pos int, ts []trailers.Trailer, tree string) (Result, int) {
+// of the verdict trailer it vouches for, or -1. named is the trailer a note
+// entry names ("" for a trailer of the message).
+func (v *Verifier) checkOne(t trailers.Trailer, pos int, ts []trailers.Trailer, tree, named string) (Result, int) {
 	if IsCompact(t.Folded) {
-		return v.checkCompact(t, pos, ts, tree)
+		return v.checkCompact(t, pos, ts, tree, named)
 	}
 	r := Result{Trailer: Key + ": (unreadable)"}
 	payload, sig, err := DecodeValue(t.Folded)
@@ -177,7 +194,7 @@ func (v *Verifier) checkOne(t trailers.Trailer, pos int, ts []trailers.Trailer, 
 // the signed bytes are rebuilt with each trailer of the message in turn
 // until one verifies. One that verifies for none is reported on the
 // verdict trailer it follows.
-func (v *Verifier) checkCompact(t trailers.Trailer, pos int, ts []trailers.Trailer, tree string) (Result, int) {
+func (v *Verifier) checkCompact(t trailers.Trailer, pos int, ts []trailers.Trailer, tree, named string) (Result, int) {
 	r := Result{Trailer: Key + ": (unreadable)"}
 	p, sig, err := decodeCompact(t.Folded)
 	if err != nil {
@@ -189,7 +206,12 @@ func (v *Verifier) checkCompact(t trailers.Trailer, pos int, ts []trailers.Trail
 		r.Status, r.Reason = status, reason
 		return r, -1
 	}
-	idx := follows(ts, pos)
+	idx, only := follows(ts, pos), -1
+	if named != "" {
+		// A note entry names its trailer: that one only.
+		idx = findTrailer(ts, named)
+		only = idx
+	}
 	if idx >= 0 {
 		r.Trailer = ts[idx].Key + ": " + ts[idx].Value
 	}
@@ -201,7 +223,7 @@ func (v *Verifier) checkCompact(t trailers.Trailer, pos int, ts []trailers.Trail
 		return r, idx
 	}
 	for i, o := range ts {
-		if strings.EqualFold(o.Key, Key) {
+		if strings.EqualFold(o.Key, Key) || (only >= 0 && i != only) {
 			continue
 		}
 		q := *p
@@ -222,6 +244,17 @@ func (v *Verifier) checkCompact(t trailers.Trailer, pos int, ts []trailers.Trail
 	r.Status = BadSignature
 	r.Reason = fmt.Sprintf("signature by %s does not verify for any trailer of the message (changed or removed after signing, or forged)", issuer(sp))
 	return r, idx
+}
+
+// findTrailer is the index of the trailer "Key: value" in ts, or -1.
+func findTrailer(ts []trailers.Trailer, trailer string) int {
+	key, val, _ := strings.Cut(trailer, ": ")
+	for i, o := range ts {
+		if strings.EqualFold(o.Key, key) && o.Value == val && !strings.EqualFold(o.Key, Key) {
+			return i
+		}
+	}
+	return -1
 }
 
 // follows is the index of the trailer before ts[pos] that is not an
@@ -335,14 +368,24 @@ type Exported struct {
 // attestation's signed bytes are rebuilt with the trailer its signature
 // verifies for with the trusted keys, or else with the trailer it follows
 // (where git rapido writes it), so that gpg says which.
-func (v *Verifier) Export(msg []byte) ([]Exported, error) {
+func (v *Verifier) Export(msg []byte) ([]Exported, error) { return v.ExportWithNotes(msg, nil) }
+
+// ExportWithNotes is Export followed by the note entries, each with the
+// trailer it names.
+func (v *Verifier) ExportWithNotes(msg []byte, notes []NoteEntry) ([]Exported, error) {
 	ts := trailers.Parse(msg, v.Config).Trailers()
+	named := map[int]string{}
+	for _, e := range notes {
+		key, val, _ := strings.Cut(e.Trailer, ": ")
+		named[len(ts)] = e.Trailer
+		ts = append(ts, trailers.Trailer{Key: Key, Value: e.Value, Folded: e.Value}, trailers.Trailer{Key: key, Value: val})
+	}
 	var out []Exported
 	for i, t := range ts {
 		if !strings.EqualFold(t.Key, Key) {
 			continue
 		}
-		payload, sig, err := v.exportOne(t, i, ts)
+		payload, sig, err := v.exportOne(t, i, ts, named[i])
 		if err != nil {
 			return nil, fmt.Errorf("attestation %d: %w", len(out)+1, err)
 		}
@@ -361,7 +404,7 @@ func (v *Verifier) Export(msg []byte) ([]Exported, error) {
 	return out, nil
 }
 
-func (v *Verifier) exportOne(t trailers.Trailer, pos int, ts []trailers.Trailer) (payload, sig []byte, err error) {
+func (v *Verifier) exportOne(t trailers.Trailer, pos int, ts []trailers.Trailer, named string) (payload, sig []byte, err error) {
 	if !IsCompact(t.Folded) {
 		return DecodeValue(t.Folded)
 	}
@@ -370,7 +413,9 @@ func (v *Verifier) exportOne(t trailers.Trailer, pos int, ts []trailers.Trailer)
 		return nil, nil, err
 	}
 	idx := follows(ts, pos)
-	if r, i := v.checkCompact(t, pos, ts, p.Tree); r.Payload != nil && i >= 0 {
+	if named != "" {
+		idx = pos + 1 // the trailer ExportWithNotes put after the entry
+	} else if r, i := v.checkCompact(t, pos, ts, p.Tree, ""); r.Payload != nil && i >= 0 {
 		idx = i
 	}
 	if idx < 0 {

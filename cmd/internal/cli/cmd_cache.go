@@ -31,8 +31,9 @@ list     every cached verdict: tree, spec, status, when
 show     the verdicts for a commit's tree (default HEAD), and their logs
 forget   drop the verdicts for the commits' trees, so they are retested
 prune    drop verdicts whose trees no longer exist, and whose logs are gone
-push     send refs/notes/rapido to a remote
-fetch    get a remote's refs/notes/rapido and merge it into ours`,
+push     send refs/notes/rapido to a remote (and refs/notes/rapido-attest)
+fetch    get a remote's refs/notes/rapido and merge it into ours (and
+         refs/notes/rapido-attest)`,
 			Run: runCache,
 		}
 	})
@@ -133,6 +134,12 @@ func runCache(ctx context.Context, env *Env, args []string) error {
 			out, err = c.Push(ctx, args[1])
 		} else {
 			out, err = c.Fetch(ctx, args[1])
+		}
+		if err == nil {
+			// The attestation notes (rapido.attest=notes) travel with the cache.
+			var more string
+			more, err = syncAttestNotes(ctx, env, args[0], args[1])
+			out = strings.TrimSpace(out + "\n" + more)
 		}
 		if out != "" {
 			fmt.Fprintln(env.Stderr, out)

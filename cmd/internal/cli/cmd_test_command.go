@@ -59,6 +59,8 @@ and nothing is changed when the index or worktree has uncommitted changes.`,
 			Sections: []Section{
 				{"EXIT STATUS", exitStatusSection},
 				{"CONFIGURATION", `rapido.testedBy   the trailer value (default: "user.name <user.email>")
+rapido.selfTrailer   on a commit you authored or signed off: add, warn
+                     (default: add and warn) or skip the trailer
 and every key listed under git rapido run`},
 			},
 			Flags: func(fs *pflag.FlagSet) {
@@ -91,6 +93,9 @@ func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error
 		if value, err = identity(ctx, env, "rapido.testedBy"); err != nil {
 			return &ExitError{Code: 128, Err: err}
 		}
+		if _, err := selfTrailerPolicy(ctx, env); err != nil {
+			return &ExitError{Code: 128, Err: err}
+		}
 		if verdictSignerCheck != nil {
 			// An unusable signing key (wrong passphrase) is reported now,
 			// not after minutes of testing.
@@ -113,6 +118,11 @@ func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error
 	printVerdict(env, v, cached, false)
 	if v.Status != vmrun.Pass || o.noTrailer {
 		return verdictExit(v)
+	}
+	if add, err := selfTrailer(ctx, env, commit, o.trailerKey, value); err != nil {
+		return &ExitError{Code: 128, Err: err}
+	} else if !add {
+		return nil
 	}
 	digest, _ := spec.Digest()
 	info := &verdictInfo{Verdict: string(v.Status), Spec: digest, Kernel: v.KernelRelease}
@@ -187,15 +197,20 @@ func addTrailer(ctx context.Context, env *Env, commit, key, value string, info *
 		}
 	}
 	if bytes.Equal(newMsg, msg) {
-		return &rebase.Result{Old: commit, New: commit}, nil
+		return &rebase.Result{Old: commit, New: commit}, flushAttestNote(ctx, env)
 	}
 	top, err := env.Runner.Git(ctx, "rev-parse", "--show-toplevel")
 	if err != nil {
 		return nil, err
 	}
 	subject, _, _ := strings.Cut(string(newMsg), "\n")
-	return rebase.Amend(ctx, env.Runner, rebase.AmendOptions{Dir: top, Commit: commit, Message: newMsg,
+	res, err := rebase.Amend(ctx, env.Runner, rebase.AmendOptions{Dir: top, Commit: commit, Message: newMsg,
 		NoVerify: noVerify, Reflog: action + ": " + subject})
+	if err != nil {
+		return nil, err
+	}
+	// rapido.attest=notes: the attestation note, once the trailer is in.
+	return res, flushAttestNote(ctx, env)
 }
 
 func hasTrailer(msg []byte, cfg *trailers.Config, key, value string) bool {

@@ -50,6 +50,11 @@ commit's tree).
 Trusted keys come from rapido.trustedKeys files and from the .rapido/keys/*.asc
 files of rapido.keyringRef, never from the commits being verified.
 
+Attestations are read from the message and from the notes in
+refs/notes/rapido-attest on each commit's patch-id (rapido.attest=notes).
+Several attestations of one verdict: the best valid one counts, but one
+that does not verify (bad-signature) or cannot be read is always listed.
+
 With --export, the payload and the armored signature of the n-th
 attestation of <commit> are written to <dir>/<abbrev>-<n>.payload and
 <dir>/<abbrev>-<n>.payload.asc (<abbrev>: 12 hex digits of the commit id),
@@ -65,7 +70,9 @@ compared with the commit's, which is what verify does.)`,
 1    some verdict is not ok
 128  the range or the keyring cannot be read`},
 				{"CONFIGURATION", `rapido.trustedKeys   armored keyring file of trusted keys (multi-valued, ~ expanded)
-rapido.keyringRef    ref whose .rapido/keys/*.asc files are trusted keys`},
+rapido.keyringRef    ref whose .rapido/keys/*.asc files are trusted keys
+rapido.attest        trailer (default) or notes: where test and review put
+                     attestations; verify reads both`},
 			},
 			Flags: func(fs *pflag.FlagSet) {
 				fs.BoolVar(&o.asJSON, "json", false, "print one JSON object for scripts")
@@ -248,6 +255,10 @@ func verifyRevs(ctx context.Context, env *Env, kr *attest.Keyring, logArgs []str
 		return nil, err
 	}
 	v := &attest.Verifier{Keys: kr, Config: tcfg}
+	notes, pids, err := rangeNotes(ctx, env, out)
+	if err != nil {
+		return nil, err
+	}
 	var cs []verifiedCommit
 	results := map[int][]attest.Result{}
 	var staleCommits []string
@@ -261,9 +272,9 @@ func verifyRevs(ctx context.Context, env *Env, kr *attest.Keyring, logArgs []str
 			continue
 		}
 		c.Subject, _, _ = strings.Cut(string(msg), "\n")
-		rs := v.Check(msg, c.Tree)
+		rs := v.CheckWithNotes(msg, c.Tree, notes[pids[c.Commit]])
 		for _, r := range rs {
-			if r.Status == attest.Stale {
+			if r.Status == attest.Stale && pids == nil {
 				staleCommits = append(staleCommits, c.Commit)
 				break
 			}
@@ -271,9 +282,10 @@ func verifyRevs(ctx context.Context, env *Env, kr *attest.Keyring, logArgs []str
 		results[len(cs)] = rs
 		cs = append(cs, c)
 	}
-	pids, err := patchIDs(ctx, env, staleCommits)
-	if err != nil {
-		return nil, err
+	if pids == nil {
+		if pids, err = patchIDs(ctx, env, staleCommits); err != nil {
+			return nil, err
+		}
 	}
 	for i := range cs {
 		cs[i].Verdicts = []verifiedEntry{}
@@ -284,6 +296,32 @@ func verifyRevs(ctx context.Context, env *Env, kr *attest.Keyring, logArgs []str
 		}
 	}
 	return cs, nil
+}
+
+// rangeNotes reads the attestation notes (rapido.attest=notes) of the
+// commits of a "git log -z --format=%H ..." output, with the patch-ids of all
+// of them; both are nil when there is no notes ref (no patch-id is computed
+// then).
+func rangeNotes(ctx context.Context, env *Env, logOut []byte) (map[string][]attest.NoteEntry, map[string]string, error) {
+	if _, err := env.Runner.Git(ctx, "rev-parse", "--verify", "-q", attest.NotesRef); err != nil {
+		return nil, nil, nil
+	}
+	var commits []string
+	for _, rec := range bytes.Split(logOut, []byte{0}) {
+		if f := strings.Fields(string(bytes.SplitN(rec, []byte("\n"), 2)[0])); len(f) > 0 {
+			commits = append(commits, f[0])
+		}
+	}
+	pids, err := patchIDs(ctx, env, commits)
+	if err != nil {
+		return nil, nil, err
+	}
+	var list []string
+	for _, p := range pids {
+		list = append(list, p)
+	}
+	notes, err := readAttestNotes(ctx, env, list)
+	return notes, pids, err
 }
 
 func runExport(ctx context.Context, env *Env, o *verifyOptions) error {
@@ -302,7 +340,11 @@ func runExport(ctx context.Context, env *Env, o *verifyOptions) error {
 	// The trusted keys, when there are any, tell which trailer a compact
 	// attestation vouches for; without them it is the one it follows.
 	kr, _ := loadKeyring(ctx, env)
-	ex, err := (&attest.Verifier{Keys: kr, Config: tcfg}).Export(msg)
+	notes, pids, err := rangeNotes(ctx, env, []byte(commit+"\n"))
+	if err != nil {
+		return &ExitError{Code: 128, Err: fmt.Errorf("export: %w", err)}
+	}
+	ex, err := (&attest.Verifier{Keys: kr, Config: tcfg}).ExportWithNotes(msg, notes[pids[commit]])
 	if err != nil {
 		return &ExitError{Code: 1, Err: fmt.Errorf("export: %.12s: %w", commit, err)}
 	}
