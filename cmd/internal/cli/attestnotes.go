@@ -16,18 +16,27 @@ import (
 
 // attestMode reads rapido.attest: "trailer" (the default) or "notes".
 func attestMode(ctx context.Context, env *Env) (string, error) {
+	return configChoice(ctx, env, "rapido.attest", "trailer", "trailer", "notes")
+}
+
+// configChoice reads a key whose value is one of a few words, def when it
+// is not set.
+func configChoice(ctx context.Context, env *Env, key, def string, words ...string) (string, error) {
 	cfg, err := env.Config(ctx)
 	if err != nil {
 		return "", err
 	}
-	v, _ := cfg.Get("rapido.attest")
-	switch v = strings.TrimSpace(v); v {
-	case "":
-		return "trailer", nil
-	case "trailer", "notes":
-		return v, nil
+	v, _ := cfg.Get(key)
+	if v = strings.TrimSpace(v); v == "" {
+		return def, nil
 	}
-	return "", &HintError{Err: fmt.Errorf("rapido.attest: bad value %q", v), Hint: "set it to trailer or notes"}
+	for _, w := range words {
+		if v == w {
+			return v, nil
+		}
+	}
+	return "", &HintError{Err: fmt.Errorf("%s: bad value %q", key, v),
+		Hint: "set it to " + strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]}
 }
 
 // writeAttestNote adds e to the note on patch-id pid, once.

@@ -16,18 +16,7 @@ import (
 
 // selfTrailerPolicy reads rapido.selfTrailer.
 func selfTrailerPolicy(ctx context.Context, env *Env) (string, error) {
-	cfg, err := env.Config(ctx)
-	if err != nil {
-		return "", err
-	}
-	v, _ := cfg.Get("rapido.selfTrailer")
-	switch v = strings.TrimSpace(v); v {
-	case "":
-		return "warn", nil
-	case "add", "warn", "skip":
-		return v, nil
-	}
-	return "", &HintError{Err: fmt.Errorf("rapido.selfTrailer: bad value %q", v), Hint: "set it to add, warn or skip"}
+	return configChoice(ctx, env, "rapido.selfTrailer", "warn", "add", "warn", "skip")
 }
 
 // selfTrailer reports whether "key: value" is to be added to commit, and
