@@ -38,8 +38,8 @@ one line per verdict and a summary:
     stale          tree differs: the code changed after the verdict
     unsigned       a verdict trailer no Rapido-Attest: trailer vouches for
     unknown-key    signed by a key that is not trusted
-    bad-signature  the signature does not verify, or the trailer it vouches
-                   for was changed or removed
+    bad-signature  the signature does not verify (or uses SHA-1), or the
+                   trailer it vouches for was changed or removed
     malformed      the Rapido-Attest: trailer cannot be decoded
 
 The range defaults to @{upstream}..HEAD, or HEAD alone without an upstream;
