@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/git-rapido/git-rapido/cmd/internal/cache"
+	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 )
 
 func init() {
@@ -56,7 +57,7 @@ func runCache(ctx context.Context, env *Env, args []string) error {
 		sort.Strings(trees)
 		for _, t := range trees {
 			for _, e := range all[t] {
-				fmt.Fprintf(env.Stdout, "%.12s spec %.12s %-10s %s %s\n", t, e.Spec, e.Status, e.Time.Format("2006-01-02 15:04"), e.Reason)
+				fmt.Fprintf(env.Stdout, "%.12s spec %.12s %-10s %s %s\n", t, e.Spec, e.Status, e.Time.Format("2006-01-02 15:04"), termsafe.Escape(e.Reason))
 			}
 		}
 	case "show":
@@ -78,7 +79,7 @@ func runCache(ctx context.Context, env *Env, args []string) error {
 		}
 		for _, e := range es {
 			fmt.Fprintf(env.Stdout, "tree %.12s spec %.12s: %s — %s\n  tested %s as %.12s in %s, kernel %s\n  logs: %s\n",
-				tree, e.Spec, e.Status, e.Reason, e.Time.Format("2006-01-02 15:04:05"), e.Commit,
+				tree, e.Spec, e.Status, termsafe.Escape(e.Reason), e.Time.Format("2006-01-02 15:04:05"), e.Commit,
 				e.Duration.Round(1e8), e.Release, e.LogDir)
 		}
 	case "forget":

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/git-rapido/git-rapido/cmd/internal/gitexec"
+	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/git-rapido/git-rapido/hooks"
 	"github.com/git-rapido/git-rapido/trailers/attest"
 )
@@ -270,7 +271,7 @@ func enforce(ctx context.Context, env *Env, what string, us []hooks.Update, excl
 		return nil
 	}
 	for _, v := range violations {
-		fmt.Fprintf(env.Stderr, "rapido: %s\n", v)
+		fmt.Fprintf(env.Stderr, "rapido: %s\n", termsafe.Escape(fmt.Sprint(v)))
 	}
 	return &ExitError{Code: 1, Err: fmt.Errorf("refusing the %s: %d %s of the verdict policy", what, len(violations), plural(len(violations), "violation")),
 		Hint: "retest with git rapido test (or review again), then push again; git rapido verify shows every verdict"}
@@ -300,7 +301,7 @@ func postRewrite(ctx context.Context, env *Env, in []byte) {
 	for _, c := range cs {
 		for _, v := range c.Verdicts {
 			if v.Status == attest.Stale {
-				fmt.Fprintf(env.Stderr, "rapido: %.12s %s is now stale: %s\n", c.Commit, v.Trailer, v.Reason)
+				fmt.Fprintf(env.Stderr, "rapido: %.12s %s is now stale: %s\n", c.Commit, termsafe.Escape(v.Trailer), termsafe.Escape(v.Reason))
 			}
 		}
 	}

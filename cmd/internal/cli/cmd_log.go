@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/git-rapido/git-rapido/cmd/internal/cache"
+	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/git-rapido/git-rapido/trailers"
 )
 
@@ -117,7 +118,7 @@ func runLog(ctx context.Context, env *Env, args []string, asJSON bool, max int) 
 		return nil
 	}
 	for _, e := range entries {
-		subj := e.Subject
+		subj := termsafe.Escape(e.Subject)
 		if len(subj) > 50 {
 			subj = subj[:47] + "..."
 		}
@@ -129,7 +130,7 @@ func runLog(ctx context.Context, env *Env, args []string, asJSON bool, max int) 
 		if e.Duration > 0 {
 			dur = e.Duration.Round(100 * time.Millisecond).String()
 		}
-		fmt.Fprintf(env.Stdout, "%.12s %-50s %-18s %7s  %s\n", e.Commit, subj, v, dur, strings.Join(e.Trailers, ","))
+		fmt.Fprintf(env.Stdout, "%.12s %-50s %-18s %7s  %s\n", e.Commit, subj, v, dur, termsafe.Escape(strings.Join(e.Trailers, ",")))
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/spf13/pflag"
 )
 
@@ -90,9 +91,9 @@ func amendWithTrailer(ctx context.Context, env *Env, key, value string, info *ve
 		return err
 	}
 	if res.New == res.Old {
-		fmt.Fprintf(env.Stderr, "rapido: %.12s already carries %s: %s\n", commit, key, value)
+		fmt.Fprintf(env.Stderr, "rapido: %.12s already carries %s: %s\n", commit, key, termsafe.Escape(value))
 		return nil
 	}
-	fmt.Fprintf(env.Stderr, "rapido: %.12s -> %.12s %s: %s\n", res.Old, res.New, key, value)
+	fmt.Fprintf(env.Stderr, "rapido: %.12s -> %.12s %s: %s\n", res.Old, res.New, key, termsafe.Escape(value))
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/git-rapido/git-rapido/vmrun"
 )
 
@@ -125,14 +126,14 @@ func printVerdict(env *Env, v *vmrun.Verdict, cached, timings bool) {
 	if v.KernelRelease != "" {
 		rel = " " + v.KernelRelease
 	}
-	fmt.Fprintf(w, "rapido: %s%s%s — %s [%s]\n", v.Status, tag, rel, v.Reason, v.Timings)
+	fmt.Fprintf(w, "rapido: %s%s%s — %s [%s]\n", v.Status, tag, termsafe.Escape(rel), termsafe.Escape(v.Reason), v.Timings)
 	if v.Status != vmrun.Pass {
 		for i, l := range v.Excerpt {
 			if i == 20 {
 				fmt.Fprintf(w, "    ... (%d more lines)\n", len(v.Excerpt)-20)
 				break
 			}
-			fmt.Fprintf(w, "    %s\n", l)
+			fmt.Fprintf(w, "    %s\n", termsafe.Escape(l))
 		}
 	}
 	if v.LogDir != "" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/git-rapido/git-rapido/rebase"
 	"github.com/git-rapido/git-rapido/trailers"
 	"github.com/git-rapido/git-rapido/vmrun"
@@ -121,9 +122,9 @@ func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error
 		return &ExitError{Code: 128, Err: err}
 	}
 	if res.New == res.Old {
-		fmt.Fprintf(env.Stderr, "rapido: %.12s already carries %s: %s\n", commit, o.trailerKey, value)
+		fmt.Fprintf(env.Stderr, "rapido: %.12s already carries %s: %s\n", commit, o.trailerKey, termsafe.Escape(value))
 	} else {
-		fmt.Fprintf(env.Stderr, "rapido: %.12s -> %.12s %s: %s\n", res.Old, res.New, o.trailerKey, value)
+		fmt.Fprintf(env.Stderr, "rapido: %.12s -> %.12s %s: %s\n", res.Old, res.New, o.trailerKey, termsafe.Escape(value))
 	}
 	return nil
 }
