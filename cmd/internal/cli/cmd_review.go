@@ -7,6 +7,8 @@ import (
 
 	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/spf13/pflag"
+
+	"github.com/git-rapido/git-rapido/trailers/attest"
 )
 
 func init() {
@@ -66,8 +68,8 @@ With only a key, the value is your "user.name <user.email>":
 					key, value, _ = strings.Cut(args[1], "=")
 				}
 				key, value = strings.TrimSpace(key), strings.TrimSpace(value)
-				if key == "" || strings.ContainsAny(key, " \t") {
-					return Usagef("bad trailer key %q", key)
+				if err := attest.CheckTrailerKey(key); err != nil {
+					return Usagef("%v", err)
 				}
 				if value == "" {
 					var err error

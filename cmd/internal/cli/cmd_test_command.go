@@ -14,6 +14,7 @@ import (
 	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/git-rapido/git-rapido/rebase"
 	"github.com/git-rapido/git-rapido/trailers"
+	"github.com/git-rapido/git-rapido/trailers/attest"
 	"github.com/git-rapido/git-rapido/vmrun"
 )
 
@@ -77,6 +78,9 @@ and every key listed under git rapido run`},
 }
 
 func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error {
+	if err := attest.CheckTrailerKey(o.trailerKey); err != nil {
+		return Usagef("--trailer-key: %v", err)
+	}
 	spec, err := o.test.Spec(ctx, env, args)
 	if err != nil {
 		return asCannotTest(err)
