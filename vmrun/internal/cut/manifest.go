@@ -286,6 +286,9 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 		if err := want(2, "HOSTPATH GUESTPATH"); err != nil {
 			return err
 		}
+		if err := entryPath(verb, "GUESTPATH", args[1]); err != nil {
+			return err
+		}
 		host := relative(src, args[0])
 		fi, err := os.Stat(host)
 		if err != nil {
@@ -306,6 +309,9 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 		}
 	case "slink":
 		if err := want(2, "TARGET LINK"); err != nil {
+			return err
+		}
+		if err := entryPath(verb, "LINK", args[1]); err != nil {
 			return err
 		}
 		return r.plan.Image.put(&Entry{Path: args[1], Kind: Symlink, Mode: 0o777, Target: args[0]})
@@ -369,6 +375,16 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 		return r.manifest(other, text, depth+1)
 	default:
 		return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include, shell, vms, verdict-from, kconfig, qemu-arg, host-hook, config)", verb)
+	}
+	return nil
+}
+
+// entryPath refuses a guest path that names a directory ("/", "/etc/") where
+// a file or link is meant: the image would otherwise drop the entry (the
+// root) or turn the directory into a file, without a word.
+func entryPath(verb, what, p string) error {
+	if strings.HasSuffix(p, "/") || path.Clean("/"+p) == "/" {
+		return fmt.Errorf("%s: %s %q names a directory; give the full path of the %s in the guest (e.g. /etc/hostname)", verb, what, p, verb)
 	}
 	return nil
 }
