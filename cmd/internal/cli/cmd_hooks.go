@@ -15,6 +15,7 @@ import (
 	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/git-rapido/git-rapido/hooks"
 	"github.com/git-rapido/git-rapido/trailers/attest"
+	"github.com/git-rapido/git-rapido/vmrun"
 )
 
 const policySection = `rapido.policy.require   "<trailer key>[:<ref glob>]": every commit pushed to a
@@ -156,18 +157,20 @@ func readPolicy(ctx context.Context, env *Env) (*hooks.Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &hooks.Policy{Allow: []string{string(attest.Unsigned)}}
-	if v, ok := cfg.Get("rapido.policy.allow"); ok {
-		p.Allow = nil
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s == "" {
-				continue
-			}
-			if !knownStatus(s) {
-				return nil, fmt.Errorf("rapido.policy.allow: unknown status %q (want one of %s)", s, statusList())
-			}
-			p.Allow = append(p.Allow, s)
+	p := &hooks.Policy{}
+	v, ok := cfg.Get("rapido.policy.allow")
+	if !ok {
+		k, _ := vmrun.LookupKey("rapido.policy.allow")
+		v = k.Default
+	}
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
 		}
+		if !knownStatus(s) {
+			return nil, fmt.Errorf("rapido.policy.allow: unknown status %q (want one of %s)", s, statusList())
+		}
+		p.Allow = append(p.Allow, s)
 	}
 	for _, v := range cfg.All("rapido.policy.require") {
 		r, err := hooks.ParseRule(v)

@@ -63,21 +63,12 @@ under $(git rev-parse --git-path rapido/logs)/ and their directory is printed.`,
 	})
 }
 
-const configSection = `rapido.buildDir       build directory (default: $(git rev-parse --git-path rapido/build))
-rapido.jobs           make -j (default: the number of CPUs)
-rapido.kernelConfig   base config: tinyconfig (default), defconfig, or a file
-rapido.kconfig        extra kconfig: a fragment file or CONFIG_X=y (multi-valued)
-rapido.arch           x86_64 (default) or arm64; ARCH, CROSS_COMPILE, LLVM, CC in
-                      the environment are honoured (also rapido.crossCompile,
-                      rapido.llvm, rapido.cc)
-rapido.makeWrapper    a command put in front of make (e.g. icecc)
-rapido.cut            default cut; rapido.cutPath: directories of <name>.cut files
-rapido.memory         guest memory (default 512M); rapido.cpus (default 1)
-rapido.accel          auto (default), kvm or tcg
-rapido.kernelArgs     extra kernel command line; rapido.qemuExtraArgs: extra QEMU args
-rapido.timeout        overall test timeout (default 10m)
-rapido.bootTimeout    no-console-output limit before /init (default 60s)
-RAPIDO_QEMU, RAPIDO_MAKE   override the qemu and make binaries`
+// configSection is the CONFIGURATION of every command that runs a test.
+var configSection = keyLines("rapido.buildDir", "rapido.jobs", "rapido.kernelConfig", "rapido.kconfig",
+	"rapido.arch", "rapido.crossCompile", "rapido.llvm", "rapido.cc", "rapido.makeWrapper",
+	"rapido.cut", "rapido.cutPath", "rapido.qemu", "rapido.memory", "rapido.cpus", "rapido.accel",
+	"rapido.kernelArgs", "rapido.qemuExtraArgs", "rapido.timeout", "rapido.bootTimeout", "rapido.net.mode") +
+	"\nRAPIDO_MAKE overrides the make binary."
 
 func runRun(ctx context.Context, env *Env, o *runOptions, args []string) error {
 	spec, err := o.test.Spec(ctx, env, args)
