@@ -15,14 +15,13 @@ import (
 	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/git-rapido/git-rapido/hooks"
 	"github.com/git-rapido/git-rapido/trailers/attest"
-	"github.com/git-rapido/git-rapido/vmrun"
 )
 
-const policySection = `rapido.policy.require   "<trailer key>[:<ref glob>]": every commit pushed to a
+var policySection = `rapido.policy.require   "<trailer key>[:<ref glob>]": every commit pushed to a
                         matching ref must carry that verdict, signed and ok
                         (multi-valued; e.g. Tested-by:refs/heads/master)
 rapido.policy.allow     statuses let through besides ok, comma-separated
-                        (default: unsigned; set it empty to allow none)
+                        (default: ` + keyDefault("rapido.policy.allow") + `; set it empty to allow none)
 rapido.trustedKeys, rapido.keyringRef   the trusted keys, as for verify`
 
 func init() {
@@ -160,8 +159,7 @@ func readPolicy(ctx context.Context, env *Env) (*hooks.Policy, error) {
 	p := &hooks.Policy{}
 	v, ok := cfg.Get("rapido.policy.allow")
 	if !ok {
-		k, _ := vmrun.LookupKey("rapido.policy.allow")
-		v = k.Default
+		v = keyDefault("rapido.policy.allow")
 	}
 	for _, s := range strings.Split(v, ",") {
 		if s = strings.TrimSpace(s); s == "" {

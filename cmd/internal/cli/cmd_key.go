@@ -43,7 +43,7 @@ leaves the key unprotected. Then point rapido.signingKey at it:
 "export" writes the public key of rapido.signingKey (or --key) armored, for
 the maintainers' rapido.trustedKeys or a .rapido/keys/<you>.asc file on the
 keyring ref. GnuPG imports it as is.`,
-			Sections: []Section{{"CONFIGURATION", `rapido.signingKey   armored OpenPGP secret key file that signs verdicts (~ expanded)`},
+			Sections: []Section{{"CONFIGURATION", keyLines("rapido.signingKey") + " (~ expanded)"},
 				{"ENVIRONMENT", `RAPIDO_PASSPHRASE   passphrase of the signing key, for scripts and CI`}},
 			Flags: func(fs *pflag.FlagSet) {
 				fs.StringVar(&o.name, "name", "", "user id name (default: user.name)")

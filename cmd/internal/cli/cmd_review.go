@@ -23,7 +23,7 @@ exactly as git interpret-trailers would, and amends HEAD as "git rapido test"
 does. It replaces the classic review recipe in a rebase todo
 ("exec GIT_EDITOR='git rb' git commit --amend"): "git rapido rebase --review
 <upstream>" puts "exec git rapido review" after every pick.`,
-			Sections: []Section{{"CONFIGURATION", `rapido.reviewedBy, rapido.ackedBy   the trailer values (default: "user.name <user.email>")`}},
+			Sections: []Section{{"CONFIGURATION", keyLines("rapido.reviewedBy", "rapido.ackedBy")}},
 			Flags: func(fs *pflag.FlagSet) {
 				fs.BoolVar(&ack, "ack", false, "add Acked-by: instead of Reviewed-by:")
 				fs.BoolVar(&noVerify, "no-verify", false, "do not run the pre-commit and commit-msg hooks")

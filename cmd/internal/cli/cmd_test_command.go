@@ -60,8 +60,7 @@ commit is re-signed when commit.gpgSign is set, and the reflog says
 and nothing is changed when the index or worktree has uncommitted changes.`,
 			Sections: []Section{
 				{"EXIT STATUS", exitStatusSection},
-				{"CONFIGURATION", `rapido.testedBy   the trailer value (default: "user.name <user.email>")
-and every key listed under git rapido run`},
+				{"CONFIGURATION", keyLines("rapido.testedBy") + "\nand every key listed under git rapido run"},
 			},
 			Flags: func(fs *pflag.FlagSet) {
 				o.test.Register(fs)

@@ -111,6 +111,33 @@ func TestReadmeConfigDefaults(t *testing.T) {
 	}
 }
 
+// TestReadmeFlagDefaults checks the defaults the README's option tables
+// give ("default `10m`", "`auto` (default)") against the key each option
+// overrides.
+func TestReadmeFlagDefaults(t *testing.T) {
+	row := regexp.MustCompile("(?m)^\\| `--[^|]*\\| `(rapido\\.[A-Za-z.]+)` \\| (.*) \\|$")
+	def := regexp.MustCompile("default `([^`]*)`|`([^`]*)` \\(default\\)")
+	n := 0
+	for _, m := range row.FindAllStringSubmatch(readme(t), -1) {
+		d := def.FindStringSubmatch(m[2])
+		if d == nil {
+			continue
+		}
+		n++
+		k, ok := vmrun.LookupKey(m[1])
+		if !ok {
+			t.Errorf("README option row names unknown key %s", m[1])
+			continue
+		}
+		if got := d[1] + d[2]; got != k.ShownDefault() {
+			t.Errorf("README says %s defaults to %q; vmrun.Keys says %q", k.Name, got, k.ShownDefault())
+		}
+	}
+	if n == 0 {
+		t.Error("no option row with a default in the README")
+	}
+}
+
 func uniq(s []string) []string {
 	sort.Strings(s)
 	out := s[:0]

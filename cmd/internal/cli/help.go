@@ -194,14 +194,19 @@ func firstLine(s string) string {
 // keyNote is a flag's pointer to the key it overrides, with the key's
 // default from the one table (vmrun.Keys): "(rapido.memory, default 512M)".
 func keyNote(name string) string {
+	if d := keyDefault(name); d != "" {
+		return "(" + name + ", default " + d + ")"
+	}
+	return "(" + name + ")"
+}
+
+// keyDefault is a key's default as the table shows it.
+func keyDefault(name string) string {
 	k, ok := vmrun.LookupKey(name)
 	if !ok {
 		panic("cli: unknown configuration key " + name)
 	}
-	if d := k.ShownDefault(); d != "" {
-		return "(" + k.Name + ", default " + d + ")"
-	}
-	return "(" + k.Name + ")"
+	return k.ShownDefault()
 }
 
 // keyLines is a CONFIGURATION section listing the named keys with their
