@@ -57,7 +57,8 @@ func runCache(ctx context.Context, env *Env, args []string) error {
 		sort.Strings(trees)
 		for _, t := range trees {
 			for _, e := range all[t] {
-				fmt.Fprintf(env.Stdout, "%.12s spec %.12s %-10s %s %s\n", t, e.Spec, e.Status, e.Time.Format("2006-01-02 15:04"), termsafe.Escape(e.Reason))
+				// Entries may come from anyone (cache fetch): every field is escaped.
+				fmt.Fprintf(env.Stdout, "%.12s spec %.12s %-10s %s %s\n", t, termsafe.Escape(e.Spec), termsafe.Escape(string(e.Status)), e.Time.Format("2006-01-02 15:04"), termsafe.Escape(e.Reason))
 			}
 		}
 	case "show":
@@ -79,8 +80,8 @@ func runCache(ctx context.Context, env *Env, args []string) error {
 		}
 		for _, e := range es {
 			fmt.Fprintf(env.Stdout, "tree %.12s spec %.12s: %s — %s\n  tested %s as %.12s in %s, kernel %s\n  logs: %s\n",
-				tree, e.Spec, e.Status, termsafe.Escape(e.Reason), e.Time.Format("2006-01-02 15:04:05"), e.Commit,
-				e.Duration.Round(1e8), e.Release, e.LogDir)
+				tree, termsafe.Escape(e.Spec), termsafe.Escape(string(e.Status)), termsafe.Escape(e.Reason), e.Time.Format("2006-01-02 15:04:05"),
+				termsafe.Escape(e.Commit), e.Duration.Round(1e8), termsafe.Escape(e.Release), termsafe.Escape(e.LogDir))
 		}
 	case "forget":
 		if len(args) < 2 {

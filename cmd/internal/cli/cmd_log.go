@@ -122,7 +122,7 @@ func runLog(ctx context.Context, env *Env, args []string, asJSON bool, max int) 
 		if len(subj) > 50 {
 			subj = subj[:47] + "..."
 		}
-		v := e.Verdict
+		v := termsafe.Escape(e.Verdict) // from notes anyone may have pushed
 		if e.Source != "" {
 			v += " (" + e.Source + ")"
 		}

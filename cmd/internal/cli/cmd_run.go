@@ -117,7 +117,8 @@ func printVerdict(env *Env, v *vmrun.Verdict, cached, timings bool) {
 	if v.KernelRelease != "" {
 		rel = " " + v.KernelRelease
 	}
-	fmt.Fprintf(w, "rapido: %s%s%s — %s [%s]\n", v.Status, tag, termsafe.Escape(rel), termsafe.Escape(v.Reason), v.Timings)
+	// A cached verdict may come from anyone (cache fetch): escape what it says.
+	fmt.Fprintf(w, "rapido: %s%s%s — %s [%s]\n", termsafe.Escape(string(v.Status)), tag, termsafe.Escape(rel), termsafe.Escape(v.Reason), v.Timings)
 	if v.Status != vmrun.Pass {
 		for i, l := range v.Excerpt {
 			if i == 20 {
@@ -128,7 +129,7 @@ func printVerdict(env *Env, v *vmrun.Verdict, cached, timings bool) {
 		}
 	}
 	if v.LogDir != "" {
-		fmt.Fprintf(w, "rapido: logs in %s\n", v.LogDir)
+		fmt.Fprintf(w, "rapido: logs in %s\n", termsafe.Escape(v.LogDir))
 	}
 	if timings {
 		t := v.Timings
