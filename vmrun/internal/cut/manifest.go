@@ -115,9 +115,11 @@ func Resolve(o Options) (*Plan, error) {
 		return nil, err
 	}
 	r := &resolver{o: o, plan: p, elf: elfdeps.NewResolver(""), seen: map[string]bool{}, active: map[string]bool{}}
+	p.Image.claim(ownFiles)
 	if err := r.manifest(src, text, 0); err != nil {
 		return nil, err
 	}
+	p.Image.release(ownFiles)
 	if o.Script != "" {
 		if err := r.autorun(o.Script, "script"); err != nil {
 			return nil, fmt.Errorf("add --script: %w", err)
@@ -161,6 +163,23 @@ func Resolve(o Options) (*Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// ownFiles are the files git rapido writes into every image itself. They are
+// claimed while the manifest is read, so that a line putting something else
+// there is refused at that line, and filled in last.
+var ownFiles = []string{"/init", guest.SpecPath}
+
+func (im *Image) claim(paths []string) {
+	for _, p := range paths {
+		im.entries[p] = &Entry{Path: p, Kind: File, Source: "git rapido's own " + p}
+	}
+}
+
+func (im *Image) release(paths []string) {
+	for _, p := range paths {
+		delete(im.entries, p)
+	}
 }
 
 // checkStatic refuses a dynamically linked /init: the image has no loader

@@ -196,6 +196,9 @@ func TestManifestErrors(t *testing.T) {
 		{"file-to-dot", "file ok.txt .\n", 1, `names a directory`},
 		{"slink-to-root", "slink /a /\n", 1, `slink: LINK "/" names a directory`},
 		{"slink-to-dir", "slink /a /x/\n", 1, `slink: LINK "/x/" names a directory`},
+		{"file-over-init", "dir /a\nfile ok.txt /init\n", 2, "add /init: already in the image from git rapido's own /init"},
+		{"dir-over-init", "dir /init\n", 1, "add /init: already in the image"},
+		{"slink-over-spec", "slink /a /rapido/spec.json\n", 1, "add /rapido/spec.json: already in the image"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
