@@ -77,7 +77,7 @@ var Keys = []Key{
 	{Name: "rapido.ackedBy", Kind: Text, DefaultDoc: "user.name <user.email>", Doc: "the Acked-by: value"},
 	{Name: "rapido.signingKey", Kind: Path, Doc: "armored OpenPGP secret key that signs verdicts"},
 	{Name: "rapido.trustedKeys", Kind: Path, Multi: true, Doc: "armored keyring files of trusted public keys"},
-	{Name: "rapido.keyringRef", Kind: Text, Doc: "a ref whose .rapido/keys/*.asc are trusted keys"},
+	{Name: "rapido.keyringRef", Kind: Text, Doc: "a full ref name (refs/...) whose .rapido/keys/*.asc are trusted keys"},
 	{Name: "rapido.policy.require", Kind: Text, Multi: true, Doc: "hooks: <trailer key>[:<ref glob>] required on pushed commits"},
 	{Name: "rapido.policy.allow", Kind: Text, Default: "unsigned", Doc: "hooks: statuses let through besides ok"},
 }
