@@ -178,6 +178,9 @@ func readPolicy(ctx context.Context, env *Env) (*hooks.Policy, error) {
 	}
 	for _, v := range cfg.All("rapido.policy.require") {
 		r, err := hooks.ParseRule(v)
+		if err == nil {
+			err = attest.CheckTrailerKey(r.Key)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("rapido.policy.require: %w", err)
 		}
