@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/git-rapido/git-rapido/trailers/attest"
+	"github.com/git-rapido/git-rapido/vmrun"
 )
 
 // Attestations kept in git notes (rapido.attest=notes): the message gets
@@ -16,27 +17,25 @@ import (
 
 // attestMode reads rapido.attest: "trailer" (the default) or "notes".
 func attestMode(ctx context.Context, env *Env) (string, error) {
-	return configChoice(ctx, env, "rapido.attest", "trailer", "trailer", "notes")
+	return configChoice(ctx, env, "rapido.attest")
 }
 
-// configChoice reads a key whose value is one of a few words, def when it
-// is not set.
-func configChoice(ctx context.Context, env *Env, key, def string, words ...string) (string, error) {
+// configChoice reads a key of vmrun.Keys whose value is one of its
+// Choices, checked by the key table's one check; unset is its Default.
+func configChoice(ctx context.Context, env *Env, name string) (string, error) {
 	cfg, err := env.Config(ctx)
 	if err != nil {
 		return "", err
 	}
-	v, _ := cfg.Get(key)
+	k, _ := vmrun.LookupKey(name)
+	v, _ := cfg.Get(name)
 	if v = strings.TrimSpace(v); v == "" {
-		return def, nil
+		return k.Default, nil
 	}
-	for _, w := range words {
-		if v == w {
-			return v, nil
-		}
+	if err := k.Check(v); err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
 	}
-	return "", &HintError{Err: fmt.Errorf("%s: bad value %q", key, v),
-		Hint: "set it to " + strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]}
+	return v, nil
 }
 
 // writeAttestNote adds e to the note on patch-id pid, once.

@@ -16,7 +16,7 @@ import (
 
 // selfTrailerPolicy reads rapido.selfTrailer.
 func selfTrailerPolicy(ctx context.Context, env *Env) (string, error) {
-	return configChoice(ctx, env, "rapido.selfTrailer", "warn", "add", "warn", "skip")
+	return configChoice(ctx, env, "rapido.selfTrailer")
 }
 
 // selfTrailer reports whether "key: value" is to be added to commit, and
