@@ -100,7 +100,7 @@ func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error
 		if value, err = identity(ctx, env, "rapido.testedBy"); err != nil {
 			return &ExitError{Code: 128, Err: err}
 		}
-		if _, err := selfTrailerPolicy(ctx, env); err != nil {
+		if _, err := configChoice(ctx, env, "rapido.selfTrailer"); err != nil {
 			return &ExitError{Code: 128, Err: err}
 		}
 		if verdictSignerCheck != nil {

@@ -14,16 +14,11 @@ import (
 // rapido test does then: add it silently, warn (the default: add it and say
 // so in one line) or skip it.
 
-// selfTrailerPolicy reads rapido.selfTrailer.
-func selfTrailerPolicy(ctx context.Context, env *Env) (string, error) {
-	return configChoice(ctx, env, "rapido.selfTrailer")
-}
-
 // selfTrailer reports whether "key: value" is to be added to commit, and
 // warns or says why not when the person it names wrote or signed off the
 // commit (same e-mail address, case-insensitive).
 func selfTrailer(ctx context.Context, env *Env, commit, key, value string) (bool, error) {
-	policy, err := selfTrailerPolicy(ctx, env)
+	policy, err := configChoice(ctx, env, "rapido.selfTrailer")
 	if err != nil || policy == "add" {
 		return err == nil, err
 	}
