@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // The compact format ("rapido-attest 2") carries only what cannot be
@@ -72,20 +73,26 @@ const (
 
 var verdictCodes = []string{1: "pass", 2: "reviewed", 3: "acked"}
 
-// ShortSpec is the part of a spec digest a compact attestation carries.
+// ShortSpec is the part of a spec digest a compact attestation carries, or
+// "" when the digest is not one (lower-case hex, at least SpecLen digits).
 func ShortSpec(digest string) string {
-	if len(digest) > SpecLen {
-		return digest[:SpecLen]
+	if len(digest) < SpecLen || !isHex(digest[:SpecLen]) {
+		return ""
 	}
-	return digest
+	return digest[:SpecLen]
 }
 
-// ShortKernel cuts a kernel release to what a compact attestation carries.
+// ShortKernel cuts a kernel release to what a compact attestation carries
+// (at a character boundary).
 func ShortKernel(release string) string {
-	if len(release) > MaxKernel {
-		return release[:MaxKernel]
+	if len(release) <= MaxKernel {
+		return release
 	}
-	return release
+	n := MaxKernel
+	for n > 0 && !utf8.RuneStart(release[n]) {
+		n--
+	}
+	return strings.TrimSpace(release[:n])
 }
 
 // EncodeSigned returns the signed bytes of p in the compact format. Time

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
@@ -206,5 +207,24 @@ func TestCompactRefusesNonCanonical(t *testing.T) {
 		if _, _, err := decodeCompact(bad); err == nil {
 			t.Errorf("decoded %q", bad)
 		}
+	}
+}
+
+func TestShortSpecAndKernel(t *testing.T) {
+	if got := ShortSpec("712cbb9245537a1896fc6a061d8783476a7c37f6f10ebfd2c09d916964b03da2"); got != "712cbb9245537a18" {
+		t.Errorf("ShortSpec = %q", got)
+	}
+	for _, bad := range []string{"", "712cbb", "712CBB9245537A1896", "zz2cbb9245537a1896"} {
+		if got := ShortSpec(bad); got != "" {
+			t.Errorf("ShortSpec(%q) = %q, want none", bad, got)
+		}
+	}
+	long := strings.Repeat("a", MaxKernel-1) + "\u00e9xyz"
+	k := ShortKernel(long)
+	if len(k) > MaxKernel || !utf8.ValidString(k) || k != strings.Repeat("a", MaxKernel-1) {
+		t.Errorf("ShortKernel = %q", k)
+	}
+	if ShortKernel("6.1.0") != "6.1.0" {
+		t.Error("a short release was cut")
 	}
 }
