@@ -3,8 +3,10 @@ package attest
 import (
 	"bytes"
 	"crypto"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
@@ -227,4 +229,44 @@ func TestShortSpecAndKernel(t *testing.T) {
 	if ShortKernel("6.1.0") != "6.1.0" {
 		t.Error("a short release was cut")
 	}
+}
+
+// TestCheckBudget: a message stuffed with copies of a genuine attestation
+// behind many trailers costs at most MaxChecks signature checks; the rest
+// is reported, not checked.
+func TestCheckBudget(t *testing.T) {
+	s, _, kr := keys(t)
+	msg := message(t, s, payload())
+	lines := attestLines(t, msg)
+	var b bytes.Buffer
+	b.WriteString("subsys: fix\n\n")
+	for i := 0; i < 200; i++ {
+		if i == 100 {
+			b.WriteString("Tested-by: T Ester <tester@example.org>\n")
+		}
+		fmt.Fprintf(&b, "X-Note-%d: n\n", i)
+	}
+	for i := 0; i < 20; i++ {
+		b.WriteString(strings.Join(lines, "\n") + "\n")
+	}
+	start := time.Now()
+	v := &Verifier{Keys: kr}
+	rs := v.Check(b.Bytes(), tree1)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("took %v", d)
+	}
+	var ok, capped int
+	for _, r := range rs {
+		switch {
+		case r.Status == OK:
+			ok++
+		case r.Status == Malformed && strings.Contains(r.Reason, "signature checks"):
+			capped++
+		}
+	}
+	if ok != 1 || capped == 0 {
+		t.Fatalf("ok %d, capped %d: %+v", ok, capped, rs)
+	}
+	// The budget is per message: the genuine one alone still verifies.
+	one(t, v.Check(msg, tree1), OK, "")
 }

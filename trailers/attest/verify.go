@@ -57,6 +57,8 @@ type Verifier struct {
 	// Config is the trailer configuration used to find the trailer block
 	// (nil for git's defaults).
 	Config *trailers.Config
+
+	checks int // signature checks of the message being checked (MaxChecks)
 }
 
 // Check verifies every verdict in a commit message. tree is the commit's
@@ -71,6 +73,7 @@ func (v *Verifier) Check(msg []byte, tree string) []Result {
 // (rapido.attest=notes): each note entry counts only for the verdict
 // trailer it names, when the message carries that trailer.
 func (v *Verifier) CheckWithNotes(msg []byte, tree string, notes []NoteEntry) []Result {
+	v = &Verifier{Keys: v.Keys, Config: v.Config} // a fresh count of checks
 	ts := trailers.Parse(msg, v.Config).Trailers()
 	// Note entries go after the message's trailers; named[i] is the
 	// trailer the entry at i vouches for.
@@ -222,28 +225,61 @@ func (v *Verifier) checkCompact(t trailers.Trailer, pos int, ts []trailers.Trail
 		r.Status, r.Reason = status, reason
 		return r, idx
 	}
-	for i, o := range ts {
-		if strings.EqualFold(o.Key, Key) || (only >= 0 && i != only) {
+	q, e, i, err := v.signedFor(p, sig, sp, ts, idx, only)
+	if err != nil {
+		r.Status, r.Reason = Malformed, err.Error()
+		return r, -1
+	}
+	if q == nil {
+		r.Status = BadSignature
+		r.Reason = fmt.Sprintf("signature by %s does not verify for any trailer of the message (changed or removed after signing, or forged)", issuer(sp))
+		return r, idx
+	}
+	r = Result{Trailer: q.Trailer(), Status: OK, Payload: q, Signer: identity(e)}
+	classify(&r, tree)
+	return r, i
+}
+
+// MaxChecks bounds the signature checks of one message: a compact
+// attestation is tried against each trailer, and a message stuffed with
+// copies of a genuine attestation and many trailers must not make verify
+// (or a pre-receive hook) run for minutes. Real messages need a handful.
+const MaxChecks = 256
+
+// signedFor finds the trailer of ts that a compact attestation's signature
+// verifies for, trying first (the trailer it follows) before the others,
+// or only the trailer only when it is not -1. It returns the full payload,
+// the signer and the trailer's index, nil when none verifies, and an error
+// when the message needs more than MaxChecks checks.
+func (v *Verifier) signedFor(p *Payload, sig []byte, sp *packet.Signature, ts []trailers.Trailer, first, only int) (*Payload, *openpgp.Entity, int, error) {
+	order := make([]int, 0, len(ts))
+	if first >= 0 {
+		order = append(order, first)
+	}
+	for i := range ts {
+		if i != first && (only < 0 || i == only) {
+			order = append(order, i)
+		}
+	}
+	for _, i := range order {
+		if strings.EqualFold(ts[i].Key, Key) {
 			continue
 		}
 		q := *p
-		q.TrailerKey, q.TrailerValue = o.Key, o.Value
+		q.TrailerKey, q.TrailerValue = ts[i].Key, ts[i].Value
 		b, err := q.EncodeSigned()
 		if err != nil {
 			continue
 		}
-		e, status, _ := v.verify(b, sig, sp)
-		if status != OK {
-			continue
+		if v.checks++; v.checks > MaxChecks {
+			return nil, nil, -1, fmt.Errorf("more than %d signature checks for one commit (too many attestations and trailers): not checked", MaxChecks)
 		}
-		q.Time, q.Signer = sp.CreationTime.UTC(), fingerprint(e)
-		r = Result{Trailer: q.Trailer(), Status: OK, Payload: &q, Signer: identity(e)}
-		classify(&r, tree)
-		return r, i
+		if e, status, _ := v.verify(b, sig, sp); status == OK {
+			q.Time, q.Signer = sp.CreationTime.UTC(), fingerprint(e)
+			return &q, e, i, nil
+		}
 	}
-	r.Status = BadSignature
-	r.Reason = fmt.Sprintf("signature by %s does not verify for any trailer of the message (changed or removed after signing, or forged)", issuer(sp))
-	return r, idx
+	return nil, nil, -1, nil
 }
 
 // findTrailer is the index of the trailer "Key: value" in ts, or -1.
@@ -373,6 +409,7 @@ func (v *Verifier) Export(msg []byte) ([]Exported, error) { return v.ExportWithN
 // ExportWithNotes is Export followed by the note entries, each with the
 // trailer it names.
 func (v *Verifier) ExportWithNotes(msg []byte, notes []NoteEntry) ([]Exported, error) {
+	v = &Verifier{Keys: v.Keys, Config: v.Config}
 	ts := trailers.Parse(msg, v.Config).Trailers()
 	named := map[int]string{}
 	for _, e := range notes {
