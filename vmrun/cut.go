@@ -36,12 +36,7 @@ type CutPlan struct {
 
 // PlanCut resolves a cut without writing anything.
 func PlanCut(o CutOptions) (*CutPlan, error) {
-	p, err := cut.Resolve(cut.Options{
-		Name: o.Name, Manifest: o.Manifest, Script: o.Script, Command: o.Command,
-		SearchPath: o.SearchPath, ModulesDir: o.ModulesDir, Release: o.KernelRelease,
-		Init: o.InitBinary, TimeoutSec: int(o.Timeout / time.Second), Env: o.Env,
-		Lookup: o.Lookup,
-	})
+	p, err := cut.Resolve(o.internal())
 	if err != nil {
 		return nil, err
 	}

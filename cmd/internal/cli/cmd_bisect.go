@@ -85,7 +85,8 @@ func (t cachedTester) Test(ctx context.Context) (*vmrun.Verdict, bool, error) {
 	if head, err := t.env.Runner.Git(ctx, "rev-parse", "--short=12", "HEAD"); err == nil {
 		t.spec.Label = head
 	}
-	return testCommit(ctx, t.env, t.spec, false)
+	v, cached, _, err := testCommit(ctx, t.env, t.spec, false)
+	return v, cached, err
 }
 
 func runBisect(ctx context.Context, env *Env, o *bisectOptions, args []string) error {

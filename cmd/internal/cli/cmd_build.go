@@ -90,7 +90,7 @@ func runBuild(ctx context.Context, env *Env, o *buildOptions, args []string) err
 	}
 	if o.config != "" {
 		bo.BaseConfig = o.config
-		if o.config != "tinyconfig" && o.config != "defconfig" {
+		if !vmrun.IsConfigTarget(o.config) {
 			bo.BaseConfig, _ = filepath.Abs(o.config)
 		}
 	}

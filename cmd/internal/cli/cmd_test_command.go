@@ -103,7 +103,7 @@ func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error
 	if err != nil {
 		return &ExitError{Code: 128, Err: fmt.Errorf("test: read HEAD: %w", err)}
 	}
-	v, cached, err := testCommit(ctx, env, spec, o.force)
+	v, cached, digest, err := testCommit(ctx, env, spec, o.force)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -114,7 +114,6 @@ func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error
 	if v.Status != vmrun.Pass || o.noTrailer {
 		return verdictExit(v)
 	}
-	digest, _ := spec.Digest()
 	info := &verdictInfo{Verdict: string(v.Status), Spec: digest, Kernel: v.KernelRelease}
 	res, err := addTrailer(ctx, env, commit, o.trailerKey, value, info, o.noVerify, "rapido test")
 	if err != nil {

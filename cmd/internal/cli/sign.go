@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/term"
 
+	"github.com/git-rapido/git-rapido/internal/gitpath"
 	"github.com/git-rapido/git-rapido/trailers/attest"
 )
 
@@ -119,13 +119,7 @@ func headerField(header []byte, name string) string {
 }
 
 // expandPath expands a leading "~/" as git does for path-valued keys.
-func expandPath(env *Env, p string) string {
-	p = strings.TrimSpace(p)
-	if rest, ok := strings.CutPrefix(p, "~/"); ok {
-		return filepath.Join(env.Getenv("HOME"), rest)
-	}
-	return p
-}
+func expandPath(env *Env, p string) string { return gitpath.Expand(p, env.Getenv("HOME")) }
 
 // loadSigner reads the secret key at path, asking for its passphrase when
 // it is protected: RAPIDO_PASSPHRASE, else a prompt on the terminal.

@@ -1,0 +1,131 @@
+package vmrun
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// compilerName is the C compiler kbuild will call for o, as make would
+// pick it: CC (past a ccache-like launcher), else clang for LLVM=1,
+// LLVM=-VER or LLVM=PREFIX/, else $(CROSS_COMPILE)gcc.
+func compilerName(o BuildOptions) string {
+	if f := strings.Fields(o.CC); len(f) > 0 {
+		for _, w := range f {
+			switch filepath.Base(w) {
+			case "ccache", "sccache", "distcc", "icecc":
+				continue
+			}
+			return w
+		}
+	}
+	switch {
+	case o.LLVM == "":
+		return o.CrossCompile + "gcc"
+	case strings.HasSuffix(o.LLVM, "/"):
+		return o.LLVM + "clang"
+	case strings.HasPrefix(o.LLVM, "-"):
+		return "clang" + o.LLVM
+	}
+	return "clang"
+}
+
+// compilerTimeout bounds "$CC --version": a compiler answers at once.
+const compilerTimeout = 10 * time.Second
+
+// compilerIdentity is the first line the compiler prints for --version
+// ("gcc (Debian 12.2.0-14) 12.2.0"): the same compiler on two machines
+// says the same, whatever its path. The answer is remembered per binary
+// path, size and modification time in the cache directory, so a cache hit
+// starts no process. A compiler that is not installed is named as such:
+// such a machine cannot build, and its key matches no real verdict.
+func compilerIdentity(o BuildOptions, x Execer) string {
+	name := compilerName(o)
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return name + " (not found)"
+	}
+	if abs, err := filepath.EvalSymlinks(path); err == nil {
+		path = abs
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return name + " (not found)"
+	}
+	stamp := fmt.Sprintf("%s %d %d", path, fi.Size(), fi.ModTime().UnixNano())
+	file := filepath.Join(CacheHome(), "compilers.json")
+	known := map[string]string{}
+	if b, err := os.ReadFile(file); err == nil {
+		json.Unmarshal(b, &known)
+	}
+	if id, ok := known[stamp]; ok {
+		return id
+	}
+	id, err := askVersion(path, x)
+	if err != nil {
+		return name + " (--version failed)"
+	}
+	known[stamp] = id
+	if b, err := json.MarshalIndent(known, "", "  "); err == nil {
+		writeFileAtomic(file, append(b, '\n'))
+	}
+	return id
+}
+
+// askVersion runs "compiler --version" through the runner and returns its
+// first line.
+func askVersion(path string, x Execer) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), compilerTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "--version")
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := execer(x).Run(cmd); err != nil {
+		return "", err
+	}
+	line, _, _ := strings.Cut(out.String(), "\n")
+	if line = strings.TrimSpace(line); line == "" {
+		return "", fmt.Errorf("%s --version: no output", path)
+	}
+	return line, nil
+}
+
+// writeFileAtomic replaces file, so that two runs never leave half a file.
+func writeFileAtomic(file string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(file), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	os.Chmod(f.Name(), 0o644)
+	return os.Rename(f.Name(), file)
+}
+
+// plainExec runs commands directly, for callers that pass no runner.
+type plainExec struct{}
+
+func (plainExec) Run(c *exec.Cmd) error { return c.Run() }
+
+func execer(x Execer) Execer {
+	if x == nil {
+		return plainExec{}
+	}
+	return x
+}
