@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/git-rapido/git-rapido/vmrun/internal/qemu"
 )
 
 // compilerName is the C compiler kbuild will call for o, as make would
@@ -128,4 +130,25 @@ func execer(x Execer) Execer {
 		return plainExec{}
 	}
 	return x
+}
+
+// Tracer prints a command line under GIT_TRACE; *gitexec.Runner
+// satisfies it. Processes that vmrun must start itself (QEMU and a cut's
+// host hooks, which outlive a Run call or need their own process group)
+// are traced through it, so GIT_TRACE=1 shows every process a run starts.
+type Tracer interface{ TraceArgs(argv []string) }
+
+// tracer returns x's trace, or one that prints nothing.
+func tracer(x Execer) func([]string) {
+	if t, ok := x.(Tracer); ok {
+		return t.TraceArgs
+	}
+	return func([]string) {}
+}
+
+// traceQEMU traces QEMU's command line before it starts.
+func traceQEMU(qc qemu.Config, args []string) {
+	if qc.Trace != nil {
+		qc.Trace(append([]string{qc.Binary}, args...))
+	}
 }

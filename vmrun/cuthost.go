@@ -76,12 +76,13 @@ type cutHostRun struct {
 	failure  string
 	excerpt  []string
 	files    []*os.File // hook logs, closed by cleanup
+	trace    func([]string)
 }
 
 // startCutHost adds the cut's QEMU arguments to qc and runs every hook's
 // prepare phase ("SCRIPT prepare"), which must succeed before QEMU starts.
 func startCutHost(ctx context.Context, h *cut.Host, qc *qemu.Config, bo BuildOptions, logDir string, progress io.Writer) (*cutHostRun, error) {
-	r := &cutHostRun{host: h, logDir: logDir, progress: progress}
+	r := &cutHostRun{host: h, logDir: logDir, progress: progress, trace: tracer(bo.Exec)}
 	qmp := ""
 	if len(h.Hooks) > 0 {
 		// A unix socket path is limited to 108 bytes: the log directory
@@ -108,6 +109,7 @@ func startCutHost(ctx context.Context, h *cut.Host, qc *qemu.Config, bo BuildOpt
 			r.cleanup()
 			return nil, err
 		}
+		r.trace(cmd.Args)
 		err = cmd.Run()
 		cancel()
 		if err != nil {
@@ -147,6 +149,7 @@ func (r *cutHostRun) startHooks(ctx context.Context) []*runningHook {
 	for i, hook := range r.host.Hooks {
 		cmd, logPath, err := r.command(ctx, i, hook, "run")
 		if err == nil {
+			r.trace(cmd.Args)
 			err = cmd.Start()
 		}
 		if err != nil {

@@ -241,7 +241,7 @@ func RunPlan(ctx context.Context, p *Plan, h Host) (*Verdict, error) {
 	}
 	v.Timings.Cut = time.Since(t)
 	if cp.VMs > 1 {
-		return runVMs(ctx, s, v, cp.VMs, cp.VerdictFrom, br, image, progress)
+		return runVMs(ctx, s, v, cp.VMs, cp.VerdictFrom, br, image, progress, tracer(h.Exec))
 	}
 	ch := &cp.Host
 
@@ -250,6 +250,7 @@ func RunPlan(ctx context.Context, p *Plan, h Host) (*Verdict, error) {
 	if err != nil {
 		return infra(v, err), nil
 	}
+	qc.Trace = tracer(h.Exec)
 	accel, note := resolveAccel(s.QEMU.Accel, s.QEMU.Binary)
 	if note != "" {
 		fmt.Fprintln(progress, note)
@@ -455,6 +456,7 @@ func bootAndWatch(ctx context.Context, s *Spec, qc qemu.Config, accel string) (*
 	os.WriteFile(filepath.Join(filepath.Dir(qc.ConsoleLog), "qemu.cmd"),
 		[]byte(qc.Binary+" "+strings.Join(args, " ")+"\n"), 0o644)
 	errPath := filepath.Join(filepath.Dir(qc.ConsoleLog), "qemu.stderr")
+	traceQEMU(qc, args)
 	p, err := qemu.StartLogged(qc.Binary, args, errPath)
 	if err != nil {
 		out.qemuErr = err
@@ -603,7 +605,9 @@ func tailLines(path string, n int) []string {
 
 // boot runs QEMU with the console on the terminal until it exits.
 func boot(ctx context.Context, s *Spec, qc qemu.Config) error {
-	p, err := qemu.Start(qc.Binary, qemu.BuildArgs(qc), true)
+	args := qemu.BuildArgs(qc)
+	traceQEMU(qc, args)
+	p, err := qemu.Start(qc.Binary, args, true)
 	if err != nil {
 		return err
 	}
