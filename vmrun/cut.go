@@ -47,11 +47,6 @@ func PlanCut(o CutOptions) (*CutPlan, error) {
 	return &CutPlan{plan: p, cacheDir: dir}, nil
 }
 
-// InputDigest hashes the cut's host inputs: manifest-selected files, script,
-// command, /init and guest spec — everything but the kernel modules, which
-// come from the tree under test and are keyed by its tree id.
-func (p *CutPlan) InputDigest() (string, error) { return p.plan.Image.Digest(false) }
-
 // Paths lists the image's guest paths in archive order.
 func (p *CutPlan) Paths() []string { return p.plan.Image.Paths() }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/git-rapido/git-rapido/vmrun/internal/cut"
@@ -94,6 +95,32 @@ func (s *Spec) Digest() (string, error) {
 		return "", err
 	}
 	return p.Key()
+}
+
+// Describe lists what the plan resolved, one "what: value" line each, as
+// --dry-run prints them: the inputs of the cache key, and the key itself.
+func (p *Plan) Describe() ([]string, error) {
+	key, err := p.Key()
+	if err != nil {
+		return nil, err
+	}
+	b := p.build
+	test := "the cut's autorun scripts"
+	switch {
+	case p.spec.Cut.Script != "":
+		test = "script " + p.spec.Cut.Script
+	case len(p.spec.Cut.Command) > 0:
+		test = fmt.Sprintf("command %q", p.spec.Cut.Command)
+	}
+	return []string{
+		fmt.Sprintf("arch: %s", p.arch.Name),
+		fmt.Sprintf("compiler: %s", p.compiler),
+		fmt.Sprintf("kernel config: %s + %q", b.BaseConfig, b.Fragments),
+		fmt.Sprintf("cut: %s (%d VM(s))", strings.Join(p.cut.Sources, " > "), p.cut.VMs),
+		fmt.Sprintf("test: %s, timeout %s", test, p.spec.Cut.Timeout),
+		fmt.Sprintf("vm: memory %s, cpus %d", p.spec.QEMU.Memory, p.spec.QEMU.CPUs),
+		fmt.Sprintf("cache key: %s", key),
+	}, nil
 }
 
 // kernelImage is where the build leaves the kernel.

@@ -89,13 +89,19 @@ func appendBytes(t *testing.T, p string) {
 	fh.Close()
 }
 
-func (f *keyFixture) key(t *testing.T, s *Spec) string {
+// mustPlan resolves s or fails the test.
+func mustPlan(t *testing.T, s *Spec) *Plan {
 	t.Helper()
 	p, err := NewPlan(s, nil)
 	if err != nil {
 		t.Fatalf("NewPlan: %v", err)
 	}
-	k, err := p.Key()
+	return p
+}
+
+func (f *keyFixture) key(t *testing.T, s *Spec) string {
+	t.Helper()
+	k, err := mustPlan(t, s).Key()
 	if err != nil {
 		t.Fatalf("Key: %v", err)
 	}

@@ -143,11 +143,7 @@ func dryRun(t *testing.T, s *Spec) []string {
 		t.Skip("SKIPPING: busybox (static, the stand-in /init) is not installed")
 	}
 	s.Cut.InitBinary = bb
-	p, err := NewPlan(s, nil)
-	if err != nil {
-		t.Fatalf("NewPlan: %v", err)
-	}
-	argv, err := p.DryRun()
+	argv, err := mustPlan(t, s).DryRun()
 	if err != nil {
 		t.Fatalf("DryRun: %v", err)
 	}

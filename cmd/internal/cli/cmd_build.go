@@ -41,7 +41,7 @@ printed and the exit status is 125, so "git bisect run" skips the commit.`,
 			Sections: []Section{{"EXIT STATUS", "0 built, 125 the build failed, 128 cannot build (bad configuration, make missing)"}},
 			Flags: func(fs *pflag.FlagSet) {
 				fs.IntVarP(&o.jobs, "jobs", "j", 0, "run `n` jobs (rapido.jobs, default the CPU count)")
-				fs.StringVar(&o.config, "config", "", "base configuration: tinyconfig, defconfig or a `file` (rapido.kernelConfig)")
+				fs.StringVar(&o.config, "config", "", "base configuration: a make target (tinyconfig, defconfig, x86_64_defconfig...) or a config `file` (rapido.kernelConfig)")
 				fs.StringArrayVar(&o.kconfig, "kconfig", nil, "add a kconfig fragment file or a CONFIG_X=y `item` (repeatable; rapido.kconfig)")
 				fs.StringVar(&o.buildDir, "build-dir", "", "build in `dir` (same as O=dir)")
 			},

@@ -52,7 +52,7 @@ under $(git rev-parse --git-path rapido/logs)/ and their directory is printed.`,
 			Sections: []Section{{"EXIT STATUS", exitStatusSection}, {"CONFIGURATION", configSection}},
 			Flags: func(fs *pflag.FlagSet) {
 				o.test.Register(fs)
-				fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "print the QEMU command line and exit")
+				fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "print the resolved plan (stderr) and the QEMU command line (stdout), and exit")
 				fs.BoolVar(&o.timings, "timings", false, "print how long each phase took (build, cut, kernel boot, init, test, shutdown) and the accelerator")
 			},
 			Run: func(ctx context.Context, env *Env, args []string) error {
@@ -93,6 +93,13 @@ func runRun(ctx context.Context, env *Env, o *runOptions, args []string) error {
 		argv, err := plan.DryRun()
 		if err != nil {
 			return asCannotTest(err)
+		}
+		lines, err := plan.Describe()
+		if err != nil {
+			return asCannotTest(err)
+		}
+		for _, l := range lines {
+			fmt.Fprintf(env.Stderr, "plan: %s\n", l)
 		}
 		fmt.Fprintln(env.Stdout, gitexec.Quote(argv...))
 		return nil
