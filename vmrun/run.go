@@ -16,6 +16,7 @@ import (
 
 	"github.com/git-rapido/git-rapido/internal/gitpath"
 	"github.com/git-rapido/git-rapido/vmrun/internal/console"
+	"github.com/git-rapido/git-rapido/vmrun/internal/cut"
 	"github.com/git-rapido/git-rapido/vmrun/internal/guest"
 	"github.com/git-rapido/git-rapido/vmrun/internal/kbuild"
 	"github.com/git-rapido/git-rapido/vmrun/internal/qemu"
@@ -230,16 +231,10 @@ func RunPlan(ctx context.Context, p *Plan, h Host) (*Verdict, error) {
 	v.KernelRelease = br.KernelRelease
 
 	// Cut.
-	t := time.Now()
-	cp, err := p.cut.WithModules(br.ModulesDir, br.KernelRelease)
+	cp, image, err := cutImage(p, br, v)
 	if err != nil {
-		return infra(v, fmt.Errorf("cut: %w", err)), nil
+		return infra(v, err), nil
 	}
-	image, _, err := cp.Image.WriteCached(p.cacheDir)
-	if err != nil {
-		return infra(v, fmt.Errorf("cut: %w", err)), nil
-	}
-	v.Timings.Cut = time.Since(t)
 	if cp.VMs > 1 {
 		return runVMs(ctx, s, v, cp.VMs, cp.VerdictFrom, br, image, progress, tracer(h.Exec))
 	}
@@ -348,6 +343,22 @@ func buildKernel(ctx context.Context, p *Plan, bo BuildOptions, v *Verdict) (*Bu
 		fmt.Fprintf(bo.Progress, "warning: %s\n", w)
 	}
 	return br, nil
+}
+
+// cutImage completes the plan's cut with the built kernel's modules and
+// writes the image (or finds it in the image cache).
+func cutImage(p *Plan, br *BuildResult, v *Verdict) (*cut.Plan, string, error) {
+	t := time.Now()
+	defer func() { v.Timings.Cut = time.Since(t) }()
+	cp, err := p.cut.WithModules(br.ModulesDir, br.KernelRelease)
+	if err != nil {
+		return nil, "", fmt.Errorf("cut: %w", err)
+	}
+	image, _, err := cp.Image.WriteCached(p.cacheDir)
+	if err != nil {
+		return nil, "", fmt.Errorf("cut: %w", err)
+	}
+	return cp, image, nil
 }
 
 func dirExists(p string) bool { fi, err := os.Stat(p); return err == nil && fi.IsDir() }
