@@ -1,17 +1,21 @@
 package vmrun
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/git-rapido/git-rapido/vmrun/internal/proctest"
+	"github.com/git-rapido/git-rapido/vmrun/internal/qemu"
 )
 
 // fakeQEMU plays QEMU for Run: it finds the console log and the verdict
@@ -20,6 +24,7 @@ const fakeQEMU = `#!/bin/sh
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-serial) case "$2" in file:*) CONSOLE=${2#file:};; esac; shift ;;
+	-accel) ACCEL=$2; shift ;;
 	-chardev) V=$(printf '%s' "${2#*path=}" | sed 's/,,/,/g'); shift ;;
 	esac
 	shift
@@ -42,6 +47,16 @@ silent)
 stuck-test)
 	say "rapido-init: start"
 	sleep 60 & wait ;;
+kvm-hangs)
+	# A host whose KVM hangs guests: silent under KVM, fine under TCG.
+	[ "$ACCEL" = kvm ] && exec sleep 60
+	say "[    0.300000] Run /init as init process" "rapido-init: start"
+	event '{"event":"init","uptime_ms":300}' '{"event":"test-start","uptime_ms":320}' '{"event":"result","exit_code":0,"uptime_ms":400}'
+	say "rapido-verdict: exit=0" ;;
+exec-stuck)
+	# One process, as QEMU is: what its parent-death signal reaches.
+	say "rapido-init: start"
+	exec sleep 60 ;;
 error)
 	echo "qemu-system-x86_64: -kernel bzImage: could not open kernel" >&2
 	exit 1 ;;
@@ -97,6 +112,22 @@ func (f *fakeRun) checkNoOrphans(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// withHook gives the run's cut a host hook whose run phase is runPhase
+// (shell; the prepare phase does nothing).
+func (f *fakeRun) withHook(t *testing.T, runPhase string) {
+	t.Helper()
+	dir := filepath.Dir(f.spec.Cut.Script)
+	hook := "#!/bin/sh\n[ \"$1\" = run ] || exit 0\n" + runPhase
+	if err := os.WriteFile(filepath.Join(dir, "hook.sh"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := filepath.Join(dir, "hooked.cut")
+	if err := os.WriteFile(m, []byte("include base\nhost-hook hook.sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.spec.Cut.Manifest = m
 }
 
 func TestRunWithFakeQEMU(t *testing.T) {
@@ -194,16 +225,7 @@ func TestRunNoBuildWithoutKernel(t *testing.T) {
 // failed about half the time).
 func TestHookRunSeesConsole(t *testing.T) {
 	f := newFakeRun(t, "pass")
-	dir := filepath.Dir(f.spec.Cut.Script)
-	hook := "#!/bin/sh\n[ \"$1\" = run ] || exit 0\n[ -f \"$RAPIDO_CONSOLE\" ] && [ -f \"$RAPIDO_RUNDIR/verdict.jsonl\" ] || exit 7\n"
-	if err := os.WriteFile(filepath.Join(dir, "hook.sh"), []byte(hook), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	m := filepath.Join(dir, "hooked.cut")
-	if err := os.WriteFile(m, []byte("include base\nhost-hook hook.sh\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f.spec.Cut.Manifest = m
+	f.withHook(t, "[ -f \"$RAPIDO_CONSOLE\" ] && [ -f \"$RAPIDO_RUNDIR/verdict.jsonl\" ] || exit 7\n")
 	// The race lost about one run in two: twenty runs make a pass of the
 	// old code a one-in-a-million event.
 	for i := 0; i < 20; i++ {
@@ -216,4 +238,125 @@ func TestHookRunSeesConsole(t *testing.T) {
 		}
 	}
 	f.checkNoOrphans(t)
+}
+
+// TestQEMUDiesWithGitRapido: SIGKILL of git rapido (here a helper process
+// running Run) takes QEMU and the cut's host hook with it. They used to be
+// reparented to PID 1 and run on.
+func TestQEMUDiesWithGitRapido(t *testing.T) {
+	if dir := os.Getenv("RAPIDO_ORPHAN_HELPER"); dir != "" {
+		orphanHelper(t, dir)
+		return
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestQEMUDiesWithGitRapido$", "-test.count=1")
+	// The helper is killed before its own cleanup: its temporary files
+	// go under ours.
+	tmp := filepath.Join(dir, "tmp")
+	os.Mkdir(tmp, 0o755)
+	cmd.Env = append(os.Environ(), "RAPIDO_ORPHAN_HELPER="+dir, "TMPDIR="+tmp)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pids := map[string]int{"QEMU": 0, "host hook": 0}
+	files := map[string]string{"QEMU": "qemu.pid", "host hook": "hook.pid"}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		missing := false
+		for name, f := range files {
+			b, _ := os.ReadFile(filepath.Join(dir, f))
+			pids[name], _ = strconv.Atoi(strings.TrimSpace(string(b)))
+			missing = missing || pids[name] == 0
+		}
+		if !missing {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the helper never started QEMU and the hook:\n%s", out.String())
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	for name, pgid := range pids {
+		deadline := time.Now().Add(2 * time.Second)
+		for proctest.LiveInGroup(pgid) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if proctest.LiveInGroup(pgid) {
+			syscall.Kill(-pgid, syscall.SIGKILL)
+			t.Errorf("%s (process group %d) outlived git rapido's SIGKILL", name, pgid)
+		}
+	}
+}
+
+// orphanHelper is the git rapido that gets killed: a run whose QEMU and
+// host hook would both run for a minute.
+func orphanHelper(t *testing.T, dir string) {
+	f := newFakeRun(t, "exec-stuck")
+	t.Setenv("FAKE_QEMU_PID", filepath.Join(dir, "qemu.pid"))
+	f.withHook(t, "echo $$ > "+filepath.Join(dir, "hook.pid")+"\nexec sleep 60\n")
+	f.spec.Timeout = time.Minute
+	Run(context.Background(), f.spec, Host{Progress: io.Discard})
+}
+
+// TestKVMFallback: under auto acceleration the first run on a host tries
+// KVM; a guest that stays silent for the KVM probe window falls back to TCG,
+// and the finding is remembered. A boot timeout shorter than the probe
+// window once turned that silence into a cached "hang" verdict instead.
+func TestKVMFallback(t *testing.T) {
+	defer func(w time.Duration, u func() bool) { kvmProbeWindow, kvmUsable = w, u }(kvmProbeWindow, kvmUsable)
+	kvmProbeWindow = 1500 * time.Millisecond
+	kvmUsable = func() bool { return true }
+	f := newFakeRun(t, "kvm-hangs")
+	f.spec.QEMU.Accel = "auto"
+	f.spec.BootTimeout = 300 * time.Millisecond // shorter than the probe window
+	var progress bytes.Buffer
+	v, err := Run(context.Background(), f.spec, Host{Progress: &progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Status != Pass || v.Accel != "tcg" {
+		t.Fatalf("verdict %s %q under %q; want a pass under tcg after the KVM probe\n%s", v.Status, v.Reason, v.Accel, progress.String())
+	}
+	if !strings.Contains(progress.String(), "falling back to TCG") {
+		t.Errorf("progress does not tell of the fallback:\n%s", progress.String())
+	}
+	fd, ok := qemu.LoadFinding(accelFile(), qemu.FindingKey(f.spec.QEMU.Binary))
+	if !ok || fd.KVM {
+		t.Errorf("remembered finding %+v (found %v); want KVM unusable", fd, ok)
+	}
+	f.checkNoOrphans(t)
+
+	// The same with an overall timeout shorter than the probe window.
+	os.Remove(accelFile())
+	f.spec.BootTimeout, f.spec.Timeout = 10*time.Second, 200*time.Millisecond
+	if v, err = Run(context.Background(), f.spec, Host{Progress: io.Discard}); err != nil || v.Status != Pass || v.Accel != "tcg" {
+		t.Fatalf("with a 200ms timeout: %v, verdict %s %q under %q; want a pass under tcg", err, v.Status, v.Reason, v.Accel)
+	}
+
+	// The next run believes the finding: TCG at once, no probe.
+	start := time.Now()
+	v, err = Run(context.Background(), f.spec, Host{Progress: io.Discard})
+	cmd, _ := os.ReadFile(filepath.Join(v.LogDir, "qemu.cmd"))
+	if err != nil || v.Status != Pass || !strings.Contains(string(cmd), "-accel tcg") || time.Since(start) > kvmProbeWindow {
+		t.Errorf("second run: %v, verdict %s, cmd %s in %v; want tcg without probing", err, v.Status, cmd, time.Since(start))
+	}
+}
+
+// TestKVMWorks: a KVM guest that boots is remembered as working.
+func TestKVMWorks(t *testing.T) {
+	defer func(u func() bool) { kvmUsable = u }(kvmUsable)
+	kvmUsable = func() bool { return true }
+	f := newFakeRun(t, "pass")
+	f.spec.QEMU.Accel = "auto"
+	v, err := Run(context.Background(), f.spec, Host{Progress: io.Discard})
+	if err != nil || v.Status != Pass || v.Accel != "kvm" {
+		t.Fatalf("Run = %v, verdict %s under %q; want a pass under kvm", err, v.Status, v.Accel)
+	}
+	if fd, ok := qemu.LoadFinding(accelFile(), qemu.FindingKey(f.spec.QEMU.Binary)); !ok || !fd.KVM {
+		t.Errorf("remembered finding %+v (found %v); want KVM usable", fd, ok)
+	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/git-rapido/git-rapido/vmrun/internal/cut"
 	"github.com/git-rapido/git-rapido/vmrun/internal/qemu"
+	"github.com/git-rapido/git-rapido/vmrun/internal/tether"
 )
 
 // The host side of a cut: the kconfig items its manifest asks for, extra
@@ -110,7 +111,7 @@ func startCutHost(ctx context.Context, h *cut.Host, qc *qemu.Config, bo BuildOpt
 			return nil, err
 		}
 		r.trace(cmd.Args)
-		err = cmd.Run()
+		err = tether.Run(cmd)
 		cancel()
 		if err != nil {
 			r.cleanup()
@@ -128,7 +129,8 @@ func (r *cutHostRun) command(ctx context.Context, i int, hook, phase string) (*e
 	}
 	cmd := exec.CommandContext(ctx, hook, phase)
 	cmd.Env, cmd.Stdout, cmd.Stderr, cmd.Dir = r.env, f, f, r.logDir
-	// Its own process group, so stopping the hook stops what it started.
+	// Its own process group, so stopping the hook stops what it started;
+	// started through tether, so that the hook dies with git rapido.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = time.Second
@@ -139,7 +141,7 @@ func (r *cutHostRun) command(ctx context.Context, i int, hook, phase string) (*e
 type runningHook struct {
 	name, log string
 	cmd       *exec.Cmd
-	done      chan error
+	done      <-chan error
 }
 
 // startHooks starts every hook's run phase ("SCRIPT run") in the
@@ -148,17 +150,17 @@ func (r *cutHostRun) startHooks(ctx context.Context) []*runningHook {
 	var hs []*runningHook
 	for i, hook := range r.host.Hooks {
 		cmd, logPath, err := r.command(ctx, i, hook, "run")
+		var done <-chan error
 		if err == nil {
 			r.trace(cmd.Args)
-			err = cmd.Start()
+			done, err = tether.Start(cmd)
 		}
 		if err != nil {
 			r.failure = fmt.Sprintf("host-hook %s: %v", filepath.Base(hook), err)
 			continue
 		}
 		fmt.Fprintf(r.progress, "boot: host-hook %s running\n", filepath.Base(hook))
-		h := &runningHook{name: filepath.Base(hook), log: logPath, cmd: cmd, done: make(chan error, 1)}
-		go func() { h.done <- cmd.Wait() }()
+		h := &runningHook{name: filepath.Base(hook), log: logPath, cmd: cmd, done: done}
 		hs = append(hs, h)
 	}
 	return hs

@@ -376,7 +376,7 @@ func resolveAccel(want, binary string) (string, string) {
 	case "kvm", "tcg":
 		return want, ""
 	}
-	if !qemu.KVMUsable() {
+	if !kvmUsable() {
 		return "tcg", ""
 	}
 	if f, ok := qemu.LoadFinding(accelFile(), qemu.FindingKey(binary)); ok {
@@ -394,8 +394,11 @@ func rememberAccel(binary string, ok bool, reason string) {
 
 // kvmProbeWindow is how long a KVM guest may stay silent before auto
 // acceleration gives up on KVM. A working KVM guest reaches /init in well
-// under a second.
-const kvmProbeWindow = 8 * time.Second
+// under a second. A variable, as kvmUsable is, only for the tests.
+var kvmProbeWindow = 8 * time.Second
+
+// kvmUsable says whether /dev/kvm can be used at all.
+var kvmUsable = qemu.KVMUsable
 
 type bootOutcome struct {
 	events     []console.Event
@@ -522,16 +525,21 @@ loop:
 			return out, ctx.Err()
 		case now := <-tick.C:
 			read()
+			// Until the first console byte of a KVM probe, the probe
+			// window alone judges: a shorter boot timeout (or overall
+			// timeout) would call a host's broken KVM a kernel hang
+			// instead of falling back to TCG.
+			probing := accel == "kvm" && s.QEMU.Accel == "auto" && offset == 0
 			switch {
-			case accel == "kvm" && s.QEMU.Accel == "auto" && offset == 0 && now.Sub(start) > kvmProbeWindow:
+			case probing && now.Sub(start) > kvmProbeWindow:
 				out.noProgress = true
 				p.Kill()
 				return out, nil
-			case !out.initSeen && s.BootTimeout > 0 && now.Sub(lastProgress) > s.BootTimeout:
+			case !probing && !out.initSeen && s.BootTimeout > 0 && now.Sub(lastProgress) > s.BootTimeout:
 				out.timedOut = fmt.Sprintf("no console output for %s before /init ran (boot timeout)", s.BootTimeout)
 				p.Kill()
 				break loop
-			case s.Timeout > 0 && now.After(deadline):
+			case !probing && s.Timeout > 0 && now.After(deadline):
 				out.timedOut = fmt.Sprintf("the run exceeded its %s timeout", s.Timeout)
 				p.Kill()
 				break loop

@@ -107,7 +107,7 @@ func TestDryRun(t *testing.T) {
 		"-accel tcg",
 		"-kernel /top/.git/rapido/build/arch/x86/boot/bzImage",
 		"-initrd " + filepath.Join(cache, "git-rapido/images/<digest>.cpio"),
-		"-append console=ttyS0 panic=-1 rdinit=/init quiet loglevel=7",
+		"-append console=ttyS0 panic=-1 rdinit=/init rapido.guest=1 quiet loglevel=7",
 		"-serial file:/top/.git/rapido/logs/<run>/console.log",
 		"path=/top/.git/rapido/logs/<run>/verdict.jsonl",
 	} {

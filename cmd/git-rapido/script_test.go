@@ -26,8 +26,10 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/sc
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"git-rapido": func() { os.Exit(cli.Main(os.Args)) },
-		"fake-qemu":  fakeqemu.Main,
-		"fake-make":  fakemake.Main,
+		// The same binary under the name the VM image gives it.
+		"init":      func() { os.Exit(cli.Main(os.Args)) },
+		"fake-qemu": fakeqemu.Main,
+		"fake-make": fakemake.Main,
 	})
 }
 

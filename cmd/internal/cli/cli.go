@@ -9,12 +9,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/spf13/pflag"
 
@@ -86,7 +83,7 @@ func IsTerminal(w io.Writer) bool {
 
 var (
 	registry   = map[string]func() *Command{}
-	guestEntry func() int
+	guestEntry func(argv0 string, stderr io.Writer) (int, bool)
 )
 
 // Register adds a subcommand. newCmd builds a fresh *Command with its own
@@ -99,8 +96,10 @@ func Register(newCmd func() *Command) {
 	registry[c.Name] = newCmd
 }
 
-// RegisterGuest sets the function run when this binary is the VM's /init.
-func RegisterGuest(main func() int) { guestEntry = main }
+// RegisterGuest sets the function that decides first whether this binary is
+// the VM's /init (or named init where it must refuse to run); it returns
+// false for the ordinary command.
+func RegisterGuest(entry func(argv0 string, stderr io.Writer) (int, bool)) { guestEntry = entry }
 
 func commands() []*Command {
 	var cs []*Command
@@ -122,10 +121,12 @@ func names() []string {
 // Main runs git rapido with the full argv and returns the exit status. The
 // same binary is the guest's PID 1 inside the VM: it dispatches on that first.
 func Main(argv []string) int {
-	if guestEntry != nil && (os.Getpid() == 1 || filepath.Base(argv[0]) == "init") {
-		return guestEntry()
+	if guestEntry != nil {
+		if code, done := guestEntry(argv[0], os.Stderr); done {
+			return code
+		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := signalContext()
 	defer stop()
 	env := &Env{
 		Stdin:  os.Stdin,
@@ -202,6 +203,11 @@ func runCommand(ctx context.Context, env *Env, cmd *Command, args []string) int 
 		go env.Config(ctx)
 	}
 	err := cmd.Run(ctx, env, operands)
+	if sig, ok := interruption(ctx); ok && err != nil {
+		// A git command killed by the cancellation, say: the signal is
+		// what happened.
+		err = sig
+	}
 	return exitStatus(env, cmd, err, usageExit)
 }
 

@@ -58,7 +58,7 @@ through the exit codes below.`,
 			Sections: []Section{{"EXIT STATUS", `0   the culprit was found (or, with only skipped commits left, the candidates listed)
 1   the endpoints do not bracket a regression
 128 the bisect could not run (usage, infrastructure)
-130 interrupted (the repository is restored)`}},
+130 interrupted by Ctrl-C, SIGTERM, SIGHUP or a lost output reader (the repository is restored)`}},
 			Flags: func(fs *pflag.FlagSet) {
 				o.test.Register(fs)
 				fs.StringVar(&o.buildFail, "build-fail", "skip", "what a build failure means: `skip` or bad")

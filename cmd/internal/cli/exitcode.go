@@ -77,7 +77,9 @@ func exitStatus(env *Env, cmd *Command, err error, usageExit int) int {
 		return xe.Code
 	}
 	if errors.Is(err, context.Canceled) {
-		fmt.Fprintln(env.Stderr, "git-rapido: interrupted")
+		// SIGINT, SIGTERM, SIGHUP or a closed output pipe: the command
+		// stopped and restored the repository.
+		fmt.Fprintln(env.Stderr, interruptedMessage(err))
 		return 130
 	}
 	printError(env, "fatal", err, hint)

@@ -1,6 +1,7 @@
 // Package guest is git rapido's PID 1 inside the test VM. The same static
 // git-rapido binary that runs on the host is copied into the image as /init;
-// cli.Main notices it is PID 1 and calls Main.
+// cli.Main asks Entry, which runs Main only as PID 1 of a kernel booted with
+// KernelMarker (see detect.go).
 //
 // # Protocol with the host
 //
@@ -262,6 +263,9 @@ func mountAll() error {
 		{"tmpfs", "/tmp", "tmpfs"},
 		{"tmpfs", "/run", "tmpfs"},
 	} {
+		if m.dst == "/proc" && procMounted() {
+			continue // Entry mounted it to read the kernel command line
+		}
 		os.MkdirAll(m.dst, 0o755)
 		if err := syscall.Mount(m.src, m.dst, m.fs, 0, ""); err != nil && !errors.Is(err, syscall.EBUSY) {
 			errs = append(errs, fmt.Errorf("mount %s: %w", m.dst, err))

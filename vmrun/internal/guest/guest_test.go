@@ -209,3 +209,29 @@ func TestRunTest(t *testing.T) {
 		})
 	}
 }
+
+// TestIsGuest: the guest side runs only as PID 1 of a kernel booted with
+// the marker; a binary named init elsewhere, or PID 1 of a container, is not
+// the guest.
+func TestIsGuest(t *testing.T) {
+	const ours = "console=ttyS0 panic=-1 rdinit=/init rapido.guest=1 quiet"
+	for _, tc := range []struct {
+		pid     int
+		cmdline string
+		want    bool
+	}{
+		{1, ours, true},
+		{1, "rapido.guest=1", true},
+		{1, ours + "\n", true},
+		{4242, ours, false}, // not PID 1: a host process named init
+		{1, "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro", false}, // a host's or container's PID 1
+		{1, "", false}, // no /proc/cmdline
+		{1, "rapido.guest=0 rapido.guest=10", false},        // only the exact marker
+		{1, "xrapido.guest=1 rapido.guest=1x", false},       // not a substring match
+		{1, "console=ttyS0 rapido.hostname=rapido1", false}, // other rapido parameters are not the marker
+	} {
+		if got := IsGuest(tc.pid, tc.cmdline); got != tc.want {
+			t.Errorf("IsGuest(%d, %q) = %v; want %v", tc.pid, tc.cmdline, got, tc.want)
+		}
+	}
+}

@@ -13,6 +13,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/git-rapido/git-rapido/vmrun/internal/guest"
+	"github.com/git-rapido/git-rapido/vmrun/internal/tether"
 )
 
 // Config is everything that decides the QEMU command line.
@@ -116,7 +119,9 @@ func BuildArgs(c Config) []string {
 	if console == "" {
 		console = "ttyS0"
 	}
-	cmdline := []string{"console=" + console, "panic=-1", "rdinit=/init"}
+	// The marker tells /init it is PID 1 of a VM git rapido booted (a
+	// binary named init elsewhere refuses to act as the guest).
+	cmdline := []string{"console=" + console, "panic=-1", "rdinit=/init", guest.KernelMarker}
 	if !c.Interactive {
 		cmdline = append(cmdline, "quiet")
 	}
@@ -148,7 +153,8 @@ type Process struct {
 	group bool // QEMU leads its own process group
 }
 
-// Start starts QEMU. stdio is inherited only for interactive runs.
+// Start starts QEMU. stdio is inherited only for interactive runs. QEMU
+// dies with git rapido whichever way git rapido ends (package tether).
 func Start(binary string, args []string, interactive bool) (*Process, error) {
 	cmd := exec.Command(binary, args...)
 	if interactive {
@@ -158,16 +164,23 @@ func Start(binary string, args []string, interactive bool) (*Process, error) {
 		// anything it started, and a terminal's SIGINT reaches only us.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	}
-	if err := cmd.Start(); err != nil {
+	done, err := tether.Start(cmd)
+	if err != nil {
 		var ee *exec.Error
 		if errors.As(err, &ee) {
 			return nil, fmt.Errorf("start %s: %w (install qemu-system-x86, or set RAPIDO_QEMU)", binary, err)
 		}
 		return nil, fmt.Errorf("start %s: %w", binary, err)
 	}
-	p := &Process{cmd: cmd, done: make(chan struct{}), group: !interactive}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
-	return p, nil
+	return newProcess(cmd, done, !interactive), nil
+}
+
+// newProcess follows a QEMU started by tether.Start (so that it dies with
+// git rapido, even of SIGKILL).
+func newProcess(cmd *exec.Cmd, waited <-chan error, group bool) *Process {
+	p := &Process{cmd: cmd, done: make(chan struct{}), group: group}
+	go func() { p.err = <-waited; close(p.done) }()
+	return p
 }
 
 // Done is closed when QEMU has exited.
@@ -296,12 +309,11 @@ func StartLogged(binary string, args []string, errPath string) (*Process, error)
 		cmd.Stderr = f
 		defer f.Close()
 	}
-	if err := cmd.Start(); err != nil {
+	done, err := tether.Start(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("start %s: %w (install qemu-system-x86, or set RAPIDO_QEMU)", binary, err)
 	}
-	p := &Process{cmd: cmd, done: make(chan struct{}), group: true}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
-	return p, nil
+	return newProcess(cmd, done, true), nil
 }
 
 // ParseForward parses a user-mode port forward "[tcp:|udp:]HOSTPORT:GUESTPORT"

@@ -5,11 +5,13 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/git-rapido/git-rapido/vmrun/internal/guest"
 	"github.com/git-rapido/git-rapido/vmrun/internal/proctest"
 )
 
@@ -94,6 +96,11 @@ func TestBuildArgsInvariants(t *testing.T) {
 		}
 		if (c.VerdictPath != "") != strings.Contains(joined, "name="+VerdictPortName) {
 			t.Errorf("verdict channel present = %v for VerdictPath %q", !(c.VerdictPath != ""), c.VerdictPath)
+		}
+		// Every kernel git rapido boots carries the marker without which
+		// /init refuses to act as the guest (interactive boots too).
+		if i := slices.Index(args, "-append"); i < 0 || !slices.Contains(strings.Fields(args[i+1]), guest.KernelMarker) {
+			t.Errorf("BuildArgs(%+v) lacks the guest marker %q in -append: %v", c, guest.KernelMarker, args)
 		}
 		for i, a := range args {
 			if a == "-append" && !strings.HasPrefix(args[i+1], "console=") {
