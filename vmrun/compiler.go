@@ -49,12 +49,9 @@ const compilerTimeout = 10 * time.Second
 // such a machine cannot build, and its key matches no real verdict.
 func compilerIdentity(o BuildOptions, x Execer) string {
 	name := compilerName(o)
-	path, err := exec.LookPath(name)
+	invoke, path, err := lookCompiler(name)
 	if err != nil {
 		return name + " (not found)"
-	}
-	if abs, err := filepath.EvalSymlinks(path); err == nil {
-		path = abs
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -69,7 +66,7 @@ func compilerIdentity(o BuildOptions, x Execer) string {
 	if id, ok := known[stamp]; ok {
 		return id
 	}
-	id, err := askVersion(path, x)
+	id, err := askVersion(invoke, x)
 	if err != nil {
 		return name + " (--version failed)"
 	}
@@ -78,6 +75,45 @@ func compilerIdentity(o BuildOptions, x Execer) string {
 		writeFileAtomic(file, append(b, '\n'))
 	}
 	return id
+}
+
+// launchers are programs that stand in for a compiler (ccache's
+// masquerade directory links gcc to ccache): their size and time do not
+// change when the real compiler is upgraded.
+var launchers = map[string]bool{"ccache": true, "sccache": true, "distcc": true, "icecc": true}
+
+// lookCompiler finds the compiler: the path to run it by and the binary
+// itself, symlinks resolved, whose size and time stand for its version.
+// For a bare name it is the first one in PATH that is not a launcher, as
+// the launcher itself would find it.
+func lookCompiler(name string) (invoke, real string, err error) {
+	resolve := func(p string) (string, bool) {
+		abs, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return "", false
+		}
+		fi, err := os.Stat(abs)
+		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 || launchers[filepath.Base(abs)] {
+			return "", false
+		}
+		return abs, true
+	}
+	if strings.Contains(name, "/") {
+		if r, ok := resolve(name); ok {
+			return name, r, nil
+		}
+		return "", "", exec.ErrNotFound
+	}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if dir == "" {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		if r, ok := resolve(p); ok {
+			return p, r, nil
+		}
+	}
+	return "", "", exec.ErrNotFound
 }
 
 // askVersion runs "compiler --version" through the runner and returns its
@@ -95,6 +131,11 @@ func askVersion(path string, x Execer) (string, error) {
 	line, _, _ := strings.Cut(out.String(), "\n")
 	if line = strings.TrimSpace(line); line == "" {
 		return "", fmt.Errorf("%s --version: no output", path)
+	}
+	// gcc starts with the name it was called by (gcc, gcc-12,
+	// aarch64-linux-gnu-gcc): the same compiler under any name is one.
+	if rest, ok := strings.CutPrefix(line, filepath.Base(path)+" "); ok {
+		line = rest
 	}
 	return line, nil
 }

@@ -30,7 +30,7 @@ func newKeyFixture(t *testing.T) *keyFixture {
 	f.cc = filepath.Join(f.dir, "bin", "cc")
 	f.init = filepath.Join(f.dir, "init")
 	f.tool = filepath.Join(f.dir, "cuts", "tool")
-	f.write(t, "bin/cc", "#!/bin/sh\necho \"$0 --version\" >>"+filepath.Join(f.dir, "cc.calls")+"\necho 'fakecc (Fake 1.0) 12.2.0'\n", 0o755)
+	f.write(t, "bin/cc", "#!/bin/sh\necho \"$0 --version\" >>"+filepath.Join(f.dir, "cc.calls")+"\necho \"${0##*/} (Fake 1.0) 12.2.0\"\n", 0o755)
 	f.write(t, "debug.config", "CONFIG_DEBUG_KERNEL=y\n", 0o644)
 	f.write(t, "cuts/top.cut", "include other.cut\nbin ./tool\nfile data.txt /etc/data.txt\nhost-hook hook.sh\n", 0o644)
 	f.write(t, "cuts/other.cut", "dir /srv\n", 0o644)
@@ -172,8 +172,8 @@ func TestKeyCoversWhatDecidesTheVerdict(t *testing.T) {
 	// things live on this machine.
 	check("/init bytes (another git-rapido build)", true, func(*Spec) { appendBytes(t, f.init) }, nil)
 	check("bytes of a program bin copies", true, func(*Spec) { appendBytes(t, f.tool) }, nil)
-	check("compiler path, same version", true, func(s *Spec) {
-		other := filepath.Join(f.dir, "elsewhere", "gcc")
+	check("compiler path and name, same version", true, func(s *Spec) {
+		other := filepath.Join(f.dir, "elsewhere", "gcc-12")
 		copyFile(t, f.cc, other)
 		s.Build.CC = other
 	}, nil)
@@ -210,13 +210,31 @@ func TestCompilerIdentityCached(t *testing.T) {
 		t.Fatalf("compiler asked %d times for two plans; want 1", n)
 	}
 	p, _ := NewPlan(f.spec, nil)
-	if got := p.Compiler(); got != "fakecc (Fake 1.0) 12.2.0" {
+	if got := p.Compiler(); got != "(Fake 1.0) 12.2.0" {
 		t.Errorf("Compiler = %q", got)
 	}
 	os.Chtimes(f.cc, time.Now().Add(time.Hour), time.Now().Add(time.Hour))
 	f.key(t, f.spec)
 	if n := calls(); n != 2 {
 		t.Errorf("compiler asked %d times after it changed; want 2", n)
+	}
+}
+
+// Behind ccache's masquerade directory the real compiler is asked and
+// remembered: an upgrade of it, not of ccache, is a new identity.
+func TestCompilerBehindMasquerade(t *testing.T) {
+	f := newKeyFixture(t)
+	mask := filepath.Join(f.dir, "mask")
+	os.MkdirAll(mask, 0o755)
+	copyFile(t, f.cc, filepath.Join(f.dir, "launcher", "ccache"))
+	if err := os.Symlink(filepath.Join(f.dir, "launcher", "ccache"), filepath.Join(mask, "fakecc")); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink(f.cc, filepath.Join(f.dir, "bin", "fakecc"))
+	t.Setenv("PATH", mask+string(filepath.ListSeparator)+filepath.Join(f.dir, "bin")+string(filepath.ListSeparator)+os.Getenv("PATH"))
+	invoke, real, err := lookCompiler("fakecc")
+	if err != nil || real != f.cc || invoke != filepath.Join(f.dir, "bin", "fakecc") {
+		t.Errorf("lookCompiler(fakecc) = %q, %q, %v; want bin/fakecc and %s, past the ccache link", invoke, real, err, f.cc)
 	}
 }
 
