@@ -73,7 +73,6 @@ type Options struct {
 	Bad            string
 	Good           []string
 	Policy         Policy
-	Repeat         int  // run each step this many times; any failure is bad
 	CheckEndpoints bool // verify that good passes and bad fails first
 	Confirm        bool // revert the culprit on top of bad and test that
 	NoReset        bool // leave the bisect state and checkout as they end
@@ -126,16 +125,11 @@ func Run(ctx context.Context, g Git, t Tester, o Options) (rep *Report, err erro
 	if say == nil {
 		say = func(string, ...any) {}
 	}
-	if o.Repeat < 1 {
-		o.Repeat = 1
-	}
 	if p, err := g.Git(ctx, "rev-parse", "--path-format=absolute", "--git-path", "BISECT_START"); err == nil && statExists(p) {
 		return nil, errors.New("a bisect is already in progress here: finish it or run 'git bisect reset' first")
 	}
-	if out, err := g.Git(ctx, "status", "--porcelain", "--untracked-files=no"); err != nil {
-		return nil, err
-	} else if strings.TrimSpace(out) != "" {
-		return nil, errors.New("the worktree has uncommitted changes: commit or stash them first (bisect checks out other commits)")
+	if err := vmrun.CheckClean(ctx, g); err != nil {
+		return nil, fmt.Errorf("%w: commit or stash them first (bisect checks out other commits)", err)
 	}
 	orig, err := g.Git(ctx, "symbolic-ref", "-q", "--short", "HEAD")
 	if err != nil || orig == "" {
@@ -296,30 +290,18 @@ func confirm(ctx context.Context, g Git, t Tester, o Options, rep *Report, bad s
 	}
 }
 
-// testHere tests the checked-out commit o.Repeat times; any failure is the
-// verdict (flaky tests, as syzbot repeats them).
+// testHere tests the checked-out commit. Repeating a flaky test is the
+// Tester's business (it runs every repeat, whatever its cache holds); the
+// verdict it returns says how many runs it took.
 func testHere(ctx context.Context, g Git, t Tester, o Options, commit, role string) (Step, error) {
 	st := Step{Commit: commit, Role: role}
 	st.Subject, _ = g.Git(ctx, "show", "-s", "--format=%s", commit)
-	st.Cached = true
-	for i := 0; i < o.Repeat; i++ {
-		v, cached, err := t.Test(ctx)
-		if err != nil {
-			return st, err
-		}
-		st.Runs++
-		st.Cached = st.Cached && cached
-		st.Duration += v.Duration
-		if i == 0 || Classify(v.Status, o.Policy) != Good {
-			st.Status, st.Reason, st.Excerpt, st.LogDir, st.Timings = v.Status, v.Reason, v.Excerpt, v.LogDir, v.Timings
-		}
-		if Classify(v.Status, o.Policy) != Good {
-			break
-		}
-		if cached {
-			break // a cached verdict is the same every time
-		}
+	v, cached, err := t.Test(ctx)
+	if err != nil {
+		return st, err
 	}
+	st.Runs, st.Cached, st.Duration = max(v.Runs, 1), cached, v.Duration
+	st.Status, st.Reason, st.Excerpt, st.LogDir, st.Timings = v.Status, v.Reason, v.Excerpt, v.LogDir, v.Timings
 	st.Mark = Classify(st.Status, o.Policy)
 	return st, nil
 }

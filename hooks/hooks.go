@@ -24,6 +24,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -176,6 +177,15 @@ func ParsePreReceive(r io.Reader) ([]Update, error) {
 	return parseLines(r, 3, func(f []string) Update { return Update{Ref: f[2], Old: f[0], New: f[1]} })
 }
 
+// objectID reports whether s is a full SHA-1 or SHA-256 object id: the ids
+// of an update reach git as arguments, so nothing else may pass for one.
+func objectID(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	return strings.Trim(s, "0123456789abcdef") == ""
+}
+
 // ParseRewrites reads post-rewrite's standard input: "<old> <new> [<extra>]"
 // per line, returned as pairs.
 func ParseRewrites(r io.Reader) ([][2]string, error) {
@@ -205,7 +215,11 @@ func parseLines(r io.Reader, n int, mk func([]string) Update) ([]Update, error) 
 		if len(f) != n {
 			return nil, fmt.Errorf("hook input: bad line %q", sc.Text())
 		}
-		out = append(out, mk(f))
+		u := mk(f)
+		if !objectID(u.Old) || !objectID(u.New) {
+			return nil, fmt.Errorf("hook input: bad object id in %q", sc.Text())
+		}
+		out = append(out, u)
 	}
 	return out, sc.Err()
 }
@@ -293,6 +307,64 @@ func (p *Policy) allowed(status string) bool {
 	return false
 }
 
+// applies reports whether the rule protects ref.
+func (r Rule) applies(ref string) bool {
+	if r.Ref == "" {
+		return true
+	}
+	ok, _ := path.Match(r.Ref, ref)
+	return ok
+}
+
+// Required lists the trailer keys the policy requires on ref, lower-cased,
+// each once.
+func (p *Policy) Required(ref string) []string {
+	var keys []string
+	for _, r := range p.Require {
+		if k := strings.ToLower(r.Key); r.applies(ref) && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// Tip is one existing ref of the receiving side and the object it points to.
+type Tip struct {
+	Name string // the ref's name on the receiving side
+	ID   string
+}
+
+// Settled lists the ids of the tips whose commits need no check when they
+// become reachable from ref: those of refs that require every verdict ref
+// requires, because their commits were checked for those verdicts when they
+// landed there (or predate the policy). A commit that only an unprotected
+// ref reaches (pushed to "wip" first) is thus checked again when it lands
+// on a protected one.
+func (p *Policy) Settled(ref string, tips []Tip) []string {
+	need := p.Required(ref)
+	var ids []string
+	for _, t := range tips {
+		have := p.Required(t.Name)
+		if !slices.ContainsFunc(need, func(k string) bool { return !slices.Contains(have, k) }) {
+			ids = append(ids, t.ID)
+		}
+	}
+	return ids
+}
+
+// CheckObject applies the policy to ref pushed to point at an object that
+// is not a commit (a tree or a blob, directly or through tags): it carries
+// no verdict, so every rule that protects ref is violated.
+func (p *Policy) CheckObject(ref, id, typ string) []Violation {
+	var out []Violation
+	for _, r := range p.Require {
+		if r.applies(ref) {
+			out = append(out, Violation{ref, id, fmt.Sprintf("missing: points to a %s, not a commit: no %s verdict can be checked (required on %s)", typ, r.Key, orAll(r.Ref))})
+		}
+	}
+	return out
+}
+
 // Check applies the policy to the commits pushed to ref; verdicts maps each
 // commit to its verified verdicts.
 func (p *Policy) Check(ref string, commits []string, verdicts map[string][]Verdict) []Violation {
@@ -308,10 +380,8 @@ func (p *Policy) Check(ref string, commits []string, verdicts map[string][]Verdi
 			}
 		}
 		for _, r := range p.Require {
-			if r.Ref != "" {
-				if ok, _ := path.Match(r.Ref, ref); !ok {
-					continue
-				}
+			if !r.applies(ref) {
+				continue
 			}
 			found := false
 			for _, v := range verdicts[c] {

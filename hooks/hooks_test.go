@@ -97,6 +97,13 @@ func TestParseHookInput(t *testing.T) {
 	if _, err := ParsePreReceive(strings.NewReader("x y\n")); err == nil {
 		t.Fatal("bad line accepted")
 	}
+	// Ids reach git as arguments: an option in their place is refused.
+	if _, err := ParsePreReceive(strings.NewReader(b + " --output=x refs/heads/main\n")); err == nil {
+		t.Fatal("an option accepted as an object id")
+	}
+	if _, err := ParsePrePush(strings.NewReader("refs/heads/x --all refs/heads/main " + z + "\n")); err == nil {
+		t.Fatal("an option accepted as an object id")
+	}
 	rw, err := ParseRewrites(strings.NewReader(a + " " + b + "\n" + b + " " + a + " extra\n"))
 	if err != nil || len(rw) != 2 || rw[1] != [2]string{b, a} {
 		t.Fatalf("%v %v", rw, err)
@@ -142,6 +149,34 @@ func TestPolicy(t *testing.T) {
 	// The rule does not apply to tags; the stale verdict still does.
 	if got := p.Check("refs/tags/v1", []string{"c1", "c2", "c3"}, vs); len(got) != 1 {
 		t.Fatalf("%+v", got)
+	}
+}
+
+func TestSettledAndCheckObject(t *testing.T) {
+	p := &Policy{Require: []Rule{{Key: "Tested-by", Ref: "refs/heads/main"}, {Key: "tested-by", Ref: "refs/tags/v*"},
+		{Key: "Reviewed-by", Ref: "refs/heads/stable"}}}
+	if got := p.Required("refs/tags/v1"); !reflect.DeepEqual(got, []string{"tested-by"}) {
+		t.Fatalf("required %q", got)
+	}
+	tips := []Tip{{"refs/heads/main", "m"}, {"refs/heads/wip", "w"}, {"refs/tags/v0", "t"}, {"refs/heads/stable", "s"}}
+	// What reaches main was checked for Tested-by when it got there; wip
+	// was never checked, stable for another verdict only.
+	for ref, want := range map[string][]string{
+		"refs/heads/main":   {"m", "t"},
+		"refs/tags/v2":      {"m", "t"},
+		"refs/heads/stable": {"s"},
+		"refs/heads/other":  {"m", "w", "t", "s"},
+	} {
+		if got := p.Settled(ref, tips); !reflect.DeepEqual(got, want) {
+			t.Errorf("settled for %s: %q, want %q", ref, got, want)
+		}
+	}
+	vs := p.CheckObject("refs/tags/v2", "abc", "tree")
+	if len(vs) != 1 || vs[0].Msg != "missing: points to a tree, not a commit: no tested-by verdict can be checked (required on refs/tags/v*)" {
+		t.Fatalf("%+v", vs)
+	}
+	if vs := p.CheckObject("refs/tags/x", "abc", "blob"); len(vs) != 0 {
+		t.Fatalf("an unprotected ref: %+v", vs)
 	}
 }
 

@@ -25,6 +25,8 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/git-rapido/git-rapido/vmrun"
 )
 
 // Git runs the git binary; *gitexec.Runner satisfies it.
@@ -39,7 +41,7 @@ type Git interface {
 var ErrMoved = errors.New("HEAD moved since the test started")
 
 // ErrDirty means the index or the worktree has uncommitted changes.
-var ErrDirty = errors.New("the index or the worktree has uncommitted changes")
+var ErrDirty = vmrun.ErrDirty
 
 // AmendOptions describe one amend.
 type AmendOptions struct {
@@ -55,23 +57,11 @@ type Result struct {
 	Old, New string
 }
 
-// CheckClean refuses a dirty index or worktree (untracked files are fine:
-// builds go out of tree). The sequencer would stop an exec line that left
-// changes anyway; refusing first changes nothing.
-func CheckClean(ctx context.Context, g Git) error {
-	out, err := g.Git(ctx, "status", "--porcelain", "--untracked-files=no", "--ignore-submodules=dirty")
-	if err != nil {
-		return fmt.Errorf("check worktree: %w", err)
-	}
-	if strings.TrimSpace(out) != "" {
-		lines := strings.Split(strings.TrimSpace(out), "\n")
-		if len(lines) > 5 {
-			lines = append(lines[:5], "...")
-		}
-		return fmt.Errorf("%w:\n%s", ErrDirty, strings.Join(lines, "\n"))
-	}
-	return nil
-}
+// CheckClean refuses a dirty index or worktree, by the one clean-tree rule
+// (vmrun.Changes: untracked files are fine, builds go out of tree). The
+// sequencer would stop an exec line that left changes anyway; refusing
+// first changes nothing.
+func CheckClean(ctx context.Context, g Git) error { return vmrun.CheckClean(ctx, g) }
 
 // Amend writes the rewritten commit and moves HEAD (and the branch it points
 // to) from o.Commit to it, only if HEAD is still o.Commit.

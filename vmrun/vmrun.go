@@ -59,6 +59,10 @@ type Verdict struct {
 	Timings  Timings       `json:"timings"`
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"duration"`
+	// Runs and Passed count the runs of a repeated test: the verdict is the
+	// first run that did not pass, or a pass when all Runs passed.
+	Runs   int `json:"runs,omitempty"`
+	Passed int `json:"passed,omitempty"`
 }
 
 // Timings splits a run into its phases.

@@ -44,11 +44,13 @@ the bisect without marking the commit.
 
 Before starting, the endpoints are checked: bad must fail and every good
 must pass (--no-check-endpoints to trust them). --repeat N runs every step N
-times and calls it bad if any run fails, for flaky tests. --confirm reverts
+times whatever the verdict cache holds and calls it bad if any run fails,
+for flaky tests. --confirm reverts
 the culprit on top of <bad> and tests that too.
 
-Steps whose tree already has a verdict for the same test come from the
-verdict cache and cost no build or boot; a repeated bisect is nearly free.
+Steps whose tree already has a trusted verdict for the same test come
+from the verdict cache and cost no build or boot; a repeated bisect is
+nearly free.
 No trailers are added. The repository is left as it was found (original
 branch checked out, bisect reset) — also on failure or Ctrl-C — unless
 --no-reset, which keeps git's bisect state for "git bisect log".
@@ -76,17 +78,24 @@ through the exit codes below.`,
 	})
 }
 
-type cachedTester struct {
-	env  *Env
-	spec *vmrun.Spec
+// stepTester tests each bisect step through the domain's Tester, repeating
+// the test when asked whatever the cache holds.
+type stepTester struct {
+	env    *Env
+	tester *vmrun.Tester
+	spec   *vmrun.Spec
+	repeat int
 }
 
-func (t cachedTester) Test(ctx context.Context) (*vmrun.Verdict, bool, error) {
+func (t stepTester) Test(ctx context.Context) (*vmrun.Verdict, bool, error) {
 	if head, err := t.env.Runner.Git(ctx, "rev-parse", "--short=12", "HEAD"); err == nil {
 		t.spec.Label = head
 	}
-	v, cached, _, err := testCommit(ctx, t.env, t.spec, false)
-	return v, cached, err
+	r, err := t.tester.Test(ctx, t.spec, vmrun.TestOptions{Repeat: t.repeat})
+	if err != nil {
+		return nil, false, err
+	}
+	return r.Verdict, r.Cached, nil
 }
 
 func runBisect(ctx context.Context, env *Env, o *bisectOptions, args []string) error {
@@ -118,10 +127,13 @@ func runBisect(ctx context.Context, env *Env, o *bisectOptions, args []string) e
 	if err != nil {
 		return asCannotTest(err)
 	}
-	rep, err := bisect.Run(ctx, env.Runner, cachedTester{env, spec}, bisect.Options{
+	tester, err := newTester(ctx, env)
+	if err != nil {
+		return &ExitError{Code: 128, Err: err}
+	}
+	rep, err := bisect.Run(ctx, env.Runner, stepTester{env, tester, spec, o.repeat}, bisect.Options{
 		Bad: revs[0], Good: revs[1:],
 		Policy:         bisect.Policy{BuildFailBad: o.buildFail == "bad", HangSkip: o.hang == "skip"},
-		Repeat:         o.repeat,
 		CheckEndpoints: !o.noEndpoints,
 		Confirm:        o.confirm,
 		NoReset:        o.noReset,

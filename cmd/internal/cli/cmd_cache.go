@@ -2,146 +2,240 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
+	"unicode"
 
-	"github.com/git-rapido/git-rapido/cmd/internal/cache"
+	"github.com/spf13/pflag"
+
+	"github.com/git-rapido/git-rapido/vmrun/cache"
 )
 
 func init() {
 	Register(func() *Command {
+		var dryRun bool
 		return &Command{
 			Name: "cache",
 			Synopsis: []string{
 				"cache list",
 				"cache show [<commit>]",
 				"cache forget <commit>...",
-				"cache prune",
+				"cache prune [--dry-run]",
 				"cache push <remote>",
 				"cache fetch <remote>",
 			},
 			Short: "list, show, forget, prune and share cached verdicts",
 			Long: `Verdicts are git notes on tree objects in refs/notes/rapido, one line per
-test spec (the digest of the cut, test, kernel configuration and VM
-settings). A rebase, reword or squash that keeps the code keeps the verdict.
+verdict: the test spec (the digest of the cut, test, kernel configuration and
+VM settings), the verdict, and who made it where (user.email, a machine id,
+the git rapido version), sealed as your own and, with rapido.signingKey,
+signed. A rebase, reword or squash that keeps the code keeps the verdict.
 
-list     every cached verdict: tree, spec, status, when
-show     the verdicts for a commit's tree (default HEAD), and their logs
+Only your own verdicts (made by you on this machine) and verdicts signed by a
+key in rapido.trustedKeys or rapido.keyringRef answer a test; the others are
+listed as untrusted and never used. Trusted verdicts for one tree and spec
+that disagree make it "flaky": it is tested again.
+
+list     every cached verdict: tree, spec, status, trust, when
+show     the verdicts for a commit's tree (default HEAD), who made them, their logs
 forget   drop the verdicts for the commits' trees, so they are retested
-prune    drop verdicts whose trees no longer exist, and whose logs are gone
+prune    drop the verdicts made by you on this machine whose logs are gone
+         (one line each; --dry-run only lists them); never other people's
 push     send refs/notes/rapido to a remote
-fetch    get a remote's refs/notes/rapido and merge it into ours`,
-			Run: runCache,
+fetch    get a remote's refs/notes/rapido and merge it into ours (every
+         line of both sides is kept)`,
+			Flags: func(fs *pflag.FlagSet) {
+				fs.BoolVarP(&dryRun, "dry-run", "n", false, "prune: only list what would be removed")
+			},
+			Run: func(ctx context.Context, env *Env, args []string) error {
+				return runCache(ctx, env, args, dryRun)
+			},
 		}
 	})
 }
 
-func runCache(ctx context.Context, env *Env, args []string) error {
+func runCache(ctx context.Context, env *Env, args []string, dryRun bool) error {
 	if len(args) == 0 {
 		return Usagef("want a subcommand: list, show, forget, prune, push or fetch")
 	}
-	c := &cache.Cache{Git: env.Runner}
+	if dryRun && args[0] != "prune" {
+		return Usagef("--dry-run goes with prune")
+	}
+	c := &cache.Cache{Git: cliGit{env.Runner}}
 	switch args[0] {
-	case "list":
-		all, err := c.List(ctx)
+	case "list", "show", "prune":
+		policy, err := trustPolicy(ctx, env)
 		if err != nil {
 			return err
 		}
-		trees := make([]string, 0, len(all))
-		for t := range all {
-			trees = append(trees, t)
+		switch args[0] {
+		case "list":
+			return cacheList(ctx, env, c, policy)
+		case "show":
+			return cacheShow(ctx, env, c, policy, args[1:])
 		}
-		sort.Strings(trees)
-		for _, t := range trees {
-			for _, e := range all[t] {
-				fmt.Fprintf(env.Stdout, "%.12s spec %.12s %-10s %s %s\n", t, e.Spec, e.Status, e.Time.Format("2006-01-02 15:04"), e.Reason)
-			}
-		}
-	case "show":
-		rev := "HEAD"
-		if len(args) > 1 {
-			rev = args[1]
-		}
-		tree, err := env.Runner.Git(ctx, "rev-parse", "--verify", rev+"^{tree}")
-		if err != nil {
-			return fmt.Errorf("cache show: %w", err)
-		}
-		es, err := c.Get(ctx, tree)
-		if err != nil {
-			return err
-		}
-		if len(es) == 0 {
-			fmt.Fprintf(env.Stdout, "tree %.12s (%s): untested\n", tree, rev)
-			return nil
-		}
-		for _, e := range es {
-			fmt.Fprintf(env.Stdout, "tree %.12s spec %.12s: %s — %s\n  tested %s as %.12s in %s, kernel %s\n  logs: %s\n",
-				tree, e.Spec, e.Status, e.Reason, e.Time.Format("2006-01-02 15:04:05"), e.Commit,
-				e.Duration.Round(1e8), e.Release, e.LogDir)
-		}
+		return cachePrune(ctx, env, c, policy, dryRun)
 	case "forget":
-		if len(args) < 2 {
-			return Usagef("want one or more commits")
-		}
-		for _, rev := range args[1:] {
-			tree, err := env.Runner.Git(ctx, "rev-parse", "--verify", rev+"^{tree}")
-			if err != nil {
-				return fmt.Errorf("cache forget: %w", err)
-			}
-			n, err := c.Forget(ctx, tree, "")
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stderr, "forgot %d verdict(s) for %s\n", n, rev)
-		}
-	case "prune":
-		all, err := c.List(ctx)
-		if err != nil {
-			return err
-		}
-		n := 0
-		for tree, es := range all {
-			gone := 0
-			for _, e := range es {
-				if e.LogDir != "" {
-					if _, err := os.Stat(e.LogDir); err != nil {
-						gone++
-					}
-				}
-			}
-			if gone == len(es) && gone > 0 {
-				if _, err := c.Forget(ctx, tree, ""); err != nil {
-					return err
-				}
-				n++
-			}
-		}
-		// Notes on objects that no longer exist.
-		if _, err := env.Runner.Git(ctx, "notes", "--ref="+cache.Ref, "prune"); err != nil && !strings.Contains(err.Error(), "does not exist") {
-			return fmt.Errorf("cache prune: %w", err)
-		}
-		fmt.Fprintf(env.Stderr, "pruned %d tree(s) whose logs are gone, and notes of missing trees\n", n)
+		return cacheForget(ctx, env, c, args[1:])
 	case "push", "fetch":
-		if len(args) != 2 {
-			return Usagef("want: git rapido cache %s <remote>", args[0])
+		return cacheShare(ctx, env, c, args)
+	}
+	return Usagef("unknown subcommand %q", args[0])
+}
+
+// trustLabel is how list, show and log name an entry's trust.
+func trustLabel(j cache.Judged) string {
+	switch j.Trust {
+	case cache.Signed:
+		return "signed by " + cacheText(j.Signer)
+	case cache.Own:
+		return "own"
+	}
+	return "untrusted"
+}
+
+// statusLabel is the status, with "k/N" for a repeated test.
+func statusLabel(e cache.Entry) string {
+	if e.RunCount() > 1 {
+		return fmt.Sprintf("%s %d/%d", cacheText(e.Status), e.Passed, e.RunCount())
+	}
+	return cacheText(e.Status)
+}
+
+func cacheList(ctx context.Context, env *Env, c *cache.Cache, p cache.Policy) error {
+	all, err := c.List(ctx)
+	if err != nil {
+		return err
+	}
+	trees := make([]string, 0, len(all))
+	for t := range all {
+		trees = append(trees, t)
+	}
+	sort.Strings(trees)
+	for _, t := range trees {
+		js := p.ClassifyAll(t, all[t])
+		for _, j := range js {
+			trust := trustLabel(j)
+			if j.Trust != cache.Untrusted && cache.Decide(js, j.Spec).Outcome == cache.Flaky {
+				trust += ", flaky"
+			}
+			fmt.Fprintf(env.Stdout, "%.12s spec %.12s %-10s %s %s [%s] %s\n", t, j.Spec, statusLabel(j.Entry),
+				j.Time.Format("2006-01-02 15:04"), cacheText(orDash(j.By)), trust, cacheText(j.Reason))
 		}
-		var out string
-		var err error
-		if args[0] == "push" {
-			out, err = c.Push(ctx, args[1])
-		} else {
-			out, err = c.Fetch(ctx, args[1])
-		}
-		if out != "" {
-			fmt.Fprintln(env.Stderr, out)
-		}
-		if err != nil {
-			return fmt.Errorf("cache %s: %w", args[0], err)
-		}
-	default:
-		return Usagef("unknown subcommand %q", args[0])
 	}
 	return nil
+}
+
+func cacheShow(ctx context.Context, env *Env, c *cache.Cache, p cache.Policy, args []string) error {
+	rev := "HEAD"
+	if len(args) > 0 {
+		rev = args[0]
+	}
+	tree, err := env.Runner.Git(ctx, "rev-parse", "--verify", "--end-of-options", rev+"^{tree}")
+	if err != nil {
+		return fmt.Errorf("cache show: %w", err)
+	}
+	es, err := c.Get(ctx, tree)
+	if err != nil {
+		return err
+	}
+	if len(es) == 0 {
+		fmt.Fprintf(env.Stdout, "tree %.12s (%s): untested\n", tree, rev)
+		return nil
+	}
+	for _, j := range p.ClassifyAll(tree, es) {
+		trust := trustLabel(j)
+		if j.Why != "" {
+			trust += ": " + cacheText(j.Why)
+		}
+		fmt.Fprintf(env.Stdout, "tree %.12s spec %.12s: %s — %s\n  tested %s as %.12s in %s, kernel %s\n  by %s on machine %s with git rapido %s [%s]\n  logs: %s\n",
+			tree, j.Spec, statusLabel(j.Entry), cacheText(j.Reason), j.Time.Format("2006-01-02 15:04:05"), j.Commit,
+			j.Duration.Round(1e8), cacheText(j.Release), cacheText(orDash(j.By)), cacheText(orDash(j.Machine)),
+			cacheText(orDash(j.Tool)), trust, cacheText(j.LogDir))
+	}
+	return nil
+}
+
+func cacheForget(ctx context.Context, env *Env, c *cache.Cache, revs []string) error {
+	if len(revs) == 0 {
+		return Usagef("want one or more commits")
+	}
+	for _, rev := range revs {
+		tree, err := env.Runner.Git(ctx, "rev-parse", "--verify", "--end-of-options", rev+"^{tree}")
+		if err != nil {
+			return fmt.Errorf("cache forget: %w", err)
+		}
+		n, err := c.Forget(ctx, tree, "")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stderr, "forgot %d verdict(s) for %s\n", n, rev)
+	}
+	return nil
+}
+
+func cachePrune(ctx context.Context, env *Env, c *cache.Cache, p cache.Policy, dryRun bool) error {
+	pruned, err := c.Prune(ctx, p.Local, dryRun)
+	verb := "pruned"
+	if dryRun {
+		verb = "would prune"
+	}
+	for _, x := range pruned {
+		fmt.Fprintf(env.Stdout, "%s tree %.12s spec %.12s %s %s (logs gone: %s)\n", verb, x.Tree, x.Entry.Spec,
+			cacheText(x.Entry.Status), x.Entry.Time.Format("2006-01-02 15:04"), cacheText(x.Entry.LogDir))
+	}
+	if err != nil {
+		return fmt.Errorf("cache prune: %w", err)
+	}
+	fmt.Fprintf(env.Stderr, "%s %d verdict(s) made by %s on this machine whose logs are gone; other people's are kept\n",
+		verb, len(pruned), orDash(p.Local.By))
+	return nil
+}
+
+func cacheShare(ctx context.Context, env *Env, c *cache.Cache, args []string) error {
+	if len(args) != 2 {
+		return Usagef("want: git rapido cache %s <remote>", args[0])
+	}
+	var out string
+	var err error
+	if args[0] == "push" {
+		out, err = c.Push(ctx, args[1])
+	} else {
+		out, err = c.Fetch(ctx, args[1])
+	}
+	if errors.Is(err, cache.ErrBadRemote) {
+		return &ExitError{Code: 128, Err: fmt.Errorf("cache %s: %w", args[0], err),
+			Hint: "name a remote (git remote -v) or a URL"}
+	}
+	if out != "" {
+		fmt.Fprintln(env.Stderr, out)
+	}
+	if err != nil {
+		return fmt.Errorf("cache %s: %w", args[0], err)
+	}
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// cacheText escapes control characters in text read from notes, which
+// anyone who pushed to the remote may have written: a CR or an escape
+// sequence must not rewrite what the terminal shows.
+func cacheText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

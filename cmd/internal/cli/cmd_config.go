@@ -54,7 +54,7 @@ var configKeys = []configKey{
 	{Key: "rapido.ackedBy", Default: "user.name <user.email>", Help: "the Acked-by: value"},
 	{Key: "rapido.signingKey", Help: "armored OpenPGP secret key that signs verdicts"},
 	{Key: "rapido.trustedKeys", Multi: true, Help: "armored keyring files of trusted public keys"},
-	{Key: "rapido.keyringRef", Help: "a ref whose .rapido/keys/*.asc are trusted keys"},
+	{Key: "rapido.keyringRef", Help: "a full ref name (refs/...) whose .rapido/keys/*.asc are trusted keys"},
 	{Key: "rapido.policy.require", Multi: true, Help: "hooks: <trailer key>[:<ref glob>] required on pushed commits"},
 	{Key: "rapido.policy.allow", Default: "unsigned", Help: "hooks: statuses let through besides ok"},
 }

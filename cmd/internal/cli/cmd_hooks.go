@@ -16,8 +16,9 @@ import (
 	"github.com/git-rapido/git-rapido/trailers/attest"
 )
 
-const policySection = `rapido.policy.require   "<trailer key>[:<ref glob>]": every commit pushed to a
-                        matching ref must carry that verdict, signed and ok
+const policySection = `rapido.policy.require   "<trailer key>[:<ref glob>]": every commit a push makes
+                        reachable from a matching ref must carry that verdict,
+                        signed and ok, even if another ref had it already
                         (multi-valued; e.g. Tested-by:refs/heads/master)
 rapido.policy.allow     statuses let through besides ok, comma-separated
                         (default: unsigned; set it empty to allow none)
@@ -43,9 +44,14 @@ pre-push refuses to push commits whose verdicts are stale, forged
 (bad-signature, malformed) or signed by unknown keys, or that lack a
 verdict the policy requires for the ref. pre-receive applies the same
 policy on a shared repository, with the trusted keys of that repository's
-own configuration. post-rewrite warns when an amend or rebase left a signed
-verdict stale (verdict notes are keyed by tree, so they follow rewrites
-that keep the code by themselves).`,
+own configuration, and refuses any push that updates its rapido.keyringRef.
+Both refuse when the keyring's commit holds a commit the push brings: a
+series cannot vouch for itself. For a ref the policy protects, every commit
+the push makes reachable from it is checked, even one that another ref
+already had; an annotated tag is checked by the object it points to.
+post-rewrite warns when an amend or rebase left a signed verdict stale
+(verdict notes are keyed by tree, so they follow rewrites that keep the code
+by themselves).`,
 			Sections: []Section{{"CONFIGURATION", policySection}},
 			Flags: func(fs *pflag.FlagSet) {
 				fs.BoolVar(&prePush, "pre-push", false, "install the pre-push hook")
@@ -194,19 +200,15 @@ func runHook(ctx context.Context, env *Env, name string, args []string) error {
 		if err != nil {
 			return &ExitError{Code: 1, Err: err}
 		}
-		// What the remote already has: its remote-tracking refs, or every
-		// remote-tracking ref when the push goes to a URL.
-		exclude := []string{"--remotes"}
-		if remote != "" && !strings.Contains(remote, "/") && !strings.Contains(remote, ":") {
-			exclude = []string{"--remotes=" + remote}
-		}
-		checkErr = enforce(ctx, env, "push", us, exclude)
+		checkErr = enforce(ctx, env, us, prePushSide(env, remote))
 	case "pre-receive":
 		us, err := hooks.ParsePreReceive(bytes.NewReader(in))
 		if err != nil {
 			return &ExitError{Code: 1, Err: err}
 		}
-		checkErr = enforce(ctx, env, "push", us, []string{"--all"})
+		side := pushSide{have: []string{"--all"}, receiving: true,
+			tips: func(ctx context.Context) ([]hooks.Tip, error) { return refTips(ctx, env, "", "") }}
+		checkErr = enforce(ctx, env, us, side)
 	case "post-rewrite":
 		postRewrite(ctx, env, in)
 	default:
@@ -233,38 +235,109 @@ func runHook(ctx context.Context, env *Env, name string, args []string) error {
 	return nil
 }
 
+// pushSide is what a hook knows of the repository a push lands in.
+type pushSide struct {
+	// have are the revisions that side already has ("--all" on the server,
+	// the remote-tracking refs in pre-push): commits they reach are not
+	// checked again, except against a ref's own policy.
+	have []string
+	// tips lists that side's refs by their names there, for the refs a
+	// policy protects.
+	tips func(context.Context) ([]hooks.Tip, error)
+	// receiving is set in pre-receive, where the updates name this
+	// repository's own refs, the keyring's among them.
+	receiving bool
+}
+
+// prePushSide is what pre-push knows of remote: its remote-tracking refs, or
+// every remote-tracking ref when the push goes to a URL.
+func prePushSide(env *Env, remote string) pushSide {
+	if remote == "" || strings.ContainsAny(remote, "/:") {
+		return pushSide{have: []string{"--remotes"}, tips: func(context.Context) ([]hooks.Tip, error) { return nil, nil }}
+	}
+	return pushSide{have: []string{"--remotes=" + remote}, tips: func(ctx context.Context) ([]hooks.Tip, error) {
+		return refTips(ctx, env, "refs/remotes/"+remote, "refs/heads")
+	}}
+}
+
+// refTips lists the refs under prefix ("" for all) with prefix replaced by
+// rename when it is set (a remote's refs/remotes/<name>/x is its
+// refs/heads/x).
+func refTips(ctx context.Context, env *Env, prefix, rename string) ([]hooks.Tip, error) {
+	args := []string{"for-each-ref", "--format=%(objectname) %(refname)"}
+	if prefix != "" {
+		args = append(args, prefix)
+	}
+	out, err := env.Runner.Git(ctx, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list refs: %w", err)
+	}
+	var tips []hooks.Tip
+	for _, line := range strings.Split(out, "\n") {
+		id, name, ok := strings.Cut(line, " ")
+		if !ok || (rename != "" && strings.HasSuffix(name, "/HEAD")) {
+			continue
+		}
+		if rename != "" {
+			name = rename + strings.TrimPrefix(name, prefix)
+		}
+		tips = append(tips, hooks.Tip{Name: name, ID: id})
+	}
+	return tips, nil
+}
+
+// refCheck is the commits the policy of ref must check, and those of them
+// that are new to the receiving side.
+type refCheck struct {
+	ref     string
+	commits []string
+	fresh   []string
+}
+
 // enforce verifies the commits each update brings and refuses the push
-// when the policy is not met.
-func enforce(ctx context.Context, env *Env, what string, us []hooks.Update, exclude []string) error {
+// when the policy is not met, or when the push could choose the keys its
+// own verdicts are checked with.
+func enforce(ctx context.Context, env *Env, us []hooks.Update, side pushSide) error {
 	policy, err := readPolicy(ctx, env)
 	if err != nil {
 		return &ExitError{Code: 1, Err: err}
 	}
-	kr, err := loadKeyring(ctx, env)
+	trust, err := loadTrust(ctx, env)
 	if err != nil {
 		return &ExitError{Code: 1, Err: err}
 	}
-	var violations []hooks.Violation
 	for _, u := range us {
-		commits, err := hooks.NewCommits(ctx, env.Runner, u, exclude...)
-		if err != nil {
-			return &ExitError{Code: 1, Err: err}
+		if side.receiving && trust.isRef(u.Ref) {
+			return &ExitError{Code: 1, Err: fmt.Errorf("refusing the push: it updates %s, the rapido.keyringRef its verdicts are checked with; update the keyring on the server itself (git fetch or git update-ref there, which run no hook)", u.Ref)}
 		}
-		if len(commits) == 0 {
-			continue
-		}
-		cs, err := verifyRevs(ctx, env, kr, []string{"--no-walk=unsorted"}, []byte(strings.Join(commits, "\n")+"\n"))
+	}
+	checks, violations, err := planChecks(ctx, env, policy, us, side)
+	if err != nil {
+		return &ExitError{Code: 1, Err: err}
+	}
+	// Only what the push brings could have put keys in the keyring: commits
+	// already on the receiving side are checked again for a ref's policy,
+	// but not held against a keyring that contains them.
+	var fresh []string
+	for _, c := range checks {
+		fresh = append(fresh, c.fresh...)
+	}
+	if err := trust.notFrom(ctx, env, fresh); err != nil {
+		return &ExitError{Code: 1, Err: err}
+	}
+	for _, c := range checks {
+		cs, err := verifyRevs(ctx, env, trust.keys, []string{"--no-walk=unsorted"}, []byte(strings.Join(c.commits, "\n")+"\n"))
 		if err != nil {
 			return &ExitError{Code: 1, Err: err}
 		}
 		verdicts := map[string][]hooks.Verdict{}
-		for _, c := range cs {
-			for _, v := range c.Verdicts {
+		for _, vc := range cs {
+			for _, v := range vc.Verdicts {
 				k, val, _ := strings.Cut(v.Trailer, ": ")
-				verdicts[c.Commit] = append(verdicts[c.Commit], hooks.Verdict{Key: k, Value: val, Status: string(v.Status), Reason: v.Reason})
+				verdicts[vc.Commit] = append(verdicts[vc.Commit], hooks.Verdict{Key: k, Value: val, Status: string(v.Status), Reason: v.Reason})
 			}
 		}
-		violations = append(violations, policy.Check(u.Ref, commits, verdicts)...)
+		violations = append(violations, policy.Check(c.ref, c.commits, verdicts)...)
 	}
 	if len(violations) == 0 {
 		return nil
@@ -272,8 +345,87 @@ func enforce(ctx context.Context, env *Env, what string, us []hooks.Update, excl
 	for _, v := range violations {
 		fmt.Fprintf(env.Stderr, "rapido: %s\n", v)
 	}
-	return &ExitError{Code: 1, Err: fmt.Errorf("refusing the %s: %d %s of the verdict policy", what, len(violations), plural(len(violations), "violation")),
+	return &ExitError{Code: 1, Err: fmt.Errorf("refusing the push: %d %s of the verdict policy", len(violations), plural(len(violations), "violation")),
 		Hint: "retest with git rapido test (or review again), then push again; git rapido verify shows every verdict"}
+}
+
+// planChecks lists the commits to check for each update: those new to the
+// receiving side, and for a ref the policy protects, every commit that
+// becomes reachable from it and that no ref protected at least as strictly
+// already reaches (a commit pushed to an unprotected "wip" first is checked
+// when it lands on "main"). An update to a tree or blob (an annotated tag
+// to a tree, say) carries no verdict: it violates every rule for its ref.
+func planChecks(ctx context.Context, env *Env, policy *hooks.Policy, us []hooks.Update, side pushSide) ([]refCheck, []hooks.Violation, error) {
+	objs, err := peeledObjects(ctx, env, us)
+	if err != nil {
+		return nil, nil, err
+	}
+	var checks []refCheck
+	var violations []hooks.Violation
+	var tips []hooks.Tip
+	tipsRead := false
+	for _, u := range us {
+		if hooks.ZeroID(u.New) {
+			continue
+		}
+		if o := objs[u.New]; o[1] != "commit" {
+			violations = append(violations, policy.CheckObject(u.Ref, o[0], o[1])...)
+			continue
+		}
+		fresh, err := hooks.NewCommits(ctx, env.Runner, u, side.have...)
+		if err != nil {
+			return nil, nil, err
+		}
+		commits := fresh
+		if len(policy.Required(u.Ref)) > 0 {
+			if !tipsRead {
+				if tips, err = side.tips(ctx); err != nil {
+					return nil, nil, err
+				}
+				tipsRead = true
+			}
+			if commits, err = hooks.NewCommits(ctx, env.Runner, u, policy.Settled(u.Ref, tips)...); err != nil {
+				return nil, nil, err
+			}
+		}
+		if len(commits) > 0 {
+			checks = append(checks, refCheck{u.Ref, commits, fresh})
+		}
+	}
+	return checks, violations, nil
+}
+
+// peeledObjects maps the new value of each update to the id and type of the
+// object it names once tags are peeled, in one git call.
+func peeledObjects(ctx context.Context, env *Env, us []hooks.Update) (map[string][2]string, error) {
+	var in bytes.Buffer
+	var ids []string
+	for _, u := range us {
+		if !hooks.ZeroID(u.New) {
+			fmt.Fprintf(&in, "%s^{}\n", u.New)
+			ids = append(ids, u.New)
+		}
+	}
+	objs := map[string][2]string{}
+	if len(ids) == 0 {
+		return objs, nil
+	}
+	out, err := env.Runner.GitInput(ctx, in.Bytes(), "cat-file", "--batch-check=%(objectname) %(objecttype)")
+	if err != nil {
+		return nil, fmt.Errorf("read pushed objects: %w", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	for i, id := range ids {
+		f := []string{}
+		if i < len(lines) {
+			f = strings.Fields(lines[i])
+		}
+		if len(f) != 2 || f[1] == "missing" {
+			return nil, fmt.Errorf("read pushed objects: %.12s: cannot read it", id)
+		}
+		objs[id] = [2]string{f[0], f[1]}
+	}
+	return objs, nil
 }
 
 // postRewrite warns about signed verdicts that a rewrite left stale. It

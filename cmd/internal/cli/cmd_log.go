@@ -4,22 +4,22 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
-	"github.com/git-rapido/git-rapido/cmd/internal/cache"
 	"github.com/git-rapido/git-rapido/trailers"
+	"github.com/git-rapido/git-rapido/vmrun/cache"
 )
 
 type logEntry struct {
 	Commit   string        `json:"commit"`
 	Tree     string        `json:"tree"`
 	Subject  string        `json:"subject"`
-	Verdict  string        `json:"verdict"`          // pass, fail, crash, hang, build-fail, untested
+	Verdict  string        `json:"verdict"`          // pass, fail, crash, hang, build-fail, flaky, untrusted, untested
 	Source   string        `json:"source,omitempty"` // fresh: tested as this commit; cached: same tree tested as another commit
+	Trust    string        `json:"trust,omitempty"`  // own, signed by <who>, untrusted
 	Reason   string        `json:"reason,omitempty"`
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	Trailers []string      `json:"trailers"`
@@ -34,7 +34,8 @@ func init() {
 			Synopsis: []string{"log [--json] [-n <count>] [<revision range>]"},
 			Short:    "show the verdict and trailers of each commit in a range",
 			Long: `One line per commit: short hash, subject, verdict (pass, fail, crash, hang,
-build-fail or untested) from the verdict cache, whether it was tested as this
+build-fail, flaky, untrusted or untested) from the verdict cache, counting
+only trusted verdicts (your own, or signed by a trusted key), whether it was tested as this
 very change on the same parents ("fresh") or found by its tree after the
 history around it changed ("cached"), how long the test took,
 and which trailer keys the commit carries. The range defaults to
@@ -49,6 +50,17 @@ fixed number of git calls whatever the length of the range.`,
 			},
 		}
 	})
+}
+
+// logVerdict fills in a commit's verdict from its tree's entries, as the
+// cache summarises them.
+func logVerdict(e *logEntry, js []cache.Judged, parents string) {
+	sum := cache.Summarize(js, e.Commit, parents)
+	e.Verdict, e.Reason, e.Duration, e.Source = cacheText(sum.Verdict), cacheText(sum.Reason), sum.Duration, sum.Source
+	e.Trust = "untrusted"
+	if sum.Entry != nil {
+		e.Trust = trustLabel(*sum.Entry)
+	}
 }
 
 func runLog(ctx context.Context, env *Env, args []string, asJSON bool, max int) error {
@@ -70,7 +82,11 @@ func runLog(ctx context.Context, env *Env, args []string, asJSON bool, max int) 
 	if err != nil {
 		return fmt.Errorf("log: %w", err)
 	}
-	verdicts, err := (&cache.Cache{Git: env.Runner}).List(ctx)
+	verdicts, err := (&cache.Cache{Git: cliGit{env.Runner}}).List(ctx)
+	if err != nil {
+		return err
+	}
+	policy, err := trustPolicy(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -96,18 +112,7 @@ func runLog(ctx context.Context, env *Env, args []string, asJSON bool, max int) 
 			}
 		}
 		if es := verdicts[e.Tree]; len(es) > 0 {
-			sort.Slice(es, func(i, j int) bool { return es[i].Time.After(es[j].Time) })
-			latest := es[0]
-			e.Verdict, e.Reason, e.Duration = string(latest.Status), latest.Reason, latest.Duration
-			e.Source = "cached"
-			for _, x := range es {
-				// Same tree and same parents: this very change was tested
-				// (the commit id differs only by the trailer it got).
-				if x.Commit == e.Commit || (x.Parents == parents && x.Parents != "") {
-					e.Verdict, e.Reason, e.Duration, e.Source = string(x.Status), x.Reason, x.Duration, "fresh"
-					break
-				}
-			}
+			logVerdict(&e, policy.ClassifyAll(e.Tree, es), parents)
 		}
 		entries = append(entries, e)
 	}

@@ -21,6 +21,7 @@ type testOptions struct {
 	noTrailer  bool
 	trailerKey string
 	force      bool
+	repeat     int
 	noVerify   bool
 }
 
@@ -29,7 +30,7 @@ func init() {
 		o := &testOptions{}
 		return &Command{
 			Name:      "test",
-			Synopsis:  []string{"test [<test options>] [--no-trailer | --trailer-key <key>] [--force] [--no-verify] [--script <file> | -- <cmd> [<arg>...]]"},
+			Synopsis:  []string{"test [<test options>] [--no-trailer | --trailer-key <key>] [--force] [--repeat <n>] [--no-verify] [--script <file> | -- <cmd> [<arg>...]]"},
 			Short:     "test HEAD in QEMU and add a Tested-by: trailer when it passes",
 			UsageExit: 128,
 			Long: `Tests HEAD exactly as "git rapido run" does and, when the test passes, adds
@@ -48,7 +49,13 @@ reason and the log path printed.
 Verdicts are cached by tree in refs/notes/rapido: a commit whose code was
 already tested with the same test (same cut, script, command, kernel
 configuration and VM settings) is not built or booted again; the verdict is
-shown as "(cached)" and the commit is still tagged. --force retests.
+shown as "(cached)" and the commit is still tagged. --force retests. Only
+your own verdicts and verdicts signed by a trusted key answer (see "git
+rapido cache"); trusted verdicts that disagree make the tree "flaky" and it
+is tested again. --repeat N runs the test N times whatever the cache holds
+(stopping at the first failure) and records how many runs passed. With
+--no-trailer a dirty worktree is tested as it is, and its verdict is
+recorded under the worktree's own tree, never under HEAD's.
 
 The amend behaves like "git commit --amend --cleanup=verbatim": the author
 and date are kept, the committer is refreshed, the pre-commit,
@@ -66,6 +73,7 @@ and every key listed under git rapido run`},
 				fs.BoolVar(&o.noTrailer, "no-trailer", false, "only test; do not add a trailer")
 				fs.StringVar(&o.trailerKey, "trailer-key", "Tested-by", "add the verdict under `key` instead of Tested-by")
 				fs.BoolVar(&o.force, "force", false, "test again even if the verdict cache has a verdict for this tree")
+				fs.IntVar(&o.repeat, "repeat", 1, "run the test `n` times whatever the cache holds; any failure is the verdict")
 				fs.BoolVar(&o.noVerify, "no-verify", false, "do not run the pre-commit and commit-msg hooks")
 			},
 			Run: func(ctx context.Context, env *Env, args []string) error {
@@ -76,18 +84,15 @@ and every key listed under git rapido run`},
 }
 
 func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error {
+	if o.repeat < 1 {
+		return Usagef("--repeat: want a positive count")
+	}
 	spec, err := o.test.Spec(ctx, env, args)
 	if err != nil {
 		return asCannotTest(err)
 	}
 	var value string
 	if !o.noTrailer {
-		// Refuse before spending minutes on a test whose verdict could
-		// not be recorded.
-		if err := rebase.CheckClean(ctx, env.Runner); err != nil {
-			return &ExitError{Code: 128, Err: fmt.Errorf("test: %w", err),
-				Hint: "commit or stash the changes first, or use --no-trailer to test without tagging"}
-		}
 		if value, err = identity(ctx, env, "rapido.testedBy"); err != nil {
 			return &ExitError{Code: 128, Err: err}
 		}
@@ -99,30 +104,38 @@ func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error
 			}
 		}
 	}
-	commit, err := env.Runner.Git(ctx, "rev-parse", "--verify", "HEAD")
+	tester, err := newTester(ctx, env)
 	if err != nil {
-		return &ExitError{Code: 128, Err: fmt.Errorf("test: read HEAD: %w", err)}
+		return &ExitError{Code: 128, Err: err}
 	}
-	v, cached, digest, err := testCommit(ctx, env, spec, o.force)
+	// A verdict that tags HEAD must be of HEAD's code: the Tester refuses
+	// a dirty worktree before spending minutes on the test.
+	res, err := tester.Test(ctx, spec, vmrun.TestOptions{Force: o.force, Repeat: o.repeat, RequireClean: !o.noTrailer})
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if errors.Is(err, vmrun.ErrDirty) {
+			return &ExitError{Code: 128, Err: fmt.Errorf("test: %w", err),
+				Hint: "commit or stash the changes first, or use --no-trailer to test without tagging"}
+		}
 		return &ExitError{Code: 128, Err: err}
 	}
-	printVerdict(env, v, cached, false)
+	printTestResult(env, res)
+	v := res.Verdict
 	if v.Status != vmrun.Pass || o.noTrailer {
 		return verdictExit(v)
 	}
-	info := &verdictInfo{Verdict: string(v.Status), Spec: digest, Kernel: v.KernelRelease}
-	res, err := addTrailer(ctx, env, commit, o.trailerKey, value, info, o.noVerify, "rapido test")
+	commit := res.Worktree.Commit
+	info := &verdictInfo{Verdict: string(v.Status), Spec: res.Spec, Kernel: v.KernelRelease}
+	res2, err := addTrailer(ctx, env, commit, o.trailerKey, value, info, o.noVerify, "rapido test")
 	if err != nil {
 		return &ExitError{Code: 128, Err: err}
 	}
-	if res.New == res.Old {
+	if res2.New == res2.Old {
 		fmt.Fprintf(env.Stderr, "rapido: %.12s already carries %s: %s\n", commit, o.trailerKey, value)
 	} else {
-		fmt.Fprintf(env.Stderr, "rapido: %.12s -> %.12s %s: %s\n", res.Old, res.New, o.trailerKey, value)
+		fmt.Fprintf(env.Stderr, "rapido: %.12s -> %.12s %s: %s\n", res2.Old, res2.New, o.trailerKey, value)
 	}
 	return nil
 }

@@ -49,7 +49,10 @@ one git call (two more for patch-ids when some verdict is not for the
 commit's tree).
 
 Trusted keys come from rapido.trustedKeys files and from the .rapido/keys/*.asc
-files of rapido.keyringRef, never from the commits being verified.
+files of rapido.keyringRef, a full ref name (refs/heads/keys, not keys)
+resolved exactly. verify refuses a keyring whose commit is one of the commits
+being verified or has one of them in its history: a series cannot vouch for
+itself.
 
 With --export, the payload and the armored signature of the n-th
 attestation of <commit> are written to <dir>/<abbrev>-<n>.payload and
@@ -64,9 +67,11 @@ compared with the commit's, which is what verify does.)`,
 			Sections: []Section{
 				{"EXIT STATUS", `0    every verdict is ok (or has a status listed in --allow)
 1    some verdict is not ok
-128  the range or the keyring cannot be read`},
+128  the range or the keyring cannot be read, or the keyring holds a commit
+     being verified`},
 				{"CONFIGURATION", `rapido.trustedKeys   armored keyring file of trusted keys (multi-valued, ~ expanded)
-rapido.keyringRef    ref whose .rapido/keys/*.asc files are trusted keys`},
+rapido.keyringRef    full ref name (refs/...) whose .rapido/keys/*.asc files
+                     are trusted keys`},
 			},
 			Flags: func(fs *pflag.FlagSet) {
 				fs.BoolVar(&o.asJSON, "json", false, "print one JSON object for scripts")
@@ -109,27 +114,20 @@ func runVerify(ctx context.Context, env *Env, o *verifyOptions, args []string) e
 			return Usagef("--allow: unknown status %q (want one of %s)", a, statusList())
 		}
 	}
-	logArgs := args
-	if len(args) == 0 {
-		if _, err := env.Runner.Git(ctx, "rev-parse", "--verify", "-q", "@{upstream}"); err == nil {
-			logArgs = []string{"@{upstream}..HEAD"}
-		} else {
-			logArgs = []string{"HEAD"}
-		}
-	}
-	walk := false
-	for _, a := range logArgs {
-		walk = walk || strings.Contains(a, "..") || strings.HasPrefix(a, "^") || strings.HasPrefix(a, "-")
-	}
-	if !walk {
-		logArgs = append([]string{"--no-walk=unsorted"}, logArgs...)
-	}
-	kr, err := loadKeyring(ctx, env)
+	logArgs := verifyLogArgs(ctx, env, args)
+	trust, err := loadTrust(ctx, env)
 	if err != nil {
 		return &ExitError{Code: 128, Err: err}
 	}
-	cs, err := verifyRevs(ctx, env, kr, logArgs, nil)
+	cs, err := verifyRevs(ctx, env, trust.keys, logArgs, nil)
 	if err != nil {
+		return &ExitError{Code: 128, Err: err}
+	}
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.Commit
+	}
+	if err := trust.notFrom(ctx, env, ids); err != nil {
 		return &ExitError{Code: 128, Err: err}
 	}
 	counts := map[attest.Status]int{}
@@ -194,6 +192,28 @@ func runVerify(ctx context.Context, env *Env, o *verifyOptions, args []string) e
 		return &ExitError{Code: 1}
 	}
 	return nil
+}
+
+// verifyLogArgs turns verify's revisions into git log arguments. The
+// revisions come after --end-of-options: text like "--output=FILE" is a
+// bad revision, never an option of git log.
+func verifyLogArgs(ctx context.Context, env *Env, revs []string) []string {
+	if len(revs) == 0 {
+		if _, err := env.Runner.Git(ctx, "rev-parse", "--verify", "-q", "@{upstream}"); err == nil {
+			revs = []string{"@{upstream}..HEAD"}
+		} else {
+			revs = []string{"HEAD"}
+		}
+	}
+	walk := false
+	for _, a := range revs {
+		walk = walk || strings.Contains(a, "..") || strings.HasPrefix(a, "^")
+	}
+	var opts []string
+	if !walk {
+		opts = []string{"--no-walk=unsorted"}
+	}
+	return append(append(opts, "--end-of-options"), revs...)
 }
 
 func plural(n int, s string) string {
@@ -288,7 +308,7 @@ func verifyRevs(ctx context.Context, env *Env, kr *attest.Keyring, logArgs []str
 }
 
 func runExport(ctx context.Context, env *Env, o *verifyOptions) error {
-	commit, err := env.Runner.Git(ctx, "rev-parse", "--verify", o.export+"^{commit}")
+	commit, err := env.Runner.Git(ctx, "rev-parse", "--verify", "--end-of-options", o.export+"^{commit}")
 	if err != nil {
 		return &ExitError{Code: 128, Err: fmt.Errorf("export: %s: not a commit", o.export)}
 	}

@@ -3,7 +3,7 @@
 // through vmrun's builder, which would make the test circular), checks the
 // kernel and that the initramfs is a newc archive with an executable /init,
 // then plays the scenario named in the kernel file written by fake-make:
-// pass, fail, oops, panic, kasan, warn, hang, silent, qemu-crash. Only
+// pass, fail, oops, panic, kasan, warn, hang, silent, qemu-crash, flaky. Only
 // _test.go files may import it.
 package fakeqemu
 
@@ -37,6 +37,14 @@ func Main() {
 					verdict = p
 				}
 			}
+		}
+	}
+	// FAKE_QEMU_LOG counts the starts: a test asserts that a cache hit
+	// started no VM, or that --repeat started one per run.
+	if log := os.Getenv("FAKE_QEMU_LOG"); log != "" {
+		if f, err := os.OpenFile(log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintln(f, "qemu start")
+			f.Close()
 		}
 	}
 	kb, err := os.ReadFile(kernel)
@@ -79,6 +87,14 @@ func Main() {
 		event(map[string]any{"event": "result", "exit_code": code, "uptime_ms": 900, "tail": tail})
 		fmt.Fprintf(con, "rapido-verdict: exit=%d\n", code)
 		fmt.Fprintln(con, "[    0.950000] reboot: Restarting system")
+	}
+	if scenario == "flaky" {
+		// Passes on odd starts, fails on even ones (counted in
+		// FAKE_QEMU_LOG): a test for --repeat.
+		scenario = "fail"
+		if b, err := os.ReadFile(os.Getenv("FAKE_QEMU_LOG")); err == nil && strings.Count(string(b), "\n")%2 == 1 {
+			scenario = "pass"
+		}
 	}
 	switch scenario {
 	case "pass":
