@@ -64,39 +64,29 @@ type Config interface {
 // SpecFromConfig fills a Spec from rapido.* configuration and the
 // environment (ARCH, CROSS_COMPILE, LLVM, CC, RAPIDO_MAKE, RAPIDO_QEMU).
 // top is the worktree's top directory; rapidoDir is
-// "git rev-parse --git-path rapido" (per worktree).
+// "git rev-parse --git-path rapido" (per worktree). Defaults come from Keys
+// and every value is checked by its Key before anything runs.
 func SpecFromConfig(cfg Config, top, rapidoDir string) (*Spec, error) {
-	get := func(k, def string) string {
-		if v, ok := cfg.Get(k); ok && v != "" {
-			return v
-		}
-		return def
-	}
-	env := func(k, def string) string {
-		if v := os.Getenv(k); v != "" {
-			return v
-		}
-		return def
-	}
+	r := &keyReader{cfg: cfg}
 	s := &Spec{LogRoot: filepath.Join(rapidoDir, "logs")}
 	s.Build = BuildOptions{
 		SourceDir:    top,
-		BuildDir:     get("rapido.buildDir", filepath.Join(rapidoDir, "build")),
-		Arch:         env("ARCH", get("rapido.arch", "")),
-		CrossCompile: env("CROSS_COMPILE", get("rapido.crossCompile", "")),
-		LLVM:         env("LLVM", get("rapido.llvm", "")),
-		CC:           env("CC", get("rapido.cc", "")),
-		BaseConfig:   get("rapido.kernelConfig", "tinyconfig"),
+		BuildDir:     pathValue(top, r.getOr("rapido.buildDir", filepath.Join(rapidoDir, "build"))),
+		Arch:         r.get("rapido.arch"),
+		CrossCompile: r.get("rapido.crossCompile"),
+		LLVM:         r.get("rapido.llvm"),
+		CC:           r.get("rapido.cc"),
+		BaseConfig:   r.get("rapido.kernelConfig"),
 		Fragments:    cfg.All("rapido.kconfig"),
-		Make:         env("RAPIDO_MAKE", "make"),
+		Make:         os.Getenv("RAPIDO_MAKE"),
+		MakeWrapper:  strings.Fields(r.get("rapido.makeWrapper")),
+	}
+	if s.Build.Make == "" {
+		s.Build.Make = "make"
 	}
 	if s.Build.Arch == "x86" {
 		s.Build.Arch = "x86_64"
 	}
-	if w := get("rapido.makeWrapper", ""); w != "" {
-		s.Build.MakeWrapper = strings.Fields(w)
-	}
-	s.Build.BuildDir = pathValue(top, s.Build.BuildDir)
 	for i, f := range s.Build.Fragments {
 		if !strings.HasPrefix(f, "CONFIG_") && !strings.HasPrefix(f, "# CONFIG_") {
 			s.Build.Fragments[i] = pathValue(top, f)
@@ -105,39 +95,84 @@ func SpecFromConfig(cfg Config, top, rapidoDir string) (*Spec, error) {
 	if b := s.Build.BaseConfig; !IsConfigTarget(b) {
 		s.Build.BaseConfig = pathValue(top, b)
 	}
-	var err error
-	if s.Build.Jobs, err = intValue(get("rapido.jobs", ""), runtime.NumCPU()); err != nil {
-		return nil, fmt.Errorf("rapido.jobs: %w", err)
+	if r.err != nil {
+		return nil, r.err
 	}
 	arch, err := kbuild.ArchOf(s.Build.Arch)
 	if err != nil {
 		return nil, err
 	}
 	s.QEMU = QEMUOptions{
-		Binary:     env("RAPIDO_QEMU", get("rapido.qemu", arch.QEMU)),
-		Accel:      get("rapido.accel", "auto"),
-		Memory:     get("rapido.memory", "512M"),
-		KernelArgs: strings.Fields(get("rapido.kernelArgs", "")),
-		ExtraArgs:  strings.Fields(get("rapido.qemuExtraArgs", "")),
+		Binary:     r.getOr("rapido.qemu", arch.QEMU),
+		KernelArgs: strings.Fields(r.get("rapido.kernelArgs")),
+		ExtraArgs:  strings.Fields(r.get("rapido.qemuExtraArgs")),
 	}
-	if s.QEMU.CPUs, err = intValue(get("rapido.cpus", ""), 1); err != nil {
-		return nil, fmt.Errorf("rapido.cpus: %w", err)
+	r.set(s, "rapido.jobs", strconv.Itoa(runtime.NumCPU()))
+	for _, k := range []string{"rapido.accel", "rapido.memory", "rapido.cpus", "rapido.bootTimeout", "rapido.timeout"} {
+		r.set(s, k, "")
 	}
-	if s.BootTimeout, err = ParseDuration(get("rapido.bootTimeout", "60s")); err != nil {
-		return nil, fmt.Errorf("rapido.bootTimeout: %w", err)
-	}
-	if s.Timeout, err = ParseDuration(get("rapido.timeout", "10m")); err != nil {
-		return nil, fmt.Errorf("rapido.timeout: %w", err)
-	}
-	s.Cut.Name = get("rapido.cut", "")
+	s.Cut.Name = r.get("rapido.cut")
 	// RAPIDO_INIT names another static binary to install as /init: the
 	// hermetic tests use it because a test binary need not be static.
 	s.Cut.InitBinary = os.Getenv("RAPIDO_INIT")
 	s.Cut.SearchPath = CutSearchPath(cfg, top)
-	if s.Net, err = netFromConfig(get, cfg.All); err != nil {
-		return nil, err
+	s.Net = netFromConfig(r)
+	if r.err != nil {
+		return nil, r.err
 	}
 	return s, nil
+}
+
+// keyReader reads single-valued keys for SpecFromConfig: the key's
+// environment variable, else git config, else the default from Keys. Each
+// value read is checked by its Key; the first bad one is kept in err, named
+// by where it came from.
+type keyReader struct {
+	cfg Config
+	err error
+}
+
+func (r *keyReader) get(name string) string { return r.getOr(name, key(name).Default) }
+
+// getOr is get with a default computed by the caller (Key.DefaultDoc).
+func (r *keyReader) getOr(name, def string) string {
+	k := key(name)
+	v, from := "", k.Name
+	if k.Env != "" {
+		v, from = os.Getenv(k.Env), k.Env
+	}
+	if v == "" {
+		v, _ = r.cfg.Get(k.Name)
+		from = k.Name
+	}
+	if v == "" {
+		return def
+	}
+	if err := k.Check(v); err != nil {
+		r.fail(fmt.Errorf("%s: %w", from, err))
+	}
+	return v
+}
+
+// set reads the key (def: a computed default) and puts it into s through
+// Spec.Set, as a flag would.
+func (r *keyReader) set(s *Spec, name, def string) {
+	if def == "" {
+		def = key(name).Default
+	}
+	v := r.getOr(name, def)
+	if r.err != nil {
+		return
+	}
+	if err := s.Set(name, v); err != nil {
+		r.fail(fmt.Errorf("%s: %w", name, err))
+	}
+}
+
+func (r *keyReader) fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
 }
 
 // pathValue reads a path-valued key as git does for pathnames ("~/" is the
@@ -160,17 +195,6 @@ func CutSearchPath(cfg Config, top string) []string {
 		}
 	}
 	return append(dirs, filepath.Join(top, ".rapido", "cuts"))
-}
-
-func intValue(v string, def int) (int, error) {
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return 0, fmt.Errorf("want a positive number, got %q", v)
-	}
-	return n, nil
 }
 
 // ParseDuration accepts Go durations ("90s", "5m") and plain seconds ("90").

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/git-rapido/git-rapido/cmd/internal/gitexec"
+	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/git-rapido/git-rapido/vmrun"
 )
 
@@ -62,21 +63,12 @@ under $(git rev-parse --git-path rapido/logs)/ and their directory is printed.`,
 	})
 }
 
-const configSection = `rapido.buildDir       build directory (default: $(git rev-parse --git-path rapido/build))
-rapido.jobs           make -j (default: the number of CPUs)
-rapido.kernelConfig   base config: tinyconfig (default), defconfig, or a file
-rapido.kconfig        extra kconfig: a fragment file or CONFIG_X=y (multi-valued)
-rapido.arch           x86_64 (default) or arm64; ARCH, CROSS_COMPILE, LLVM, CC in
-                      the environment are honoured (also rapido.crossCompile,
-                      rapido.llvm, rapido.cc)
-rapido.makeWrapper    a command put in front of make (e.g. icecc)
-rapido.cut            default cut; rapido.cutPath: directories of <name>.cut files
-rapido.memory         guest memory (default 512M); rapido.cpus (default 1)
-rapido.accel          auto (default), kvm or tcg
-rapido.kernelArgs     extra kernel command line; rapido.qemuExtraArgs: extra QEMU args
-rapido.timeout        overall test timeout (default 10m)
-rapido.bootTimeout    no-console-output limit before /init (default 60s)
-RAPIDO_QEMU, RAPIDO_MAKE   override the qemu and make binaries`
+// configSection is the CONFIGURATION of every command that runs a test.
+var configSection = keyLines("rapido.buildDir", "rapido.jobs", "rapido.kernelConfig", "rapido.kconfig",
+	"rapido.arch", "rapido.crossCompile", "rapido.llvm", "rapido.cc", "rapido.makeWrapper",
+	"rapido.cut", "rapido.cutPath", "rapido.qemu", "rapido.memory", "rapido.cpus", "rapido.accel",
+	"rapido.kernelArgs", "rapido.qemuExtraArgs", "rapido.timeout", "rapido.bootTimeout", "rapido.net.mode") +
+	"\nRAPIDO_MAKE overrides the make binary."
 
 func runRun(ctx context.Context, env *Env, o *runOptions, args []string) error {
 	spec, err := o.test.Spec(ctx, env, args)
@@ -142,18 +134,19 @@ func printVerdict(env *Env, v *vmrun.Verdict, cached, timings bool) {
 	if v.KernelRelease != "" {
 		rel = " " + v.KernelRelease
 	}
-	fmt.Fprintf(w, "rapido: %s%s%s — %s [%s]\n", v.Status, tag, rel, v.Reason, v.Timings)
+	// A cached verdict may come from anyone (cache fetch): escape what it says.
+	fmt.Fprintf(w, "rapido: %s%s%s — %s [%s]\n", termsafe.Escape(string(v.Status)), tag, termsafe.Escape(rel), termsafe.Escape(v.Reason), v.Timings)
 	if v.Status != vmrun.Pass {
 		for i, l := range v.Excerpt {
 			if i == 20 {
 				fmt.Fprintf(w, "    ... (%d more lines)\n", len(v.Excerpt)-20)
 				break
 			}
-			fmt.Fprintf(w, "    %s\n", l)
+			fmt.Fprintf(w, "    %s\n", termsafe.Escape(l))
 		}
 	}
 	if v.LogDir != "" {
-		fmt.Fprintf(w, "rapido: logs in %s\n", v.LogDir)
+		fmt.Fprintf(w, "rapido: logs in %s\n", termsafe.Escape(v.LogDir))
 	}
 	if timings {
 		t := v.Timings

@@ -11,8 +11,10 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/git-rapido/git-rapido/rebase"
 	"github.com/git-rapido/git-rapido/trailers"
+	"github.com/git-rapido/git-rapido/trailers/attest"
 	"github.com/git-rapido/git-rapido/vmrun"
 )
 
@@ -65,8 +67,7 @@ commit is re-signed when commit.gpgSign is set, and the reflog says
 and nothing is changed when the index or worktree has uncommitted changes.`,
 			Sections: []Section{
 				{"EXIT STATUS", exitStatusSection},
-				{"CONFIGURATION", `rapido.testedBy   the trailer value (default: "user.name <user.email>")
-and every key listed under git rapido run`},
+				{"CONFIGURATION", keyLines("rapido.testedBy") + "\nand every key listed under git rapido run"},
 			},
 			Flags: func(fs *pflag.FlagSet) {
 				o.test.Register(fs)
@@ -84,6 +85,9 @@ and every key listed under git rapido run`},
 }
 
 func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error {
+	if err := attest.CheckTrailerKey(o.trailerKey); err != nil {
+		return Usagef("--trailer-key: %v", err)
+	}
 	if o.repeat < 1 {
 		return Usagef("--repeat: want a positive count")
 	}
@@ -133,9 +137,9 @@ func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error
 		return &ExitError{Code: 128, Err: err}
 	}
 	if res2.New == res2.Old {
-		fmt.Fprintf(env.Stderr, "rapido: %.12s already carries %s: %s\n", commit, o.trailerKey, value)
+		fmt.Fprintf(env.Stderr, "rapido: %.12s already carries %s: %s\n", commit, o.trailerKey, termsafe.Escape(value))
 	} else {
-		fmt.Fprintf(env.Stderr, "rapido: %.12s -> %.12s %s: %s\n", res2.Old, res2.New, o.trailerKey, value)
+		fmt.Fprintf(env.Stderr, "rapido: %.12s -> %.12s %s: %s\n", res2.Old, res2.New, o.trailerKey, termsafe.Escape(value))
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/git-rapido/git-rapido/trailers"
 	"github.com/git-rapido/git-rapido/trailers/attest"
 )
@@ -164,12 +165,12 @@ func runVerify(ctx context.Context, env *Env, o *verifyOptions, args []string) e
 	} else {
 		for _, c := range cs {
 			for _, v := range c.Verdicts {
-				fmt.Fprintf(env.Stdout, "%-13s %.12s %s\n", v.Status, c.Commit, v.Trailer)
+				fmt.Fprintf(env.Stdout, "%-13s %.12s %s\n", v.Status, c.Commit, termsafe.Escape(v.Trailer))
 				switch {
 				case v.Reason != "":
-					fmt.Fprintf(env.Stdout, "%-13s   %s\n", "", v.Reason)
+					fmt.Fprintf(env.Stdout, "%-13s   %s\n", "", termsafe.Escape(v.Reason))
 				case v.Signer != "":
-					fmt.Fprintf(env.Stdout, "%-13s   signed by %s\n", "", v.Signer)
+					fmt.Fprintf(env.Stdout, "%-13s   signed by %s\n", "", termsafe.Escape(v.Signer))
 				}
 			}
 		}

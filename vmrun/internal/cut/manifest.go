@@ -118,9 +118,11 @@ func Prepare(o Options) (*Plan, error) {
 		return nil, err
 	}
 	r := &resolver{o: o, plan: p, elf: elfdeps.NewResolver(""), seen: map[string]bool{}, active: map[string]bool{}}
+	p.Image.claim(ownFiles)
 	if err := r.manifest(src, text, 0); err != nil {
 		return nil, err
 	}
+	p.Image.release(ownFiles)
 	if o.Script != "" {
 		if err := r.autorun(o.Script, "script"); err != nil {
 			return nil, fmt.Errorf("add --script: %w", err)
@@ -194,6 +196,23 @@ func (p *Plan) WithModules(modulesDir, release string) (*Plan, error) {
 	}
 	q.res = nil
 	return &q, nil
+}
+
+// ownFiles are the files git rapido writes into every image itself. They are
+// claimed while the manifest is read, so that a line putting something else
+// there is refused at that line, and filled in last.
+var ownFiles = []string{"/init", guest.SpecPath}
+
+func (im *Image) claim(paths []string) {
+	for _, p := range paths {
+		im.entries[p] = &Entry{Path: p, Kind: File, Source: "git rapido's own " + p}
+	}
+}
+
+func (im *Image) release(paths []string) {
+	for _, p := range paths {
+		delete(im.entries, p)
+	}
 }
 
 // checkStatic refuses a dynamically linked /init: the image has no loader
@@ -320,6 +339,9 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 		if err := want(2, "HOSTPATH GUESTPATH"); err != nil {
 			return err
 		}
+		if err := entryPath(verb, "GUESTPATH", args[1]); err != nil {
+			return err
+		}
 		host := relative(src, args[0])
 		fi, err := os.Stat(host)
 		if err != nil {
@@ -340,6 +362,9 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 		}
 	case "slink":
 		if err := want(2, "TARGET LINK"); err != nil {
+			return err
+		}
+		if err := entryPath(verb, "LINK", args[1]); err != nil {
 			return err
 		}
 		return r.plan.Image.put(&Entry{Path: args[1], Kind: Symlink, Mode: 0o777, Target: args[0]})
@@ -403,6 +428,16 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 		return r.manifest(other, text, depth+1)
 	default:
 		return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include, shell, vms, verdict-from, kconfig, qemu-arg, host-hook, config)", verb)
+	}
+	return nil
+}
+
+// entryPath refuses a guest path that names a directory ("/", "/etc/") where
+// a file or link is meant: the image would otherwise drop the entry (the
+// root) or turn the directory into a file, without a word.
+func entryPath(verb, what, p string) error {
+	if strings.HasSuffix(p, "/") || path.Clean("/"+p) == "/" {
+		return fmt.Errorf("%s: %s %q names a directory; give the full path of the %s in the guest (e.g. /etc/hostname)", verb, what, p, verb)
 	}
 	return nil
 }

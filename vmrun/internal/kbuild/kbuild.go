@@ -91,10 +91,13 @@ type ConfigError struct{ Err error }
 func (e *ConfigError) Error() string { return "configure kernel: " + e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
+// DefaultArch is the architecture built when none is named.
+const DefaultArch = "x86_64"
+
 // ArchOf returns the facts for o.Arch.
 func ArchOf(name string) (Arch, error) {
 	if name == "" {
-		name = "x86_64"
+		name = DefaultArch
 	}
 	a, ok := Arches[name]
 	if !ok {
