@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/git-rapido/git-rapido/internal/gitpath"
 	"github.com/git-rapido/git-rapido/vmrun/internal/console"
 	"github.com/git-rapido/git-rapido/vmrun/internal/cut"
 	"github.com/git-rapido/git-rapido/vmrun/internal/guest"
@@ -180,7 +179,7 @@ func (r *keyReader) fail(err error) {
 // not to wherever git rapido happens to run.
 func pathValue(top, p string) string {
 	home, _ := os.UserHomeDir()
-	return gitpath.Resolve(top, p, home)
+	return ResolvePath(top, p, home)
 }
 
 // CutSearchPath is where cuts are found by name: the directories of

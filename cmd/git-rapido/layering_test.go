@@ -26,7 +26,7 @@ type layerRule struct {
 var layerRules = []layerRule{
 	{
 		pkgs:   []string{"./trailers/..."},
-		forbid: []string{"os/exec", "os/signal", "os/user", "net/...", "github.com/go-git/...", "./cmd/...", "./vmrun/...", "./rebase/...", "./bisect/...", "./hooks/...", "./internal/..."},
+		forbid: []string{"os/exec", "os/signal", "os/user", "net/...", "github.com/go-git/...", "./cmd/...", "./vmrun/...", "./rebase/...", "./bisect/...", "./hooks/..."},
 		why:    "the trailer engine is pure: no processes, no network, no repository access, nothing of git rapido but itself",
 	},
 	{
@@ -36,7 +36,7 @@ var layerRules = []layerRule{
 		why:    "the trailer engine reads and writes through io.Reader/io.Writer its callers give it, never the file system",
 	},
 	{
-		pkgs:   []string{"./vmrun/...", "./rebase/...", "./bisect/...", "./hooks/...", "./trailers/...", "./internal/..."},
+		pkgs:   []string{"./vmrun/...", "./rebase/...", "./bisect/...", "./hooks/...", "./trailers/..."},
 		forbid: []string{"./cmd/..."},
 		why:    "domain packages declare the interfaces they need (vmrun.Execer, rebase.Git...); cmd injects gitexec, never the reverse",
 	},

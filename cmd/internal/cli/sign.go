@@ -13,8 +13,8 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/git-rapido/git-rapido/internal/gitpath"
 	"github.com/git-rapido/git-rapido/trailers/attest"
+	"github.com/git-rapido/git-rapido/vmrun"
 )
 
 // The signing side of signed verdicts: when rapido.signingKey is set, every
@@ -119,7 +119,7 @@ func headerField(header []byte, name string) string {
 }
 
 // expandPath expands a leading "~/" as git does for path-valued keys.
-func expandPath(env *Env, p string) string { return gitpath.Expand(p, env.Getenv("HOME")) }
+func expandPath(env *Env, p string) string { return vmrun.ExpandPath(p, env.Getenv("HOME")) }
 
 // loadSigner reads the secret key at path, asking for its passphrase when
 // it is protected: RAPIDO_PASSPHRASE, else a prompt on the terminal.

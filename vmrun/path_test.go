@@ -1,8 +1,8 @@
-package gitpath
+package vmrun
 
 import "testing"
 
-func TestResolve(t *testing.T) {
+func TestResolvePath(t *testing.T) {
 	for _, c := range []struct{ base, in, home, want string }{
 		{"/top", "~/cuts", "/home/u", "/home/u/cuts"},
 		{"/top", "~", "/home/u", "/home/u"},
@@ -12,8 +12,8 @@ func TestResolve(t *testing.T) {
 		{"", "rel", "/home/u", "rel"},
 		{"/top", "~/x", "", "/top/~/x"},
 	} {
-		if got := Resolve(c.base, c.in, c.home); got != c.want {
-			t.Errorf("Resolve(%q, %q, %q) = %q, want %q", c.base, c.in, c.home, got, c.want)
+		if got := ResolvePath(c.base, c.in, c.home); got != c.want {
+			t.Errorf("ResolvePath(%q, %q, %q) = %q, want %q", c.base, c.in, c.home, got, c.want)
 		}
 	}
 }
