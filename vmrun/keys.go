@@ -48,7 +48,7 @@ const (
 var Keys = []Key{
 	{Name: "rapido.buildDir", Kind: Path, DefaultDoc: "$(git rev-parse --git-path rapido/build)", Doc: "out-of-tree build directory"},
 	{Name: "rapido.jobs", Kind: Count, DefaultDoc: "CPU count", Doc: "make -j"},
-	{Name: "rapido.kernelConfig", Kind: Text, Default: "tinyconfig", Doc: "base config: tinyconfig, defconfig or a file"},
+	{Name: "rapido.kernelConfig", Kind: Text, Default: "tinyconfig", Doc: "base config: a make target (tinyconfig, defconfig, x86_64_defconfig...) or a file"},
 	{Name: "rapido.kconfig", Kind: Text, Multi: true, Doc: "extra kconfig: fragment files or CONFIG_X=y items"},
 	{Name: "rapido.arch", Env: "ARCH", Kind: Choice, Choices: archChoices(), DefaultDoc: kbuild.DefaultArch, Doc: "x86_64 or arm64"},
 	{Name: "rapido.crossCompile", Env: "CROSS_COMPILE", Kind: Text, Doc: "toolchain prefix"},

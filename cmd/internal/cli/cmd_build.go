@@ -40,7 +40,7 @@ printed and the exit status is 125, so "git bisect run" skips the commit.`,
 			Sections: []Section{{"EXIT STATUS", "0 built, 125 the build failed, 128 cannot build (bad configuration, make missing)"}},
 			Flags: func(fs *pflag.FlagSet) {
 				fs.StringVarP(&o.jobs, "jobs", "j", "", "run `n` jobs "+keyNote("rapido.jobs"))
-				fs.StringVar(&o.config, "config", "", "base configuration: tinyconfig, defconfig or a `file` (rapido.kernelConfig)")
+				fs.StringVar(&o.config, "config", "", "base configuration: a make target (tinyconfig, defconfig, x86_64_defconfig...) or a config `file` (rapido.kernelConfig)")
 				fs.StringArrayVar(&o.kconfig, "kconfig", nil, "add a kconfig fragment file or a CONFIG_X=y `item` (repeatable; rapido.kconfig)")
 				fs.StringVar(&o.buildDir, "build-dir", "", "build in `dir` (same as O=dir)")
 			},
@@ -88,7 +88,7 @@ func runBuild(ctx context.Context, env *Env, o *buildOptions, args []string) err
 	}
 	if o.config != "" {
 		bo.BaseConfig = o.config
-		if o.config != "tinyconfig" && o.config != "defconfig" {
+		if !vmrun.IsConfigTarget(o.config) {
 			bo.BaseConfig, _ = filepath.Abs(o.config)
 		}
 	}

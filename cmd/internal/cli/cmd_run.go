@@ -3,11 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/git-rapido/git-rapido/cmd/internal/gitexec"
 	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/git-rapido/git-rapido/vmrun"
 )
@@ -53,7 +53,7 @@ under $(git rev-parse --git-path rapido/logs)/ and their directory is printed.`,
 			Sections: []Section{{"EXIT STATUS", exitStatusSection}, {"CONFIGURATION", configSection}},
 			Flags: func(fs *pflag.FlagSet) {
 				o.test.Register(fs)
-				fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "print the QEMU command line and exit")
+				fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "print the resolved plan (stderr) and the QEMU command line (stdout), and exit")
 				fs.BoolVar(&o.timings, "timings", false, "print how long each phase took (build, cut, kernel boot, init, test, shutdown) and the accelerator")
 			},
 			Run: func(ctx context.Context, env *Env, args []string) error {
@@ -75,11 +75,28 @@ func runRun(ctx context.Context, env *Env, o *runOptions, args []string) error {
 	if err != nil {
 		return asCannotTest(err)
 	}
+	// One plan for the dry run and the run: a spec the run would refuse
+	// is refused by the dry run too, with the same message.
+	plan, err := vmrun.NewPlan(spec, env.Runner)
+	if err != nil {
+		return asCannotTest(err)
+	}
 	if o.dryRun {
-		fmt.Fprintln(env.Stdout, shellJoin(vmrun.DryRun(spec)))
+		argv, err := plan.DryRun()
+		if err != nil {
+			return asCannotTest(err)
+		}
+		lines, err := plan.Describe()
+		if err != nil {
+			return asCannotTest(err)
+		}
+		for _, l := range lines {
+			fmt.Fprintf(env.Stderr, "plan: %s\n", l)
+		}
+		fmt.Fprintln(env.Stdout, gitexec.Quote(argv...))
 		return nil
 	}
-	v, err := vmrun.Run(ctx, spec, vmrun.Host{Exec: env.Runner, Progress: env.Stderr, Terminal: IsTerminal(env.Stderr)})
+	v, err := vmrun.RunPlan(ctx, plan, vmrun.Host{Exec: env.Runner, Progress: env.Stderr, Terminal: IsTerminal(env.Stderr)})
 	if err != nil {
 		return err
 	}
@@ -144,15 +161,3 @@ func printVerdict(env *Env, v *vmrun.Verdict, cached, timings bool) {
 
 // ms rounds d to the millisecond: finer digits are noise for a boot.
 func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
-
-func shellJoin(args []string) string {
-	q := make([]string, len(args))
-	for i, a := range args {
-		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~") {
-			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		} else {
-			q[i] = a
-		}
-	}
-	return strings.Join(q, " ")
-}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/git-rapido/git-rapido/trailers/attest"
+	"github.com/git-rapido/git-rapido/vmrun"
 )
 
 // The signing side of signed verdicts: when rapido.signingKey is set, every
@@ -170,13 +170,7 @@ func headerField(header []byte, name string) string {
 }
 
 // expandPath expands a leading "~/" as git does for path-valued keys.
-func expandPath(env *Env, p string) string {
-	p = strings.TrimSpace(p)
-	if rest, ok := strings.CutPrefix(p, "~/"); ok {
-		return filepath.Join(env.Getenv("HOME"), rest)
-	}
-	return p
-}
+func expandPath(env *Env, p string) string { return vmrun.ExpandPath(p, env.Getenv("HOME")) }
 
 // loadSigner reads the secret key at path, asking for its passphrase when
 // it is protected: RAPIDO_PASSPHRASE, else a prompt on the terminal.
