@@ -18,7 +18,7 @@ type BuildOptions struct {
 	Jobs                         int
 	Arch, CrossCompile, LLVM, CC string
 	MakeWrapper                  []string
-	BaseConfig                   string   // "tinyconfig" | "defconfig" | path
+	BaseConfig                   string   // a make target (see IsConfigTarget) or a file
 	Fragments                    []string // files or CONFIG_X=y items
 	Make                         string   // make binary ("make"; RAPIDO_MAKE overrides)
 	Progress                     io.Writer
@@ -59,3 +59,8 @@ func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
 
 // ConfigDigest hashes everything that decides the kernel configuration.
 func ConfigDigest(o BuildOptions) (string, error) { return kbuild.ConfigDigest(o.internal()) }
+
+// IsConfigTarget reports whether a base configuration (rapido.kernelConfig,
+// --config) is a make target of the kernel tree rather than a file; only a
+// file is made absolute against the directory it was given in.
+func IsConfigTarget(base string) bool { return kbuild.IsConfigTarget(base) }

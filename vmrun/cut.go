@@ -36,12 +36,7 @@ type CutPlan struct {
 
 // PlanCut resolves a cut without writing anything.
 func PlanCut(o CutOptions) (*CutPlan, error) {
-	p, err := cut.Resolve(cut.Options{
-		Name: o.Name, Manifest: o.Manifest, Script: o.Script, Command: o.Command,
-		SearchPath: o.SearchPath, ModulesDir: o.ModulesDir, Release: o.KernelRelease,
-		Init: o.InitBinary, TimeoutSec: int(o.Timeout / time.Second), Env: o.Env,
-		Lookup: o.Lookup,
-	})
+	p, err := cut.Resolve(o.internal())
 	if err != nil {
 		return nil, err
 	}
@@ -51,11 +46,6 @@ func PlanCut(o CutOptions) (*CutPlan, error) {
 	}
 	return &CutPlan{plan: p, cacheDir: dir}, nil
 }
-
-// InputDigest hashes the cut's host inputs: manifest-selected files, script,
-// command, /init and guest spec — everything but the kernel modules, which
-// come from the tree under test and are keyed by its tree id.
-func (p *CutPlan) InputDigest() (string, error) { return p.plan.Image.Digest(false) }
 
 // Paths lists the image's guest paths in archive order.
 func (p *CutPlan) Paths() []string { return p.plan.Image.Paths() }

@@ -77,12 +77,13 @@ type cutHostRun struct {
 	failure  string
 	excerpt  []string
 	files    []*os.File // hook logs, closed by cleanup
+	trace    func([]string)
 }
 
 // startCutHost adds the cut's QEMU arguments to qc and runs every hook's
 // prepare phase ("SCRIPT prepare"), which must succeed before QEMU starts.
 func startCutHost(ctx context.Context, h *cut.Host, qc *qemu.Config, bo BuildOptions, logDir string, progress io.Writer) (*cutHostRun, error) {
-	r := &cutHostRun{host: h, logDir: logDir, progress: progress}
+	r := &cutHostRun{host: h, logDir: logDir, progress: progress, trace: tracer(bo.Exec)}
 	qmp := ""
 	if len(h.Hooks) > 0 {
 		// A unix socket path is limited to 108 bytes: the log directory
@@ -109,6 +110,7 @@ func startCutHost(ctx context.Context, h *cut.Host, qc *qemu.Config, bo BuildOpt
 			r.cleanup()
 			return nil, err
 		}
+		r.trace(cmd.Args)
 		err = tether.Run(cmd)
 		cancel()
 		if err != nil {
@@ -150,6 +152,7 @@ func (r *cutHostRun) startHooks(ctx context.Context) []*runningHook {
 		cmd, logPath, err := r.command(ctx, i, hook, "run")
 		var done <-chan error
 		if err == nil {
+			r.trace(cmd.Args)
 			done, err = tether.Start(cmd)
 		}
 		if err != nil {

@@ -35,28 +35,23 @@ type NetOptions struct {
 	Forwards []string
 }
 
-// netFromConfig reads rapido.net.* as set, without defaults; it is lenient
-// about everything but the mode and the count so that a bad bridge setting
-// only matters to runs that use it.
-func netFromConfig(get func(k, def string) string, all func(string) []string) (NetOptions, error) {
+// netFromConfig reads rapido.net.* as set, without defaults (see
+// WithDefaults); values are checked by their Keys, and the bridge settings
+// again by the plan that uses them (a bad bridge only matters to runs in
+// bridge mode).
+func netFromConfig(r *keyReader) NetOptions {
 	n := NetOptions{
-		Mode:      get("rapido.net.mode", ""),
-		Bridge:    get("rapido.net.bridge", ""),
-		Address:   get("rapido.net.address", ""),
-		TapUser:   get("rapido.net.tapUser", ""),
-		MACPrefix: get("rapido.net.macPrefix", ""),
-		Forwards:  all("rapido.net.hostfwd"),
+		Mode:      r.getOr("rapido.net.mode", ""),
+		Bridge:    r.getOr("rapido.net.bridge", ""),
+		Address:   r.getOr("rapido.net.address", ""),
+		TapUser:   r.getOr("rapido.net.tapUser", ""),
+		MACPrefix: r.getOr("rapido.net.macPrefix", ""),
+		Forwards:  r.cfg.All("rapido.net.hostfwd"),
 	}
-	if n.Mode != "" {
-		if err := CheckNetMode(n.Mode); err != nil {
-			return n, fmt.Errorf("rapido.net.mode: %w", err)
-		}
+	if v := r.getOr("rapido.net.vms", ""); v != "" && r.err == nil {
+		n.Taps, _ = key("rapido.net.vms").Int(v) // checked by getOr
 	}
-	var err error
-	if n.Taps, err = intValue(get("rapido.net.vms", ""), 0); err != nil {
-		return n, fmt.Errorf("rapido.net.vms: %w", err)
-	}
-	return n, nil
+	return n
 }
 
 // WithDefaults fills the empty fields: mode none, bridge br0, address
@@ -67,24 +62,19 @@ func (n NetOptions) WithDefaults() NetOptions {
 			*v = d
 		}
 	}
-	def(&n.Mode, NetNone)
-	def(&n.Bridge, netdev.DefaultBridge)
-	def(&n.Address, netdev.DefaultAddress)
-	def(&n.MACPrefix, netdev.DefaultMACPrefix)
+	def(&n.Mode, key("rapido.net.mode").Default)
+	def(&n.Bridge, key("rapido.net.bridge").Default)
+	def(&n.Address, key("rapido.net.address").Default)
+	def(&n.MACPrefix, key("rapido.net.macPrefix").Default)
 	if n.Taps == 0 {
-		n.Taps = 2
+		k := key("rapido.net.vms")
+		n.Taps, _ = k.Int(k.Default) // a default passes its check (TestKeysTable)
 	}
 	return n
 }
 
-// CheckNetMode accepts none, user and bridge.
-func CheckNetMode(m string) error {
-	switch m {
-	case NetNone, NetUser, NetBridge:
-		return nil
-	}
-	return fmt.Errorf("want none, user or bridge, got %q", m)
-}
+// CheckNetMode accepts none, user and bridge (rapido.net.mode's Key).
+func CheckNetMode(m string) error { return key("rapido.net.mode").Check(m) }
 
 // digestLine is the network's part of the spec digest: only what changes
 // what a guest sees. Empty for none, so that cache keys of runs without a
@@ -314,12 +304,7 @@ func opLines(ops []netdev.Op) []string {
 // NetFromConfig reads the rapido.net.* settings alone ("git rapido net"
 // runs outside a kernel tree too), with the defaults filled in.
 func NetFromConfig(cfg Config) (NetOptions, error) {
-	get := func(k, def string) string {
-		if v, ok := cfg.Get(k); ok && v != "" {
-			return v
-		}
-		return def
-	}
-	n, err := netFromConfig(get, cfg.All)
-	return n.WithDefaults(), err
+	r := &keyReader{cfg: cfg}
+	n := netFromConfig(r)
+	return n.WithDefaults(), r.err
 }

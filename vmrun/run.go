@@ -3,8 +3,6 @@ package vmrun
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/git-rapido/git-rapido/vmrun/internal/console"
+	"github.com/git-rapido/git-rapido/vmrun/internal/cut"
 	"github.com/git-rapido/git-rapido/vmrun/internal/guest"
 	"github.com/git-rapido/git-rapido/vmrun/internal/kbuild"
 	"github.com/git-rapido/git-rapido/vmrun/internal/qemu"
@@ -64,111 +63,137 @@ type Config interface {
 // SpecFromConfig fills a Spec from rapido.* configuration and the
 // environment (ARCH, CROSS_COMPILE, LLVM, CC, RAPIDO_MAKE, RAPIDO_QEMU).
 // top is the worktree's top directory; rapidoDir is
-// "git rev-parse --git-path rapido" (per worktree).
+// "git rev-parse --git-path rapido" (per worktree). Defaults come from Keys
+// and every value is checked by its Key before anything runs.
 func SpecFromConfig(cfg Config, top, rapidoDir string) (*Spec, error) {
-	get := func(k, def string) string {
-		if v, ok := cfg.Get(k); ok && v != "" {
-			return v
-		}
-		return def
-	}
-	env := func(k, def string) string {
-		if v := os.Getenv(k); v != "" {
-			return v
-		}
-		return def
-	}
+	r := &keyReader{cfg: cfg}
 	s := &Spec{LogRoot: filepath.Join(rapidoDir, "logs")}
 	s.Build = BuildOptions{
 		SourceDir:    top,
-		BuildDir:     get("rapido.buildDir", filepath.Join(rapidoDir, "build")),
-		Arch:         env("ARCH", get("rapido.arch", "")),
-		CrossCompile: env("CROSS_COMPILE", get("rapido.crossCompile", "")),
-		LLVM:         env("LLVM", get("rapido.llvm", "")),
-		CC:           env("CC", get("rapido.cc", "")),
-		BaseConfig:   get("rapido.kernelConfig", "tinyconfig"),
+		BuildDir:     pathValue(top, r.getOr("rapido.buildDir", filepath.Join(rapidoDir, "build"))),
+		Arch:         r.get("rapido.arch"),
+		CrossCompile: r.get("rapido.crossCompile"),
+		LLVM:         r.get("rapido.llvm"),
+		CC:           r.get("rapido.cc"),
+		BaseConfig:   r.get("rapido.kernelConfig"),
 		Fragments:    cfg.All("rapido.kconfig"),
-		Make:         env("RAPIDO_MAKE", "make"),
+		Make:         os.Getenv("RAPIDO_MAKE"),
+		MakeWrapper:  strings.Fields(r.get("rapido.makeWrapper")),
+	}
+	if s.Build.Make == "" {
+		s.Build.Make = "make"
 	}
 	if s.Build.Arch == "x86" {
 		s.Build.Arch = "x86_64"
 	}
-	if w := get("rapido.makeWrapper", ""); w != "" {
-		s.Build.MakeWrapper = strings.Fields(w)
-	}
-	s.Build.BuildDir = pathValue(top, s.Build.BuildDir)
 	for i, f := range s.Build.Fragments {
 		if !strings.HasPrefix(f, "CONFIG_") && !strings.HasPrefix(f, "# CONFIG_") {
 			s.Build.Fragments[i] = pathValue(top, f)
 		}
 	}
-	if b := s.Build.BaseConfig; b != "tinyconfig" && b != "defconfig" && !strings.HasSuffix(b, "_defconfig") {
+	if b := s.Build.BaseConfig; !IsConfigTarget(b) {
 		s.Build.BaseConfig = pathValue(top, b)
 	}
-	var err error
-	if s.Build.Jobs, err = intValue(get("rapido.jobs", ""), runtime.NumCPU()); err != nil {
-		return nil, fmt.Errorf("rapido.jobs: %w", err)
+	if r.err != nil {
+		return nil, r.err
 	}
 	arch, err := kbuild.ArchOf(s.Build.Arch)
 	if err != nil {
 		return nil, err
 	}
 	s.QEMU = QEMUOptions{
-		Binary:     env("RAPIDO_QEMU", get("rapido.qemu", arch.QEMU)),
-		Accel:      get("rapido.accel", "auto"),
-		Memory:     get("rapido.memory", "512M"),
-		KernelArgs: strings.Fields(get("rapido.kernelArgs", "")),
-		ExtraArgs:  strings.Fields(get("rapido.qemuExtraArgs", "")),
+		Binary:     r.getOr("rapido.qemu", arch.QEMU),
+		KernelArgs: strings.Fields(r.get("rapido.kernelArgs")),
+		ExtraArgs:  strings.Fields(r.get("rapido.qemuExtraArgs")),
 	}
-	if s.QEMU.CPUs, err = intValue(get("rapido.cpus", ""), 1); err != nil {
-		return nil, fmt.Errorf("rapido.cpus: %w", err)
+	r.set(s, "rapido.jobs", strconv.Itoa(runtime.NumCPU()))
+	for _, k := range []string{"rapido.accel", "rapido.memory", "rapido.cpus", "rapido.bootTimeout", "rapido.timeout"} {
+		r.set(s, k, "")
 	}
-	if s.BootTimeout, err = ParseDuration(get("rapido.bootTimeout", "60s")); err != nil {
-		return nil, fmt.Errorf("rapido.bootTimeout: %w", err)
-	}
-	if s.Timeout, err = ParseDuration(get("rapido.timeout", "10m")); err != nil {
-		return nil, fmt.Errorf("rapido.timeout: %w", err)
-	}
-	s.Cut.Name = get("rapido.cut", "")
+	s.Cut.Name = r.get("rapido.cut")
 	// RAPIDO_INIT names another static binary to install as /init: the
 	// hermetic tests use it because a test binary need not be static.
 	s.Cut.InitBinary = os.Getenv("RAPIDO_INIT")
-	for _, v := range cfg.All("rapido.cutPath") {
-		for _, d := range filepath.SplitList(v) {
-			s.Cut.SearchPath = append(s.Cut.SearchPath, pathValue(top, d))
-		}
-	}
-	s.Cut.SearchPath = append(s.Cut.SearchPath, filepath.Join(top, ".rapido", "cuts"))
-	if s.Net, err = netFromConfig(get, cfg.All); err != nil {
-		return nil, err
+	s.Cut.SearchPath = CutSearchPath(cfg, top)
+	s.Net = netFromConfig(r)
+	if r.err != nil {
+		return nil, r.err
 	}
 	return s, nil
+}
+
+// keyReader reads single-valued keys for SpecFromConfig: the key's
+// environment variable, else git config, else the default from Keys. Each
+// value read is checked by its Key; the first bad one is kept in err, named
+// by where it came from.
+type keyReader struct {
+	cfg Config
+	err error
+}
+
+func (r *keyReader) get(name string) string { return r.getOr(name, key(name).Default) }
+
+// getOr is get with a default computed by the caller (Key.DefaultDoc).
+func (r *keyReader) getOr(name, def string) string {
+	k := key(name)
+	v, from := "", k.Name
+	if k.Env != "" {
+		v, from = os.Getenv(k.Env), k.Env
+	}
+	if v == "" {
+		v, _ = r.cfg.Get(k.Name)
+		from = k.Name
+	}
+	if v == "" {
+		return def
+	}
+	if err := k.Check(v); err != nil {
+		r.fail(fmt.Errorf("%s: %w", from, err))
+	}
+	return v
+}
+
+// set reads the key (def: a computed default) and puts it into s through
+// Spec.Set, as a flag would.
+func (r *keyReader) set(s *Spec, name, def string) {
+	if def == "" {
+		def = key(name).Default
+	}
+	v := r.getOr(name, def)
+	if r.err != nil {
+		return
+	}
+	if err := s.Set(name, v); err != nil {
+		r.fail(fmt.Errorf("%s: %w", name, err))
+	}
+}
+
+func (r *keyReader) fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
 }
 
 // pathValue reads a path-valued key as git does for pathnames ("~/" is the
 // home directory) and makes a relative path relative to the worktree top,
 // not to wherever git rapido happens to run.
 func pathValue(top, p string) string {
-	if rest, ok := strings.CutPrefix(p, "~/"); ok {
-		if home, err := os.UserHomeDir(); err == nil {
-			p = filepath.Join(home, rest)
-		}
-	}
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(top, p)
-	}
-	return p
+	home, _ := os.UserHomeDir()
+	return ResolvePath(top, p, home)
 }
 
-func intValue(v string, def int) (int, error) {
-	if v == "" {
-		return def, nil
+// CutSearchPath is where cuts are found by name: the directories of
+// rapido.cutPath (multi-valued, each value a list like $PATH, read as
+// path-valued keys), then the worktree's .rapido/cuts. run, test and cut
+// all search it, so a cut found by one is found by the others.
+func CutSearchPath(cfg Config, top string) []string {
+	var dirs []string
+	for _, v := range cfg.All("rapido.cutPath") {
+		for _, d := range filepath.SplitList(v) {
+			dirs = append(dirs, pathValue(top, d))
+		}
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return 0, fmt.Errorf("want a positive number, got %q", v)
-	}
-	return n, nil
+	return append(dirs, filepath.Join(top, ".rapido", "cuts"))
 }
 
 // ParseDuration accepts Go durations ("90s", "5m") and plain seconds ("90").
@@ -183,46 +208,6 @@ func ParseDuration(v string) (time.Duration, error) {
 	return d, nil
 }
 
-// Digest is the verdict cache key's spec half (the tree id is the other): a
-// hash of everything that decides the result besides the source — kernel
-// configuration inputs, the cut's host inputs (which include git-rapido
-// itself as /init), the test, and the VM settings. Acceleration and paths
-// are left out: they change how fast, not what.
-func (s *Spec) Digest() (string, error) {
-	ch, err := s.cutHost()
-	if err != nil {
-		return "", err
-	}
-	cd, err := ConfigDigest(withCutKconfig(s.Build, ch))
-	if err != nil {
-		return "", err
-	}
-	plan, err := PlanCut(s.Cut)
-	if err != nil {
-		return "", err
-	}
-	id, err := plan.InputDigest()
-	if err != nil {
-		return "", err
-	}
-	h := sha256.New()
-	fmt.Fprintf(h, "git-rapido spec v1\nconfig %s\ncut %s\n", cd, id)
-	fmt.Fprintf(h, "memory %s cpus %d append %q qemu-extra %q timeout %s\n",
-		s.QEMU.Memory, s.QEMU.CPUs, s.QEMU.KernelArgs, s.QEMU.ExtraArgs, s.Cut.Timeout)
-	// Networking, several VMs and a cut's host-side needs only add lines,
-	// so the keys of runs that use none of them stay as they were.
-	h.Write([]byte(s.Net.digestLine()))
-	if plan.plan.VMs > 1 {
-		fmt.Fprintf(h, "vms %d verdict-from %d\n", plan.plan.VMs, plan.plan.VerdictFrom)
-	}
-	if hd, err := ch.Digest(); err != nil {
-		return "", err
-	} else if hd != "" {
-		fmt.Fprintf(h, "cut-host %s\n", hd)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // Host is what a run may use of the machine.
 type Host struct {
 	Exec     Execer
@@ -234,23 +219,21 @@ type Host struct {
 // was cancelled; every other outcome, infrastructure trouble included, is a
 // Verdict.
 func Run(ctx context.Context, s *Spec, h Host) (*Verdict, error) {
+	p, err := NewPlan(s, h.Exec)
+	if err != nil {
+		return infra(&Verdict{Started: time.Now()}, err), nil
+	}
+	return RunPlan(ctx, p, h)
+}
+
+// RunPlan executes a plan: Run without resolving the spec again.
+func RunPlan(ctx context.Context, p *Plan, h Host) (*Verdict, error) {
+	s := p.spec
 	start := time.Now()
 	v := &Verdict{Started: start}
-	label := s.Label
-	if label == "" {
-		label = "run"
+	if err := newRunDir(s, v); err != nil {
+		return infra(v, err), nil
 	}
-	if err := os.MkdirAll(s.LogRoot, 0o755); err != nil {
-		return infra(v, fmt.Errorf("create log dir: %w", err)), nil
-	}
-	// A unique directory per run, sortable by time, even for two runs of
-	// the same commit in the same second.
-	dir, err := os.MkdirTemp(s.LogRoot, start.UTC().Format("20060102-150405")+"-"+label+"-")
-	if err != nil {
-		return infra(v, fmt.Errorf("create log dir: %w", err)), nil
-	}
-	os.Chmod(dir, 0o755)
-	v.LogDir = dir
 	defer func() {
 		v.Duration = time.Since(start)
 		b, _ := json.MarshalIndent(v, "", "  ")
@@ -262,83 +245,30 @@ func Run(ctx context.Context, s *Spec, h Host) (*Verdict, error) {
 	}
 
 	// Build.
-	ch, err := s.cutHost()
-	if err != nil {
-		return infra(v, fmt.Errorf("cut: %w", err)), nil
-	}
-	bo := withCutKconfig(s.Build, ch)
+	bo := p.build
 	bo.LogDir, bo.Progress, bo.Terminal, bo.Exec = v.LogDir, progress, h.Terminal, h.Exec
-	var br *BuildResult
-	if s.NoBuild {
-		a, _ := kbuild.ArchOf(bo.Arch)
-		br = &BuildResult{KernelImage: filepath.Join(bo.BuildDir, "arch", a.Name, "boot", a.Image)}
-		if _, err := os.Stat(br.KernelImage); err != nil {
-			return infra(v, fmt.Errorf("--no-build: no kernel built yet in %s", bo.BuildDir)), nil
-		}
-		rel, _ := os.ReadFile(filepath.Join(bo.BuildDir, "include/config/kernel.release"))
-		br.KernelRelease = strings.TrimSpace(string(rel))
-		if m := filepath.Join(bo.BuildDir, "rapido-modules"); dirExists(m) {
-			br.ModulesDir = m
-		}
-	} else {
-		t := time.Now()
-		br, err = Build(ctx, bo)
-		v.Timings.Build = time.Since(t)
-		var be *BuildError
-		switch {
-		case ctx.Err() != nil:
-			return v, ctx.Err()
-		case errors.As(err, &be):
-			v.Status, v.Excerpt = BuildFail, be.Excerpt
-			v.Reason = "build failed"
-			if len(be.Excerpt) > 0 {
-				v.Reason = be.Excerpt[0]
-			}
-			return v, nil
-		case err != nil:
-			return infra(v, err), nil
-		}
-		for _, w := range br.Warnings {
-			fmt.Fprintf(progress, "warning: %s\n", w)
-		}
+	br, err := buildKernel(ctx, p, bo, v)
+	if br == nil {
+		return v, err
 	}
 	v.KernelRelease = br.KernelRelease
 
 	// Cut.
-	t := time.Now()
-	co := s.Cut
-	co.ModulesDir, co.KernelRelease = br.ModulesDir, br.KernelRelease
-	plan, err := PlanCut(co)
+	cp, image, err := cutImage(p, br, v)
 	if err != nil {
-		return infra(v, fmt.Errorf("cut: %w", err)), nil
+		return infra(v, err), nil
 	}
-	image, _, err := plan.WriteImage(ctx)
-	if err != nil {
-		return infra(v, fmt.Errorf("cut: %w", err)), nil
+	if cp.VMs > 1 {
+		return runVMs(ctx, s, v, cp.VMs, cp.VerdictFrom, br, image, progress, tracer(h.Exec))
 	}
-	v.Timings.Cut = time.Since(t)
-	if plan.plan.VMs > 1 {
-		return runVMs(ctx, s, v, plan.plan.VMs, plan.plan.VerdictFrom, br, image, progress)
-	}
+	ch := &cp.Host
 
 	// Boot.
-	a, _ := kbuild.ArchOf(bo.Arch)
-	qc := qemu.Config{
-		Binary: s.QEMU.Binary, Memory: s.QEMU.Memory, CPUs: s.QEMU.CPUs,
-		Kernel: br.KernelImage, Initrd: image, Console: a.Console,
-		KernelArgs: s.QEMU.KernelArgs, ExtraArgs: append(append([]string(nil), a.Machine...), s.QEMU.ExtraArgs...),
-		Interactive: s.Interactive,
-	}
-	if !s.Interactive {
-		qc.ConsoleLog = filepath.Join(v.LogDir, "console.log")
-		qc.VerdictPath = filepath.Join(v.LogDir, "verdict.jsonl")
-	}
-	if nets, err := s.Net.plan(1); err != nil {
+	qc, err := p.qemuConfig(br.KernelImage, image, v.LogDir)
+	if err != nil {
 		return infra(v, err), nil
-	} else if nets != nil {
-		qc.Net = nets[0].net
-		qc.KernelArgs = append(append([]string(nil), qc.KernelArgs...), nets[0].kernelArgs...)
 	}
+	qc.Trace = tracer(h.Exec)
 	accel, note := resolveAccel(s.QEMU.Accel, s.QEMU.Binary)
 	if note != "" {
 		fmt.Fprintln(progress, note)
@@ -376,6 +306,82 @@ func Run(ctx context.Context, s *Spec, h Host) (*Verdict, error) {
 	hooks.judge(v)
 	v.Timings.KernelBoot, v.Timings.Init, v.Timings.Test, v.Timings.Shutdown = out.timings()
 	return v, nil
+}
+
+// newRunDir makes the run's log directory: unique per run, sortable by
+// time, even for two runs of the same commit in the same second.
+func newRunDir(s *Spec, v *Verdict) error {
+	label := s.Label
+	if label == "" {
+		label = "run"
+	}
+	if err := os.MkdirAll(s.LogRoot, 0o755); err != nil {
+		return fmt.Errorf("create log dir: %w", err)
+	}
+	dir, err := os.MkdirTemp(s.LogRoot, v.Started.UTC().Format("20060102-150405")+"-"+label+"-")
+	if err != nil {
+		return fmt.Errorf("create log dir: %w", err)
+	}
+	os.Chmod(dir, 0o755)
+	v.LogDir = dir
+	return nil
+}
+
+// buildKernel builds the plan's kernel, or with NoBuild finds the last
+// build. A nil result means the run ends here with v as its verdict (and
+// the error when ctx was cancelled).
+func buildKernel(ctx context.Context, p *Plan, bo BuildOptions, v *Verdict) (*BuildResult, error) {
+	if p.spec.NoBuild {
+		br := &BuildResult{KernelImage: p.kernelImage()}
+		if _, err := os.Stat(br.KernelImage); err != nil {
+			infra(v, fmt.Errorf("--no-build: no kernel built yet in %s", bo.BuildDir))
+			return nil, nil
+		}
+		rel, _ := os.ReadFile(filepath.Join(bo.BuildDir, "include/config/kernel.release"))
+		br.KernelRelease = strings.TrimSpace(string(rel))
+		if m := filepath.Join(bo.BuildDir, "rapido-modules"); dirExists(m) {
+			br.ModulesDir = m
+		}
+		return br, nil
+	}
+	t := time.Now()
+	br, err := Build(ctx, bo)
+	v.Timings.Build = time.Since(t)
+	var be *BuildError
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.As(err, &be):
+		v.Status, v.Excerpt = BuildFail, be.Excerpt
+		v.Reason = "build failed"
+		if len(be.Excerpt) > 0 {
+			v.Reason = be.Excerpt[0]
+		}
+		return nil, nil
+	case err != nil:
+		infra(v, err)
+		return nil, nil
+	}
+	for _, w := range br.Warnings {
+		fmt.Fprintf(bo.Progress, "warning: %s\n", w)
+	}
+	return br, nil
+}
+
+// cutImage completes the plan's cut with the built kernel's modules and
+// writes the image (or finds it in the image cache).
+func cutImage(p *Plan, br *BuildResult, v *Verdict) (*cut.Plan, string, error) {
+	t := time.Now()
+	defer func() { v.Timings.Cut = time.Since(t) }()
+	cp, err := p.cut.WithModules(br.ModulesDir, br.KernelRelease)
+	if err != nil {
+		return nil, "", fmt.Errorf("cut: %w", err)
+	}
+	image, _, err := cp.Image.WriteCached(p.cacheDir)
+	if err != nil {
+		return nil, "", fmt.Errorf("cut: %w", err)
+	}
+	return cp, image, nil
 }
 
 func dirExists(p string) bool { fi, err := os.Stat(p); return err == nil && fi.IsDir() }
@@ -487,6 +493,7 @@ func bootAndWatch(ctx context.Context, s *Spec, qc qemu.Config, accel string) (*
 	os.WriteFile(filepath.Join(filepath.Dir(qc.ConsoleLog), "qemu.cmd"),
 		[]byte(qc.Binary+" "+strings.Join(args, " ")+"\n"), 0o644)
 	errPath := filepath.Join(filepath.Dir(qc.ConsoleLog), "qemu.stderr")
+	traceQEMU(qc, args)
 	p, err := qemu.StartLogged(qc.Binary, args, errPath)
 	if err != nil {
 		out.qemuErr = err
@@ -642,36 +649,11 @@ func tailLines(path string, n int) []string {
 
 // boot runs QEMU with the console on the terminal until it exits.
 func boot(ctx context.Context, s *Spec, qc qemu.Config) error {
-	p, err := qemu.Start(qc.Binary, qemu.BuildArgs(qc), true)
+	args := qemu.BuildArgs(qc)
+	traceQEMU(qc, args)
+	p, err := qemu.Start(qc.Binary, args, true)
 	if err != nil {
 		return err
 	}
 	return p.Wait(ctx)
-}
-
-// DryRun returns the QEMU command line a run would use, without building:
-// the kernel and image paths are where the build and cut would put them.
-func DryRun(s *Spec) []string {
-	a, _ := kbuild.ArchOf(s.Build.Arch)
-	accel, _ := resolveAccel(s.QEMU.Accel, s.QEMU.Binary)
-	qc := qemu.Config{Binary: s.QEMU.Binary, Accel: accel, Memory: s.QEMU.Memory, CPUs: s.QEMU.CPUs,
-		Kernel:     filepath.Join(s.Build.BuildDir, "arch", a.Name, "boot", a.Image),
-		Initrd:     filepath.Join(CacheHome(), "images", "<digest>.cpio"),
-		Console:    a.Console,
-		KernelArgs: s.QEMU.KernelArgs, ExtraArgs: append(append([]string(nil), a.Machine...), s.QEMU.ExtraArgs...),
-		Interactive: s.Interactive}
-	// As in Run: an interactive boot has no console log and no verdict
-	// channel.
-	if !s.Interactive {
-		qc.ConsoleLog = filepath.Join(s.LogRoot, "<run>", "console.log")
-		qc.VerdictPath = filepath.Join(s.LogRoot, "<run>", "verdict.jsonl")
-	}
-	if nets, err := s.Net.plan(1); err == nil && nets != nil {
-		qc.Net = nets[0].net
-		qc.KernelArgs = append(append([]string(nil), qc.KernelArgs...), nets[0].kernelArgs...)
-	}
-	if ch, err := s.cutHost(); err == nil {
-		qc.ExtraArgs = append(qc.ExtraArgs, cutQEMUArgs(ch, filepath.Join(s.LogRoot, "<run>"), "<qmp-socket>")...)
-	}
-	return append([]string{qc.Binary}, qemu.BuildArgs(qc)...)
 }

@@ -3,6 +3,7 @@ package vmrun
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -115,8 +116,7 @@ func TestDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	argv := DryRun(s)
-	got := strings.Join(argv, " ")
+	got := strings.Join(dryRun(t, s), " ")
 	for _, want := range []string{
 		"qemu-system-x86_64 -nodefaults -no-reboot",
 		"-accel tcg",
@@ -136,7 +136,7 @@ func TestDryRun(t *testing.T) {
 	// arm64: its image, console and machine.
 	t.Setenv("ARCH", "arm64")
 	s, _ = SpecFromConfig(mapConfig{"rapido.accel": {"tcg"}}, "/top", "/top/.git/rapido")
-	got = strings.Join(DryRun(s), " ")
+	got = strings.Join(dryRun(t, s), " ")
 	for _, want := range []string{"qemu-system-aarch64 ", "/arch/arm64/boot/Image", "console=ttyAMA0", "-M virt -cpu max"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("arm64 DryRun = %s\nlacks %q", got, want)
@@ -144,10 +144,25 @@ func TestDryRun(t *testing.T) {
 	}
 	// Interactive: the console on stdio, no verdict channel.
 	s.Interactive = true
-	got = strings.Join(DryRun(s), " ")
+	got = strings.Join(dryRun(t, s), " ")
 	if !strings.Contains(got, "-serial mon:stdio") || strings.Contains(got, "verdict") {
 		t.Errorf("interactive DryRun = %s", got)
 	}
+}
+
+// dryRun plans s and returns its dry-run command line.
+func dryRun(t *testing.T, s *Spec) []string {
+	t.Helper()
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("SKIPPING: busybox (static, the stand-in /init) is not installed")
+	}
+	s.Cut.InitBinary = bb
+	argv, err := mustPlan(t, s).DryRun()
+	if err != nil {
+		t.Fatalf("DryRun: %v", err)
+	}
+	return argv
 }
 
 func TestResolveAccel(t *testing.T) {

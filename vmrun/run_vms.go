@@ -22,7 +22,7 @@ import (
 // in any VM that ended by itself makes the run a crash. Every QEMU is in
 // its own process group and is killed when the run ends, fails or is
 // interrupted.
-func runVMs(ctx context.Context, s *Spec, v *Verdict, n, verdictFrom int, br *BuildResult, image string, progress io.Writer) (*Verdict, error) {
+func runVMs(ctx context.Context, s *Spec, v *Verdict, n, verdictFrom int, br *BuildResult, image string, progress io.Writer, trace func([]string)) (*Verdict, error) {
 	if s.Interactive {
 		return infra(v, fmt.Errorf("the cut boots %d VMs; an interactive boot takes one (use git rapido run)", n)), nil
 	}
@@ -50,6 +50,7 @@ func runVMs(ctx context.Context, s *Spec, v *Verdict, n, verdictFrom int, br *Bu
 			KernelArgs: append([]string(nil), s.QEMU.KernelArgs...),
 			ExtraArgs:  append(append([]string(nil), a.Machine...), s.QEMU.ExtraArgs...),
 			ConsoleLog: filepath.Join(dir, "console.log"), VerdictPath: filepath.Join(dir, "verdict.jsonl"),
+			Trace: trace,
 		}
 		if nets != nil {
 			qc.Net = nets[i].net

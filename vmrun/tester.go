@@ -29,7 +29,8 @@ type Tester struct {
 	Signer cache.Signer
 	// Warn receives warnings that do not change the verdict.
 	Warn io.Writer
-	// Run runs the test; nil means Run (tests replace it).
+	// Run runs the test; nil means RunPlan of the test's plan (tests
+	// replace it).
 	Run func(ctx context.Context, s *Spec, h Host) (*Verdict, error)
 }
 
@@ -62,7 +63,13 @@ func (t *Tester) Test(ctx context.Context, s *Spec, o TestOptions) (*TestResult,
 	if o.RequireClean && !w.Clean() {
 		return nil, dirtyError(w.Changes)
 	}
-	digest, err := s.Digest()
+	// One plan: the key and every run come from it, the spec is resolved
+	// once per test.
+	plan, err := NewPlan(s, t.Host.Exec)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := plan.Key()
 	if err != nil {
 		return nil, fmt.Errorf("digest test spec: %w", err)
 	}
@@ -77,7 +84,7 @@ func (t *Tester) Test(ctx context.Context, s *Spec, o TestOptions) (*TestResult,
 		r.Verdict, r.Cached = VerdictOf(r.Decision.Entry.Entry), true
 		return r, nil
 	}
-	if r.Verdict, err = t.runN(ctx, s, max(o.Repeat, 1)); err != nil {
+	if r.Verdict, err = t.runN(ctx, s, plan, max(o.Repeat, 1)); err != nil {
 		return nil, err
 	}
 	if Cacheable(r.Verdict.Status) {
@@ -89,10 +96,10 @@ func (t *Tester) Test(ctx context.Context, s *Spec, o TestOptions) (*TestResult,
 // runN runs the test up to n times and stops at the first run that does not
 // pass: that run is the verdict (any failure is the answer), with how many
 // of the runs passed.
-func (t *Tester) runN(ctx context.Context, s *Spec, n int) (*Verdict, error) {
+func (t *Tester) runN(ctx context.Context, s *Spec, plan *Plan, n int) (*Verdict, error) {
 	run := t.Run
 	if run == nil {
-		run = Run
+		run = func(ctx context.Context, _ *Spec, h Host) (*Verdict, error) { return RunPlan(ctx, plan, h) }
 	}
 	var v *Verdict
 	runs, passed := 0, 0

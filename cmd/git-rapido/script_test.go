@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -104,5 +105,31 @@ func setupEnv(e *testscript.Env) error {
 	} {
 		e.Setenv(k, v)
 	}
+	// A script that builds git-rapido (cache_portable.txtar) uses the
+	// host's Go caches, read before HOME moved: offline and warm.
+	for k, v := range hostGoEnv() {
+		e.Setenv(k, v)
+	}
 	return nil
+}
+
+var (
+	goEnvOnce sync.Once
+	goEnv     map[string]string
+)
+
+// hostGoEnv is the go command's cache locations in the real HOME, with
+// the module proxy off so that no script reaches the network.
+func hostGoEnv() map[string]string {
+	goEnvOnce.Do(func() {
+		goEnv = map[string]string{"GOPROXY": "off", "GOTOOLCHAIN": "local", "GOFLAGS": "-buildvcs=false"}
+		out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE").Output()
+		if err != nil {
+			return
+		}
+		if f := strings.Split(strings.TrimSpace(string(out)), "\n"); len(f) == 2 {
+			goEnv["GOCACHE"], goEnv["GOMODCACHE"] = f[0], f[1]
+		}
+	})
+	return goEnv
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
 
 	"github.com/git-rapido/git-rapido/trailers"
 )
@@ -52,7 +53,7 @@ func keys(t testing.TB) (*Signer, *Signer, *Keyring) {
 
 func payload() *Payload {
 	return &Payload{TrailerKey: "Tested-by", TrailerValue: "T Ester <tester@example.org>", Verdict: "pass",
-		Tree: tree1, PatchID: patch1, Spec: "3f2a9c", Kernel: "6.1.0-fake", Time: time.Unix(1700000100, 0).UTC()}
+		Tree: tree1, PatchID: patch1, Spec: "3f2a9c0011223344", Kernel: "6.1.0-fake", Time: time.Unix(1700000100, 0).UTC()}
 }
 
 // message builds a commit message with the verdict trailer and its
@@ -63,16 +64,7 @@ func message(t testing.TB, s *Signer, p *Payload) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg := []byte("subsys: fix\n\nBody.\n\nSigned-off-by: A U Thor <author@example.com>\n")
-	msg, err = trailers.Add(msg, nil, p.TrailerKey, p.TrailerValue, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err = trailers.Add(msg, nil, Key, Fold(Key, v), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return msg
+	return withAttestation(t, p, v)
 }
 
 func check(t *testing.T, kr *Keyring, msg []byte, tree string) []Result {
@@ -97,13 +89,14 @@ func one(t *testing.T, rs []Result, want Status, reason string) Result {
 
 func TestPayloadRoundTrip(t *testing.T) {
 	p := payload()
+	p.Format = 1
 	p.Signer = "0123456789ABCDEF0123456789ABCDEF01234567"
 	b, err := p.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := "rapido-attest 1\ntrailer Tested-by: T Ester <tester@example.org>\nverdict pass\ntree " + tree1 +
-		"\npatch-id " + patch1 + "\nspec 3f2a9c\nkernel 6.1.0-fake\ntime 2023-11-14T22:15:00Z\nsigner 0123456789ABCDEF0123456789ABCDEF01234567\n"
+		"\npatch-id " + patch1 + "\nspec 3f2a9c0011223344\nkernel 6.1.0-fake\ntime 2023-11-14T22:15:00Z\nsigner 0123456789ABCDEF0123456789ABCDEF01234567\n"
 	if string(b) != want {
 		t.Fatalf("encoded:\n%s\nwant:\n%s", b, want)
 	}
@@ -123,7 +116,7 @@ func TestParsePayloadRefusesNonCanonical(t *testing.T) {
 	good := string(b)
 	for name, tc := range map[string]struct{ in, err string }{
 		"duplicated field": {strings.Replace(good, "verdict pass\n", "verdict pass\nverdict pass\n", 1), `duplicated field "verdict"`},
-		"duplicated tree":  {strings.Replace(good, "spec 3f2a9c\n", "tree "+tree2+"\n", 1), `duplicated field "tree"`},
+		"duplicated tree":  {strings.Replace(good, "spec 3f2a9c0011223344\n", "tree "+tree2+"\n", 1), `duplicated field "tree"`},
 		"reordered":        {strings.Replace(good, "verdict pass\ntree "+tree1+"\n", "tree "+tree1+"\nverdict pass\n", 1), "out of order"},
 		"unknown":          {strings.Replace(good, "spec ", "spek ", 1), `unknown field "spek"`},
 		"missing":          {strings.Replace(good, "signer 0123456789ABCDEF0123456789ABCDEF01234567\n", "", 1), `missing field "signer"`},
@@ -214,7 +207,7 @@ func TestVerifySurvivesUnfoldAndReorder(t *testing.T) {
 
 func TestVerifySecurityCases(t *testing.T) {
 	s, e, kr := keys(t)
-	good := string(message(t, s, payload()))
+	good := string(legacyMessage(t, s, payload()))
 	block := trailers.Parse([]byte(good), nil)
 	var attestRaw string
 	for _, l := range block.Lines {
@@ -250,7 +243,7 @@ func TestVerifySecurityCases(t *testing.T) {
 		one(t, rs, Stale, "")
 	})
 	t.Run("untrusted key", func(t *testing.T) {
-		rs := check(t, kr, message(t, e, payload()), tree1)
+		rs := check(t, kr, legacyMessage(t, e, payload()), tree1)
 		one(t, rs, UnknownKey, "not a trusted key")
 		one(t, check(t, nil, []byte(good), tree1), UnknownKey, "")
 	})
@@ -286,7 +279,8 @@ func TestVerifySecurityCases(t *testing.T) {
 	})
 	t.Run("no signature", func(t *testing.T) {
 		msg := strings.Replace(good, attestRaw, Key+": "+base64.StdEncoding.EncodeToString([]byte("x")), 1)
-		one(t, check(t, kr, []byte(msg), tree1), Malformed, "no '.'")
+		// Without a '.', it is read as a compact value, and is no such.
+		one(t, check(t, kr, []byte(msg), tree1), Malformed, "attestation")
 	})
 	t.Run("signature is not a signature", func(t *testing.T) {
 		v := strings.Join(strings.Fields(strings.TrimPrefix(attestRaw, Key+":")), "")
@@ -299,8 +293,7 @@ func TestVerifySecurityCases(t *testing.T) {
 		p.Signer = s.Fingerprint()
 		pb, _ := p.Encode()
 		dup := strings.Replace(string(pb), "tree ", "tree "+tree2+"\ntree ", 1)
-		v, _ := s.Sign(payload())
-		_, sig, _ := DecodeValue(v)
+		_, sig, _ := DecodeValue(signV1(t, s, payload()))
 		msg := strings.Replace(good, attestRaw, Key+": "+Fold(Key, EncodeValue([]byte(dup), sig)), 1)
 		one(t, check(t, kr, []byte(msg), tree1), Malformed, `duplicated field "tree"`)
 	})
@@ -338,17 +331,34 @@ func TestRetestSupersedesStale(t *testing.T) {
 }
 
 func TestExportMatchesValue(t *testing.T) {
-	s, _, _ := keys(t)
-	v, err := s.Sign(payload())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pb, asc, err := Export(Fold(Key, v))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.HasPrefix(pb, []byte(Magic+"\n")) || !bytes.HasPrefix(asc, []byte("-----BEGIN PGP SIGNATURE-----")) {
-		t.Fatalf("export:\n%s\n%s", pb, asc)
+	s, _, kr := keys(t)
+	for name, tc := range map[string]struct {
+		msg   []byte
+		magic string
+	}{
+		"compact": {message(t, s, payload()), Magic2},
+		"legacy":  {legacyMessage(t, s, payload()), Magic},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for _, v := range []*Verifier{{Keys: kr}, {}} {
+				ex, err := v.Export(tc.msg)
+				if err != nil || len(ex) != 1 {
+					t.Fatalf("export: %d, %v", len(ex), err)
+				}
+				pb, asc := ex[0].Payload, ex[0].Signature
+				if !bytes.HasPrefix(pb, []byte(tc.magic+"\ntrailer Tested-by: T Ester <tester@example.org>\n")) ||
+					!bytes.HasPrefix(asc, []byte("-----BEGIN PGP SIGNATURE-----")) {
+					t.Fatalf("export:\n%s\n%s", pb, asc)
+				}
+				block, err := armor.Decode(bytes.NewReader(asc))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := openpgp.CheckDetachedSignature(kr.el, bytes.NewReader(pb), block.Body, nil); err != nil {
+					t.Fatalf("exported signature does not verify: %v", err)
+				}
+			}
+		})
 	}
 }
 

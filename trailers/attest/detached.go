@@ -46,8 +46,8 @@ func (k *Keyring) VerifyDetached(data, sig []byte) (string, error) {
 	if _, err := pr.Next(); err != io.EOF {
 		return "", errors.New("signature: more than one packet")
 	}
-	if sp.Hash == crypto.SHA1 || sp.Hash == crypto.MD5 {
-		return "", fmt.Errorf("signature: %v is too weak a hash", sp.Hash)
+	if name, weak := weakHashes[sp.Hash]; weak {
+		return "", fmt.Errorf("signature: %s is too weak a hash", name)
 	}
 	var el openpgp.EntityList
 	if k != nil {

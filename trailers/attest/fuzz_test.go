@@ -2,6 +2,7 @@ package attest
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -36,6 +37,7 @@ func FuzzCheck(f *testing.F) {
 	s, _, kr := keys(f)
 	good := message(f, s, payload())
 	f.Add(good, tree1)
+	f.Add(legacyMessage(f, s, payload()), tree1)
 	f.Add([]byte("x\n\nRapido-Attest: QUFB.QUFB\nTested-by: x\n"), tree1)
 	f.Add([]byte("x\n\nRapido-Attest: \n  .\n"), tree2)
 	v := &Verifier{Keys: kr}
@@ -63,6 +65,30 @@ func FuzzDecodeValue(f *testing.F) {
 		}
 		if p2, s2, err := DecodeValue(Fold(Key, EncodeValue(p, s))); err != nil || !bytes.Equal(p, p2) || !bytes.Equal(s, s2) {
 			t.Fatalf("round trip of %q failed: %v", v, err)
+		}
+	})
+}
+
+// FuzzDecodeCompact: the compact decoder never panics, and what it accepts
+// re-encodes to the same value (blanks aside): the format is canonical.
+func FuzzDecodeCompact(f *testing.F) {
+	s, _, _ := keys(f)
+	good, _ := s.Sign(payload())
+	f.Add(good)
+	f.Add(Fold(Key, good))
+	f.Add("AgAB")
+	f.Add("Ag8B" + strings.Repeat("A", 200))
+	f.Fuzz(func(t *testing.T, v string) {
+		p, sig, err := decodeCompact(v)
+		if err != nil {
+			return
+		}
+		out, err := encodeCompact(p, sig)
+		if err != nil {
+			t.Fatalf("decoded value does not encode: %v (%+v)", err, p)
+		}
+		if out != stripBlanks(v) {
+			t.Fatalf("not canonical:\n%q\n%q", v, out)
 		}
 	})
 }

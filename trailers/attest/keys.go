@@ -2,6 +2,7 @@ package attest
 
 import (
 	"bytes"
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -70,20 +71,51 @@ func ReadSigner(r io.Reader, passphrase func() ([]byte, error)) (*Signer, error)
 	return &Signer{e: e}, nil
 }
 
-// Sign fills in p.Signer, encodes p and signs it. It returns the trailer
-// value (unfolded: use Fold to write it).
+// Sign signs p in the compact format ("rapido-attest 2") and returns the
+// trailer value (unfolded: use Fold to write it). p.Time is the signature's
+// creation time; p.Signer and p.Format are filled in.
 func (s *Signer) Sign(p *Payload) (string, error) {
-	p.Signer = s.Fingerprint()
-	b, err := p.Encode()
+	p.Format, p.Signer = 2, s.Fingerprint()
+	b, err := p.EncodeSigned()
 	if err != nil {
 		return "", err
 	}
-	var sig bytes.Buffer
-	cfg := &packet.Config{Time: func() time.Time { return p.Time }}
-	if err := openpgp.DetachSign(&sig, s.e, bytes.NewReader(b), cfg); err != nil {
-		return "", fmt.Errorf("sign payload: %w", err)
+	sig, err := s.signPacket(b, p.Time)
+	if err != nil {
+		return "", err
 	}
-	return EncodeValue(b, sig.Bytes()), nil
+	return encodeCompact(p, sig)
+}
+
+// signPacket makes the smallest detached signature GnuPG verifies: SHA-256,
+// a creation time and the issuer fingerprint in the hashed area, and no
+// issuer key id (the fingerprint names the key) nor salt notation (Ed25519
+// signatures are deterministic by design). About 109 bytes for Ed25519.
+func (s *Signer) signPacket(msg []byte, t time.Time) ([]byte, error) {
+	key, ok := s.e.SigningKey(t)
+	if !ok || key.PrivateKey == nil || key.PrivateKey.Encrypted {
+		return nil, errors.New("sign payload: no usable signing key")
+	}
+	if key.PublicKey.Version != 4 {
+		return nil, fmt.Errorf("sign payload: a v%d key; only v4 keys sign attestations", key.PublicKey.Version)
+	}
+	off := false
+	cfg := &packet.Config{DefaultHash: crypto.SHA256, NonDeterministicSignaturesViaNotation: &off}
+	sig := &packet.Signature{Version: 4, SigType: packet.SigTypeBinary, PubKeyAlgo: key.PublicKey.PubKeyAlgo,
+		Hash: crypto.SHA256, CreationTime: t, IssuerKeyVersion: 4, IssuerFingerprint: key.PublicKey.Fingerprint}
+	h, err := sig.PrepareSign(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("sign payload: %w", err)
+	}
+	h.Write(msg)
+	if err := sig.Sign(h, key.PrivateKey, cfg); err != nil {
+		return nil, fmt.Errorf("sign payload: %w", err)
+	}
+	var b bytes.Buffer
+	if err := sig.Serialize(&b); err != nil {
+		return nil, fmt.Errorf("sign payload: %w", err)
+	}
+	return b.Bytes(), nil
 }
 
 // WritePublic writes the signer's public certificate, armored.

@@ -1,15 +1,20 @@
 // Package attest signs and verifies git rapido verdicts. A verdict trailer
 // ("Tested-by: Name <email>") is a claim anyone can type; an attestation
-// trailer next to it ("Rapido-Attest: ...") carries a canonical payload that
-// says what was vouched for (the trailer, the verdict, the tested tree, its
-// patch-id, the test spec digest, the kernel release, the time and the
-// signer) and an OpenPGP signature over exactly those bytes.
+// trailer next to it ("Rapido-Attest: ...") carries an OpenPGP signature
+// over a canonical payload that says what was vouched for (the trailer, the
+// verdict, the tested tree, its patch-id, the test spec digest, the kernel
+// release).
+//
+// Two formats exist. git rapido writes the compact one ("rapido-attest 2",
+// compact.go): at most 4 folded lines, carrying only what the commit cannot
+// give back. It reads both; the first one ("rapido-attest 1", below) put
+// the whole payload, with the time and the signer, in the trailer.
 //
 // The package is pure: it encodes, parses, signs and classifies, and reads
 // keys only from io.Readers. Finding commits, trees and patch-ids is the
 // caller's job.
 //
-// # Payload
+// # Payload (format 1)
 //
 // The payload is UTF-8 text, one field per line, "name SP value LF", in
 // exactly this order, each exactly once, nothing before or after:
@@ -28,7 +33,7 @@
 // control characters; "-" stands for "not applicable" (no patch-id for an
 // empty commit, no spec or kernel for a review).
 //
-// # Trailer
+// # Trailer (format 1)
 //
 // The attestation trailer's value is base64(payload) "." base64(signature),
 // both in standard base64 with padding, where the signature is a binary
@@ -55,6 +60,9 @@ const None = "-"
 
 // Payload is what a signature vouches for.
 type Payload struct {
+	// Format is 1 ("rapido-attest 1", every field in the trailer) or 2
+	// (compact: see compact.go).
+	Format       int       `json:"format"`
 	TrailerKey   string    `json:"trailer_key"`   // "Tested-by"
 	TrailerValue string    `json:"trailer_value"` // "T Ester <tester@example.org>"
 	Verdict      string    `json:"verdict"`       // "pass", "reviewed", "acked"
@@ -62,8 +70,8 @@ type Payload struct {
 	PatchID      string    `json:"patch_id"`      // git patch-id --stable of the commit against its first parent, or None
 	Spec         string    `json:"spec"`          // test spec digest (the verdict cache key), or None
 	Kernel       string    `json:"kernel"`        // kernel release, or None
-	Time         time.Time `json:"time"`
-	Signer       string    `json:"signer"` // OpenPGP fingerprint, upper-case hex
+	Time         time.Time `json:"time"`          // format 2: the signature's creation time
+	Signer       string    `json:"signer"`        // OpenPGP fingerprint, upper-case hex; format 2: the signature's issuer
 }
 
 // Trailer is the vouched-for trailer as "key: value".
@@ -190,7 +198,7 @@ func ParsePayload(b []byte) (*Payload, error) {
 	if len(vals) < len(fieldNames) {
 		return nil, fmt.Errorf("payload: missing field %q", fieldNames[len(vals)])
 	}
-	p := &Payload{Verdict: vals[1], Tree: vals[2], PatchID: vals[3], Spec: vals[4], Kernel: vals[5], Signer: vals[7]}
+	p := &Payload{Format: 1, Verdict: vals[1], Tree: vals[2], PatchID: vals[3], Spec: vals[4], Kernel: vals[5], Signer: vals[7]}
 	var ok bool
 	p.TrailerKey, p.TrailerValue, ok = strings.Cut(vals[0], ": ")
 	if !ok || !validKey(p.TrailerKey) || checkValue(p.TrailerValue) != nil {

@@ -31,12 +31,7 @@ func DecodeValue(v string) (payload, sig []byte, err error) {
 	if len(v) > 2*MaxValue {
 		return nil, nil, fmt.Errorf("attestation too large (%d bytes)", len(v))
 	}
-	v = strings.Map(func(r rune) rune {
-		if r == ' ' || r == '\t' || r == '\n' || r == '\r' {
-			return -1
-		}
-		return r
-	}, v)
+	v = stripBlanks(v)
 	if len(v) > MaxValue {
 		return nil, nil, fmt.Errorf("attestation too large (%d bytes)", len(v))
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/git-rapido/git-rapido/bisect"
+	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/git-rapido/git-rapido/vmrun"
 )
 
@@ -137,7 +138,7 @@ func runBisect(ctx context.Context, env *Env, o *bisectOptions, args []string) e
 		CheckEndpoints: !o.noEndpoints,
 		Confirm:        o.confirm,
 		NoReset:        o.noReset,
-		Progress:       func(f string, a ...any) { fmt.Fprintf(env.Stderr, "bisect: "+f, a...) },
+		Progress:       func(f string, a ...any) { fmt.Fprint(env.Stderr, "bisect: "+termsafe.Line(fmt.Sprintf(f, a...))) },
 	})
 	if rep != nil {
 		if o.asJSON {
@@ -167,7 +168,7 @@ func printBisect(env *Env, rep *bisect.Report) {
 			if s.Cached {
 				cached = "yes"
 			}
-			subj := s.Subject
+			subj := termsafe.Escape(s.Subject)
 			if len(subj) > 40 {
 				subj = subj[:37] + "..."
 			}
@@ -178,12 +179,12 @@ func printBisect(env *Env, rep *bisect.Report) {
 	}
 	switch {
 	case rep.Culprit != "":
-		fmt.Fprintf(w, "first bad commit: %s\n  %s\n  Author: %s\n\n  %s\n", rep.Culprit, rep.Subject, rep.Author, rep.Fixes)
+		fmt.Fprintf(w, "first bad commit: %s\n  %s\n  Author: %s\n\n  %s\n", rep.Culprit, termsafe.Escape(rep.Subject), termsafe.Escape(rep.Author), termsafe.Escape(rep.Fixes))
 		for _, s := range rep.Steps {
 			if s.Commit == rep.Culprit && s.Status != vmrun.Pass {
-				fmt.Fprintf(w, "\n  why: %s: %s\n", s.Status, s.Reason)
+				fmt.Fprintf(w, "\n  why: %s: %s\n", s.Status, termsafe.Escape(s.Reason))
 				for _, l := range s.Excerpt {
-					fmt.Fprintf(w, "    %s\n", l)
+					fmt.Fprintf(w, "    %s\n", termsafe.Escape(l))
 				}
 				if s.LogDir != "" {
 					fmt.Fprintf(w, "  logs: %s\n", s.LogDir)
@@ -191,13 +192,13 @@ func printBisect(env *Env, rep *bisect.Report) {
 			}
 		}
 		if rep.Confirmed != nil {
-			fmt.Fprintf(w, "\n  confirm: %s\n", rep.ConfirmNote)
+			fmt.Fprintf(w, "\n  confirm: %s\n", termsafe.Escape(rep.ConfirmNote))
 		}
 	case len(rep.Candidates) > 0:
 		fmt.Fprintln(w, "git bisect cannot continue: only commits that could not be tested (skipped) are left.")
 		fmt.Fprintln(w, "The first bad commit is one of:")
 		for _, c := range rep.Candidates {
-			fmt.Fprintf(w, "  %s\n", c)
+			fmt.Fprintf(w, "  %s\n", termsafe.Escape(c))
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -14,7 +13,7 @@ import (
 )
 
 type buildOptions struct {
-	jobs     int
+	jobs     string
 	config   string
 	kconfig  []string
 	buildDir string
@@ -40,8 +39,8 @@ On a compile failure the compiler's error lines and the log path are
 printed and the exit status is 125, so "git bisect run" skips the commit.`,
 			Sections: []Section{{"EXIT STATUS", "0 built, 125 the build failed, 128 cannot build (bad configuration, make missing)"}},
 			Flags: func(fs *pflag.FlagSet) {
-				fs.IntVarP(&o.jobs, "jobs", "j", 0, "run `n` jobs (rapido.jobs, default the CPU count)")
-				fs.StringVar(&o.config, "config", "", "base configuration: tinyconfig, defconfig or a `file` (rapido.kernelConfig)")
+				fs.StringVarP(&o.jobs, "jobs", "j", "", "run `n` jobs "+keyNote("rapido.jobs"))
+				fs.StringVar(&o.config, "config", "", "base configuration: a make target (tinyconfig, defconfig, x86_64_defconfig...) or a config `file` (rapido.kernelConfig)")
 				fs.StringArrayVar(&o.kconfig, "kconfig", nil, "add a kconfig fragment file or a CONFIG_X=y `item` (repeatable; rapido.kconfig)")
 				fs.StringVar(&o.buildDir, "build-dir", "", "build in `dir` (same as O=dir)")
 			},
@@ -58,11 +57,7 @@ func runBuild(ctx context.Context, env *Env, o *buildOptions, args []string) err
 		case strings.HasPrefix(a, "O="):
 			o.buildDir = strings.TrimPrefix(a, "O=")
 		case strings.HasPrefix(a, "-j"):
-			n, err := strconv.Atoi(strings.TrimPrefix(a, "-j"))
-			if err != nil {
-				return Usagef("bad job count %q", a)
-			}
-			o.jobs = n
+			o.jobs = strings.TrimPrefix(a, "-j")
 		default:
 			return Usagef("unexpected argument %q", a)
 		}
@@ -79,18 +74,21 @@ func runBuild(ctx context.Context, env *Env, o *buildOptions, args []string) err
 	if err != nil {
 		return asCannotTest(err)
 	}
+	if o.jobs != "" {
+		// rapido.jobs' own check: -j 0 is refused, not the CPU count.
+		if err := spec.Set("rapido.jobs", o.jobs); err != nil {
+			return Usagef("--jobs: %v", err)
+		}
+	}
 	bo := spec.Build
 	if o.buildDir != "" {
 		if bo.BuildDir, err = filepath.Abs(o.buildDir); err != nil {
 			return asCannotTest(err)
 		}
 	}
-	if o.jobs > 0 {
-		bo.Jobs = o.jobs
-	}
 	if o.config != "" {
 		bo.BaseConfig = o.config
-		if o.config != "tinyconfig" && o.config != "defconfig" {
+		if !vmrun.IsConfigTarget(o.config) {
 			bo.BaseConfig, _ = filepath.Abs(o.config)
 		}
 	}

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"unicode"
 
 	"github.com/spf13/pflag"
 
+	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/git-rapido/git-rapido/vmrun/cache"
 )
 
@@ -43,9 +43,9 @@ show     the verdicts for a commit's tree (default HEAD), who made them, their l
 forget   drop the verdicts for the commits' trees, so they are retested
 prune    drop the verdicts made by you on this machine whose logs are gone
          (one line each; --dry-run only lists them); never other people's
-push     send refs/notes/rapido to a remote
+push     send refs/notes/rapido (and refs/notes/rapido-attest) to a remote
 fetch    get a remote's refs/notes/rapido and merge it into ours (every
-         line of both sides is kept)`,
+         line of both sides is kept; refs/notes/rapido-attest too)`,
 			Flags: func(fs *pflag.FlagSet) {
 				fs.BoolVarP(&dryRun, "dry-run", "n", false, "prune: only list what would be removed")
 			},
@@ -89,7 +89,7 @@ func runCache(ctx context.Context, env *Env, args []string, dryRun bool) error {
 func trustLabel(j cache.Judged) string {
 	switch j.Trust {
 	case cache.Signed:
-		return "signed by " + cacheText(j.Signer)
+		return "signed by " + termsafe.Escape(j.Signer)
 	case cache.Own:
 		return "own"
 	}
@@ -99,9 +99,9 @@ func trustLabel(j cache.Judged) string {
 // statusLabel is the status, with "k/N" for a repeated test.
 func statusLabel(e cache.Entry) string {
 	if e.RunCount() > 1 {
-		return fmt.Sprintf("%s %d/%d", cacheText(e.Status), e.Passed, e.RunCount())
+		return fmt.Sprintf("%s %d/%d", termsafe.Escape(e.Status), e.Passed, e.RunCount())
 	}
-	return cacheText(e.Status)
+	return termsafe.Escape(e.Status)
 }
 
 func cacheList(ctx context.Context, env *Env, c *cache.Cache, p cache.Policy) error {
@@ -121,8 +121,8 @@ func cacheList(ctx context.Context, env *Env, c *cache.Cache, p cache.Policy) er
 			if j.Trust != cache.Untrusted && cache.Decide(js, j.Spec).Outcome == cache.Flaky {
 				trust += ", flaky"
 			}
-			fmt.Fprintf(env.Stdout, "%.12s spec %.12s %-10s %s %s [%s] %s\n", t, j.Spec, statusLabel(j.Entry),
-				j.Time.Format("2006-01-02 15:04"), cacheText(orDash(j.By)), trust, cacheText(j.Reason))
+			fmt.Fprintf(env.Stdout, "%.12s spec %.12s %-10s %s %s [%s] %s\n", t, termsafe.Escape(j.Spec), statusLabel(j.Entry),
+				j.Time.Format("2006-01-02 15:04"), termsafe.Escape(orDash(j.By)), trust, termsafe.Escape(j.Reason))
 		}
 	}
 	return nil
@@ -148,12 +148,12 @@ func cacheShow(ctx context.Context, env *Env, c *cache.Cache, p cache.Policy, ar
 	for _, j := range p.ClassifyAll(tree, es) {
 		trust := trustLabel(j)
 		if j.Why != "" {
-			trust += ": " + cacheText(j.Why)
+			trust += ": " + termsafe.Escape(j.Why)
 		}
 		fmt.Fprintf(env.Stdout, "tree %.12s spec %.12s: %s — %s\n  tested %s as %.12s in %s, kernel %s\n  by %s on machine %s with git rapido %s [%s]\n  logs: %s\n",
-			tree, j.Spec, statusLabel(j.Entry), cacheText(j.Reason), j.Time.Format("2006-01-02 15:04:05"), j.Commit,
-			j.Duration.Round(1e8), cacheText(j.Release), cacheText(orDash(j.By)), cacheText(orDash(j.Machine)),
-			cacheText(orDash(j.Tool)), trust, cacheText(j.LogDir))
+			tree, termsafe.Escape(j.Spec), statusLabel(j.Entry), termsafe.Escape(j.Reason), j.Time.Format("2006-01-02 15:04:05"), termsafe.Escape(j.Commit),
+			j.Duration.Round(1e8), termsafe.Escape(j.Release), termsafe.Escape(orDash(j.By)), termsafe.Escape(orDash(j.Machine)),
+			termsafe.Escape(orDash(j.Tool)), trust, termsafe.Escape(j.LogDir))
 	}
 	return nil
 }
@@ -183,8 +183,8 @@ func cachePrune(ctx context.Context, env *Env, c *cache.Cache, p cache.Policy, d
 		verb = "would prune"
 	}
 	for _, x := range pruned {
-		fmt.Fprintf(env.Stdout, "%s tree %.12s spec %.12s %s %s (logs gone: %s)\n", verb, x.Tree, x.Entry.Spec,
-			cacheText(x.Entry.Status), x.Entry.Time.Format("2006-01-02 15:04"), cacheText(x.Entry.LogDir))
+		fmt.Fprintf(env.Stdout, "%s tree %.12s spec %.12s %s %s (logs gone: %s)\n", verb, x.Tree, termsafe.Escape(x.Entry.Spec),
+			termsafe.Escape(x.Entry.Status), x.Entry.Time.Format("2006-01-02 15:04"), termsafe.Escape(x.Entry.LogDir))
 	}
 	if err != nil {
 		return fmt.Errorf("cache prune: %w", err)
@@ -209,6 +209,12 @@ func cacheShare(ctx context.Context, env *Env, c *cache.Cache, args []string) er
 		return &ExitError{Code: 128, Err: fmt.Errorf("cache %s: %w", args[0], err),
 			Hint: "name a remote (git remote -v) or a URL"}
 	}
+	if err == nil {
+		// The attestation notes (rapido.attest=notes) travel with the cache.
+		var more string
+		more, err = syncAttestNotes(ctx, env, args[0], args[1])
+		out = strings.TrimSpace(out + "\n" + more)
+	}
 	if out != "" {
 		fmt.Fprintln(env.Stderr, out)
 	}
@@ -223,19 +229,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// cacheText escapes control characters in text read from notes, which
-// anyone who pushed to the remote may have written: a CR or an escape
-// sequence must not rewrite what the terminal shows.
-func cacheText(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			fmt.Fprintf(&b, "\\x%02x", r)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

@@ -9,55 +9,9 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/pflag"
+
+	"github.com/git-rapido/git-rapido/vmrun"
 )
-
-// configKey documents one rapido.* key. This table is the one list of keys:
-// "git rapido config" prints it, and a test checks that the README's
-// configuration table names exactly these keys.
-type configKey struct {
-	Key     string
-	Env     string // an environment variable that overrides the key
-	Default string
-	Help    string
-	Multi   bool
-}
-
-var configKeys = []configKey{
-	{Key: "rapido.buildDir", Default: "$(git rev-parse --git-path rapido/build)", Help: "out-of-tree build directory"},
-	{Key: "rapido.jobs", Default: "CPU count", Help: "make -j"},
-	{Key: "rapido.kernelConfig", Default: "tinyconfig", Help: "base config: tinyconfig, defconfig or a file"},
-	{Key: "rapido.kconfig", Multi: true, Help: "extra kconfig: fragment files or CONFIG_X=y items"},
-	{Key: "rapido.arch", Env: "ARCH", Default: "x86_64", Help: "x86_64 or arm64"},
-	{Key: "rapido.crossCompile", Env: "CROSS_COMPILE", Help: "toolchain prefix"},
-	{Key: "rapido.llvm", Env: "LLVM", Help: "build with LLVM"},
-	{Key: "rapido.cc", Env: "CC", Help: "compiler"},
-	{Key: "rapido.makeWrapper", Help: "command put in front of make (icecc, distcc...)"},
-	{Key: "rapido.cut", Default: "boot", Help: "default cut"},
-	{Key: "rapido.cutPath", Multi: true, Help: "directories searched for <name>.cut manifests"},
-	{Key: "rapido.qemu", Env: "RAPIDO_QEMU", Default: "qemu-system-<arch>", Help: "the QEMU binary"},
-	{Key: "rapido.memory", Default: "512M", Help: "guest memory"},
-	{Key: "rapido.cpus", Default: "1", Help: "guest CPUs"},
-	{Key: "rapido.accel", Default: "auto", Help: "auto, kvm or tcg"},
-	{Key: "rapido.kernelArgs", Help: "extra kernel command line"},
-	{Key: "rapido.qemuExtraArgs", Help: "extra QEMU arguments"},
-	{Key: "rapido.timeout", Default: "10m", Help: "overall test timeout"},
-	{Key: "rapido.bootTimeout", Default: "60s", Help: "no console output before /init: hung"},
-	{Key: "rapido.net.mode", Default: "none", Help: "VM network: none, user or bridge"},
-	{Key: "rapido.net.bridge", Default: "br0", Help: "bridge made by git rapido net up"},
-	{Key: "rapido.net.address", Default: "192.168.155.1/24", Help: "the bridge's address; VM i gets .100+i"},
-	{Key: "rapido.net.tapUser", Default: "$SUDO_UID, else root", Help: "user (name or uid) owning the taps"},
-	{Key: "rapido.net.macPrefix", Default: "52:54:00:12:34", Help: "five MAC octets; VM i gets PREFIX:0i"},
-	{Key: "rapido.net.vms", Default: "2", Help: "taps made by git rapido net up"},
-	{Key: "rapido.net.hostfwd", Multi: true, Help: "user mode: [tcp:|udp:]HOSTPORT:GUESTPORT from 127.0.0.1"},
-	{Key: "rapido.testedBy", Default: "user.name <user.email>", Help: "the Tested-by: value"},
-	{Key: "rapido.reviewedBy", Default: "user.name <user.email>", Help: "the Reviewed-by: value"},
-	{Key: "rapido.ackedBy", Default: "user.name <user.email>", Help: "the Acked-by: value"},
-	{Key: "rapido.signingKey", Help: "armored OpenPGP secret key that signs verdicts"},
-	{Key: "rapido.trustedKeys", Multi: true, Help: "armored keyring files of trusted public keys"},
-	{Key: "rapido.keyringRef", Help: "a full ref name (refs/...) whose .rapido/keys/*.asc are trusted keys"},
-	{Key: "rapido.policy.require", Multi: true, Help: "hooks: <trailer key>[:<ref glob>] required on pushed commits"},
-	{Key: "rapido.policy.allow", Default: "unsigned", Help: "hooks: statuses let through besides ok"},
-}
 
 type configValue struct {
 	Key    string `json:"key"`
@@ -101,21 +55,21 @@ func runConfig(ctx context.Context, env *Env, all, asJSON bool) error {
 	}
 	known := map[string]bool{}
 	var out []configValue
-	for _, k := range configKeys {
-		known[strings.ToLower(k.Key)] = true
+	for _, k := range vmrun.Keys {
+		known[strings.ToLower(k.Name)] = true
 		if k.Env != "" && env.Getenv(k.Env) != "" {
-			out = append(out, configValue{k.Key, env.Getenv(k.Env), "env:" + k.Env})
+			out = append(out, configValue{k.Name, env.Getenv(k.Env), "env:" + k.Env})
 			continue
 		}
 		set := false
 		for _, e := range cfg.Entries {
-			if strings.EqualFold(e.Key, k.Key) {
-				out = append(out, configValue{k.Key, e.Value, e.Scope + " " + e.Origin})
+			if strings.EqualFold(e.Key, k.Name) {
+				out = append(out, configValue{k.Name, e.Value, e.Scope + " " + e.Origin})
 				set = true
 			}
 		}
 		if !set && all {
-			out = append(out, configValue{k.Key, k.Default, "default"})
+			out = append(out, configValue{k.Name, k.ShownDefault(), "default"})
 		}
 	}
 	var unknown []configValue
@@ -135,6 +89,13 @@ func runConfig(ctx context.Context, env *Env, all, asJSON bool) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Key, v.Value, v.Origin)
 	}
 	tw.Flush()
+	for _, v := range out {
+		if k, ok := vmrun.LookupKey(v.Key); ok && v.Origin != "default" && !k.Multi {
+			if err := k.Check(v.Value); err != nil {
+				fmt.Fprintf(env.Stderr, "warning: %s (set in %s): %v\n", v.Key, v.Origin, err)
+			}
+		}
+	}
 	for _, v := range unknown {
 		fmt.Fprintf(env.Stderr, "warning: unknown key %s (set in %s); see 'git rapido config --all'\n", v.Key, v.Origin)
 	}

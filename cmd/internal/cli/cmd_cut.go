@@ -62,7 +62,10 @@ to the manifest's directory.
 }
 
 func runCut(ctx context.Context, env *Env, o *cutOptions, args []string) error {
-	search := cutSearchPath(ctx, env)
+	search, err := cutSearchPath(ctx, env)
+	if err != nil {
+		return err
+	}
 	if o.list {
 		for _, n := range vmrun.CutNames() {
 			fmt.Fprintf(env.Stdout, "%-12s built-in\n", n)
@@ -108,17 +111,18 @@ func runCut(ctx context.Context, env *Env, o *cutOptions, args []string) error {
 	return nil
 }
 
-// cutSearchPath is rapido.cutPath (multi-valued, ":"-separated allowed)
-// followed by the repository's .rapido/cuts.
-func cutSearchPath(ctx context.Context, env *Env) []string {
-	var dirs []string
-	if cfg, err := env.Config(ctx); err == nil {
-		for _, v := range cfg.All("rapido.cutPath") {
-			dirs = append(dirs, filepath.SplitList(v)...)
-		}
+// cutSearchPath is vmrun's search path for the current worktree, or the
+// rapido.cutPath directories alone outside one (a cut without kmod lines
+// works anywhere).
+func cutSearchPath(ctx context.Context, env *Env) ([]string, error) {
+	cfg, err := env.Config(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if top, err := env.Runner.Git(ctx, "rev-parse", "--show-toplevel"); err == nil {
-		dirs = append(dirs, filepath.Join(top, ".rapido", "cuts"))
+	top, err := env.Runner.Git(ctx, "rev-parse", "--show-toplevel")
+	if err != nil {
+		// Outside a worktree: relative directories are relative to here.
+		top = "."
 	}
-	return dirs
+	return vmrun.CutSearchPath(cfg, top), nil
 }

@@ -12,16 +12,17 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/git-rapido/git-rapido/cmd/internal/gitexec"
+	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/git-rapido/git-rapido/hooks"
 	"github.com/git-rapido/git-rapido/trailers/attest"
 )
 
-const policySection = `rapido.policy.require   "<trailer key>[:<ref glob>]": every commit a push makes
+var policySection = `rapido.policy.require   "<trailer key>[:<ref glob>]": every commit a push makes
                         reachable from a matching ref must carry that verdict,
                         signed and ok, even if another ref had it already
                         (multi-valued; e.g. Tested-by:refs/heads/master)
 rapido.policy.allow     statuses let through besides ok, comma-separated
-                        (default: unsigned; set it empty to allow none)
+                        (default: ` + keyDefault("rapido.policy.allow") + `; set it empty to allow none)
 rapido.trustedKeys, rapido.keyringRef   the trusted keys, as for verify`
 
 func init() {
@@ -161,21 +162,25 @@ func readPolicy(ctx context.Context, env *Env) (*hooks.Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &hooks.Policy{Allow: []string{string(attest.Unsigned)}}
-	if v, ok := cfg.Get("rapido.policy.allow"); ok {
-		p.Allow = nil
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s == "" {
-				continue
-			}
-			if !knownStatus(s) {
-				return nil, fmt.Errorf("rapido.policy.allow: unknown status %q (want one of %s)", s, statusList())
-			}
-			p.Allow = append(p.Allow, s)
+	p := &hooks.Policy{}
+	v, ok := cfg.Get("rapido.policy.allow")
+	if !ok {
+		v = keyDefault("rapido.policy.allow")
+	}
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
 		}
+		if !knownStatus(s) {
+			return nil, fmt.Errorf("rapido.policy.allow: unknown status %q (want one of %s)", s, statusList())
+		}
+		p.Allow = append(p.Allow, s)
 	}
 	for _, v := range cfg.All("rapido.policy.require") {
 		r, err := hooks.ParseRule(v)
+		if err == nil {
+			err = attest.CheckTrailerKey(r.Key)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("rapido.policy.require: %w", err)
 		}
@@ -343,7 +348,7 @@ func enforce(ctx context.Context, env *Env, us []hooks.Update, side pushSide) er
 		return nil
 	}
 	for _, v := range violations {
-		fmt.Fprintf(env.Stderr, "rapido: %s\n", v)
+		fmt.Fprintf(env.Stderr, "rapido: %s\n", termsafe.Escape(fmt.Sprint(v)))
 	}
 	return &ExitError{Code: 1, Err: fmt.Errorf("refusing the push: %d %s of the verdict policy", len(violations), plural(len(violations), "violation")),
 		Hint: "retest with git rapido test (or review again), then push again; git rapido verify shows every verdict"}
@@ -452,7 +457,7 @@ func postRewrite(ctx context.Context, env *Env, in []byte) {
 	for _, c := range cs {
 		for _, v := range c.Verdicts {
 			if v.Status == attest.Stale {
-				fmt.Fprintf(env.Stderr, "rapido: %.12s %s is now stale: %s\n", c.Commit, v.Trailer, v.Reason)
+				fmt.Fprintf(env.Stderr, "rapido: %.12s %s is now stale: %s\n", c.Commit, termsafe.Escape(v.Trailer), termsafe.Escape(v.Reason))
 			}
 		}
 	}

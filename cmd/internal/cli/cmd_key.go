@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/git-rapido/git-rapido/trailers/attest"
 )
 
@@ -42,7 +43,7 @@ leaves the key unprotected. Then point rapido.signingKey at it:
 "export" writes the public key of rapido.signingKey (or --key) armored, for
 the maintainers' rapido.trustedKeys or a .rapido/keys/<you>.asc file on the
 keyring ref. GnuPG imports it as is.`,
-			Sections: []Section{{"CONFIGURATION", `rapido.signingKey   armored OpenPGP secret key file that signs verdicts (~ expanded)`},
+			Sections: []Section{{"CONFIGURATION", keyLines("rapido.signingKey") + " (~ expanded)"},
 				{"ENVIRONMENT", `RAPIDO_PASSPHRASE   passphrase of the signing key, for scripts and CI`}},
 			Flags: func(fs *pflag.FlagSet) {
 				fs.StringVar(&o.name, "name", "", "user id name (default: user.name)")
@@ -72,14 +73,22 @@ func runKeyGenerate(ctx context.Context, env *Env, o *keyOptions) error {
 	if err != nil {
 		return err
 	}
+	nameFrom, emailFrom := "--name", "--email"
 	if o.name == "" {
 		o.name, _ = cfg.Get("user.name")
+		nameFrom = "user.name"
 	}
 	if o.email == "" {
 		o.email, _ = cfg.Get("user.email")
+		emailFrom = "user.email"
 	}
 	if o.name == "" || o.email == "" {
 		return Usagef("--name and --email are needed (user.name or user.email is not set)")
+	}
+	for _, f := range []struct{ opt, v string }{{nameFrom, o.name}, {emailFrom, o.email}} {
+		if err := checkUserIDPart(f.v); err != nil {
+			return Usagef("%s %q: %v", f.opt, f.v, err)
+		}
 	}
 	var pw []byte
 	switch {
@@ -183,6 +192,19 @@ func runKeyExport(ctx context.Context, env *Env, o *keyOptions) error {
 	}
 	if err := os.WriteFile(o.output, b.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("key export: %w", err)
+	}
+	return nil
+}
+
+// checkUserIDPart refuses what would break the key's one-line user id
+// "Name <email>": control characters (a newline forges a second line
+// wherever the id is printed) and the angle brackets that delimit the email.
+func checkUserIDPart(v string) error {
+	if termsafe.HasControl(v) {
+		return errors.New("contains a control character; give it on one line")
+	}
+	if strings.ContainsAny(v, "<>") {
+		return errors.New("contains < or >; give the name and the email separately")
 	}
 	return nil
 }

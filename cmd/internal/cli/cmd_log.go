@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/git-rapido/git-rapido/trailers"
 	"github.com/git-rapido/git-rapido/vmrun/cache"
 )
@@ -56,7 +57,7 @@ fixed number of git calls whatever the length of the range.`,
 // cache summarises them.
 func logVerdict(e *logEntry, js []cache.Judged, parents string) {
 	sum := cache.Summarize(js, e.Commit, parents)
-	e.Verdict, e.Reason, e.Duration, e.Source = cacheText(sum.Verdict), cacheText(sum.Reason), sum.Duration, sum.Source
+	e.Verdict, e.Reason, e.Duration, e.Source = termsafe.Escape(sum.Verdict), termsafe.Escape(sum.Reason), sum.Duration, sum.Source
 	e.Trust = "untrusted"
 	if sum.Entry != nil {
 		e.Trust = trustLabel(*sum.Entry)
@@ -122,7 +123,7 @@ func runLog(ctx context.Context, env *Env, args []string, asJSON bool, max int) 
 		return nil
 	}
 	for _, e := range entries {
-		subj := e.Subject
+		subj := termsafe.Escape(e.Subject)
 		if len(subj) > 50 {
 			subj = subj[:47] + "..."
 		}
@@ -134,7 +135,7 @@ func runLog(ctx context.Context, env *Env, args []string, asJSON bool, max int) 
 		if e.Duration > 0 {
 			dur = e.Duration.Round(100 * time.Millisecond).String()
 		}
-		fmt.Fprintf(env.Stdout, "%.12s %-50s %-18s %7s  %s\n", e.Commit, subj, v, dur, strings.Join(e.Trailers, ","))
+		fmt.Fprintf(env.Stdout, "%.12s %-50s %-18s %7s  %s\n", e.Commit, subj, v, dur, termsafe.Escape(strings.Join(e.Trailers, ",")))
 	}
 	return nil
 }

@@ -11,7 +11,7 @@ import (
 )
 
 type netOptions struct {
-	vms      int
+	vms      string
 	stateDir string
 }
 
@@ -45,17 +45,12 @@ no DHCP server is needed. The commands work in the current network
 namespace, so "ip netns exec NS git rapido net up" prepares a namespace.`,
 			Sections: []Section{
 				{"EXIT STATUS", "0 done, 128 not permitted (no CAP_NET_ADMIN), a device in the way, or bad configuration"},
-				{"CONFIGURATION", `rapido.net.mode       none (default), user or bridge, for run and test
-rapido.net.bridge     bridge name (default br0)
-rapido.net.address    the bridge's address and prefix (default 192.168.155.1/24)
-rapido.net.tapUser    user name or uid owning the taps (default: $SUDO_UID, else root)
-rapido.net.macPrefix  five MAC octets; VM i gets PREFIX:0i (default 52:54:00:12:34)
-rapido.net.vms        how many taps "net up" makes (default 2)
-rapido.net.hostfwd    user mode: [tcp:|udp:]HOSTPORT:GUESTPORT forwarded from
-                      127.0.0.1 only (multi-valued; VM i adds i-1 to HOSTPORT)`},
+				{"CONFIGURATION", keyLines("rapido.net.mode", "rapido.net.bridge", "rapido.net.address",
+					"rapido.net.tapUser", "rapido.net.macPrefix", "rapido.net.vms", "rapido.net.hostfwd") +
+					"\n(VM i adds i-1 to each forward's HOSTPORT)"},
 			},
 			Flags: func(fs *pflag.FlagSet) {
-				fs.IntVar(&o.vms, "vms", 0, "make or check `n` taps (rapido.net.vms, default 2)")
+				fs.StringVar(&o.vms, "vms", "", "make or check `n` taps "+keyNote("rapido.net.vms"))
 				fs.StringVar(&o.stateDir, "state-dir", "", "keep the record of what up created in `dir` (default /run/git-rapido)")
 			},
 			Run: func(ctx context.Context, env *Env, args []string) error {
@@ -77,11 +72,12 @@ func runNet(ctx context.Context, env *Env, o *netOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	if o.vms < 0 || o.vms > 99 {
-		return Usagef("--vms: want 1 to 99, got %d", o.vms)
-	}
-	if o.vms > 0 {
-		n.Taps = o.vms
+	if o.vms != "" {
+		// The flag goes through the key's own check.
+		k, _ := vmrun.LookupKey("rapido.net.vms")
+		if n.Taps, err = k.Int(o.vms); err != nil {
+			return Usagef("--vms: %v", err)
+		}
 	}
 	dir := o.stateDir
 	if dir == "" {

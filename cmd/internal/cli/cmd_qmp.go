@@ -48,6 +48,9 @@ func runQMP(ctx context.Context, env *Env, o *qmpOptions, args []string) error {
 	if len(args) < 1 || len(args) > 2 {
 		return Usagef("want <command> [<json-arguments>]")
 	}
+	if o.timeout <= 0 {
+		return Usagef("--timeout: want a positive duration such as 30s, got %s", o.timeout)
+	}
 	socket := o.socket
 	if socket == "" {
 		socket = os.Getenv("RAPIDO_QMP")

@@ -69,6 +69,9 @@ func runRebase(ctx context.Context, env *Env, o *rebaseOptions, args []string) e
 	if o.noEdit && o.interactive {
 		return Usagef("-i and --no-edit are mutually exclusive")
 	}
+	if err := o.test.Check(); err != nil {
+		return err // refused now, not on every exec line
+	}
 	var execs []string
 	if o.doTest {
 		line := append([]string{"git", "rapido", "test"}, o.test.Args()...)

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/spf13/pflag"
+
+	"github.com/git-rapido/git-rapido/trailers/attest"
 )
 
 func init() {
@@ -20,7 +23,7 @@ exactly as git interpret-trailers would, and amends HEAD as "git rapido test"
 does. It replaces the classic review recipe in a rebase todo
 ("exec GIT_EDITOR='git rb' git commit --amend"): "git rapido rebase --review
 <upstream>" puts "exec git rapido review" after every pick.`,
-			Sections: []Section{{"CONFIGURATION", `rapido.reviewedBy, rapido.ackedBy   the trailer values (default: "user.name <user.email>")`}},
+			Sections: []Section{{"CONFIGURATION", keyLines("rapido.reviewedBy", "rapido.ackedBy")}},
 			Flags: func(fs *pflag.FlagSet) {
 				fs.BoolVar(&ack, "ack", false, "add Acked-by: instead of Reviewed-by:")
 				fs.BoolVar(&noVerify, "no-verify", false, "do not run the pre-commit and commit-msg hooks")
@@ -65,8 +68,8 @@ With only a key, the value is your "user.name <user.email>":
 					key, value, _ = strings.Cut(args[1], "=")
 				}
 				key, value = strings.TrimSpace(key), strings.TrimSpace(value)
-				if key == "" || strings.ContainsAny(key, " \t") {
-					return Usagef("bad trailer key %q", key)
+				if err := attest.CheckTrailerKey(key); err != nil {
+					return Usagef("%v", err)
 				}
 				if value == "" {
 					var err error
@@ -93,9 +96,9 @@ func amendWithTrailer(ctx context.Context, env *Env, key, value string, info *ve
 		return err
 	}
 	if res.New == res.Old {
-		fmt.Fprintf(env.Stderr, "rapido: %.12s already carries %s: %s\n", commit, key, value)
+		fmt.Fprintf(env.Stderr, "rapido: %.12s already carries %s: %s\n", commit, key, termsafe.Escape(value))
 		return nil
 	}
-	fmt.Fprintf(env.Stderr, "rapido: %.12s -> %.12s %s: %s\n", res.Old, res.New, key, value)
+	fmt.Fprintf(env.Stderr, "rapido: %.12s -> %.12s %s: %s\n", res.Old, res.New, key, termsafe.Escape(value))
 	return nil
 }

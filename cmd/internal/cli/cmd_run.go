@@ -3,11 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/git-rapido/git-rapido/cmd/internal/gitexec"
+	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/git-rapido/git-rapido/vmrun"
 )
 
@@ -53,7 +54,7 @@ under $(git rev-parse --git-path rapido/logs)/ and their directory is printed.`,
 			Sections: []Section{{"EXIT STATUS", exitStatusSection}, {"CONFIGURATION", configSection}},
 			Flags: func(fs *pflag.FlagSet) {
 				o.test.Register(fs)
-				fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "print the QEMU command line and exit")
+				fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "print the resolved plan (stderr) and the QEMU command line (stdout), and exit")
 				fs.BoolVar(&o.timings, "timings", false, "print how long each phase took (build, cut, kernel boot, init, test, shutdown) and the accelerator")
 			},
 			Run: func(ctx context.Context, env *Env, args []string) error {
@@ -63,32 +64,40 @@ under $(git rev-parse --git-path rapido/logs)/ and their directory is printed.`,
 	})
 }
 
-const configSection = `rapido.buildDir       build directory (default: $(git rev-parse --git-path rapido/build))
-rapido.jobs           make -j (default: the number of CPUs)
-rapido.kernelConfig   base config: tinyconfig (default), defconfig, or a file
-rapido.kconfig        extra kconfig: a fragment file or CONFIG_X=y (multi-valued)
-rapido.arch           x86_64 (default) or arm64; ARCH, CROSS_COMPILE, LLVM, CC in
-                      the environment are honoured (also rapido.crossCompile,
-                      rapido.llvm, rapido.cc)
-rapido.makeWrapper    a command put in front of make (e.g. icecc)
-rapido.cut            default cut; rapido.cutPath: directories of <name>.cut files
-rapido.memory         guest memory (default 512M); rapido.cpus (default 1)
-rapido.accel          auto (default), kvm or tcg
-rapido.kernelArgs     extra kernel command line; rapido.qemuExtraArgs: extra QEMU args
-rapido.timeout        overall test timeout (default 10m)
-rapido.bootTimeout    no-console-output limit before /init (default 60s)
-RAPIDO_QEMU, RAPIDO_MAKE   override the qemu and make binaries`
+// configSection is the CONFIGURATION of every command that runs a test.
+var configSection = keyLines("rapido.buildDir", "rapido.jobs", "rapido.kernelConfig", "rapido.kconfig",
+	"rapido.arch", "rapido.crossCompile", "rapido.llvm", "rapido.cc", "rapido.makeWrapper",
+	"rapido.cut", "rapido.cutPath", "rapido.qemu", "rapido.memory", "rapido.cpus", "rapido.accel",
+	"rapido.kernelArgs", "rapido.qemuExtraArgs", "rapido.timeout", "rapido.bootTimeout", "rapido.net.mode") +
+	"\nRAPIDO_MAKE overrides the make binary."
 
 func runRun(ctx context.Context, env *Env, o *runOptions, args []string) error {
 	spec, err := o.test.Spec(ctx, env, args)
 	if err != nil {
 		return asCannotTest(err)
 	}
+	// One plan for the dry run and the run: a spec the run would refuse
+	// is refused by the dry run too, with the same message.
+	plan, err := vmrun.NewPlan(spec, env.Runner)
+	if err != nil {
+		return asCannotTest(err)
+	}
 	if o.dryRun {
-		fmt.Fprintln(env.Stdout, shellJoin(vmrun.DryRun(spec)))
+		argv, err := plan.DryRun()
+		if err != nil {
+			return asCannotTest(err)
+		}
+		lines, err := plan.Describe()
+		if err != nil {
+			return asCannotTest(err)
+		}
+		for _, l := range lines {
+			fmt.Fprintf(env.Stderr, "plan: %s\n", l)
+		}
+		fmt.Fprintln(env.Stdout, gitexec.Quote(argv...))
 		return nil
 	}
-	v, err := vmrun.Run(ctx, spec, vmrun.Host{Exec: env.Runner, Progress: env.Stderr, Terminal: IsTerminal(env.Stderr)})
+	v, err := vmrun.RunPlan(ctx, plan, vmrun.Host{Exec: env.Runner, Progress: env.Stderr, Terminal: IsTerminal(env.Stderr)})
 	if err != nil {
 		return err
 	}
@@ -126,18 +135,19 @@ func printVerdict(env *Env, v *vmrun.Verdict, cached, timings bool) {
 	if v.KernelRelease != "" {
 		rel = " " + v.KernelRelease
 	}
-	fmt.Fprintf(w, "rapido: %s%s%s — %s [%s]\n", v.Status, tag, rel, v.Reason, v.Timings)
+	// A cached verdict may come from anyone (cache fetch): escape what it says.
+	fmt.Fprintf(w, "rapido: %s%s%s — %s [%s]\n", termsafe.Escape(string(v.Status)), tag, termsafe.Escape(rel), termsafe.Escape(v.Reason), v.Timings)
 	if v.Status != vmrun.Pass {
 		for i, l := range v.Excerpt {
 			if i == 20 {
 				fmt.Fprintf(w, "    ... (%d more lines)\n", len(v.Excerpt)-20)
 				break
 			}
-			fmt.Fprintf(w, "    %s\n", l)
+			fmt.Fprintf(w, "    %s\n", termsafe.Escape(l))
 		}
 	}
 	if v.LogDir != "" {
-		fmt.Fprintf(w, "rapido: logs in %s\n", v.LogDir)
+		fmt.Fprintf(w, "rapido: logs in %s\n", termsafe.Escape(v.LogDir))
 	}
 	if timings {
 		t := v.Timings
@@ -152,15 +162,3 @@ func printVerdict(env *Env, v *vmrun.Verdict, cached, timings bool) {
 
 // ms rounds d to the millisecond: finer digits are noise for a boot.
 func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
-
-func shellJoin(args []string) string {
-	q := make([]string, len(args))
-	for i, a := range args {
-		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~") {
-			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		} else {
-			q[i] = a
-		}
-	}
-	return strings.Join(q, " ")
-}

@@ -11,8 +11,10 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/git-rapido/git-rapido/rebase"
 	"github.com/git-rapido/git-rapido/trailers"
+	"github.com/git-rapido/git-rapido/trailers/attest"
 	"github.com/git-rapido/git-rapido/vmrun"
 )
 
@@ -73,8 +75,7 @@ use. A prepare-commit-msg or commit-msg hook that removes the trailer stops
 the amend: nothing is written and the hook is named (exit 128).`,
 			Sections: []Section{
 				{"EXIT STATUS", exitStatusSection},
-				{"CONFIGURATION", `rapido.testedBy   the trailer value (default: "user.name <user.email>")
-and every key listed under git rapido run`},
+				{"CONFIGURATION", keyLines("rapido.testedBy", "rapido.selfTrailer") + "\nand every key listed under git rapido run"},
 			},
 			Flags: func(fs *pflag.FlagSet) {
 				o.test.Register(fs)
@@ -92,6 +93,9 @@ and every key listed under git rapido run`},
 }
 
 func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error {
+	if err := attest.CheckTrailerKey(o.trailerKey); err != nil {
+		return Usagef("--trailer-key: %v", err)
+	}
 	if o.repeat < 1 {
 		return Usagef("--repeat: want a positive count")
 	}
@@ -107,6 +111,9 @@ func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error
 			return err
 		}
 		if value, err = identity(ctx, env, "rapido.testedBy"); err != nil {
+			return &ExitError{Code: 128, Err: err}
+		}
+		if _, err := configChoice(ctx, env, "rapido.selfTrailer"); err != nil {
 			return &ExitError{Code: 128, Err: err}
 		}
 		if verdictSignerCheck != nil {
@@ -140,15 +147,20 @@ func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error
 		return verdictExit(v)
 	}
 	commit := res.Worktree.Commit
+	if add, err := selfTrailer(ctx, env, commit, o.trailerKey, value); err != nil {
+		return &ExitError{Code: 128, Err: err}
+	} else if !add {
+		return nil
+	}
 	info := &verdictInfo{Verdict: string(v.Status), Spec: res.Spec, Kernel: v.KernelRelease}
 	res2, err := addTrailer(ctx, env, commit, o.trailerKey, value, info, o.noVerify, "rapido test")
 	if err != nil {
 		return &ExitError{Code: 128, Err: err}
 	}
 	if res2.New == res2.Old {
-		fmt.Fprintf(env.Stderr, "rapido: %.12s already carries %s: %s\n", commit, o.trailerKey, value)
+		fmt.Fprintf(env.Stderr, "rapido: %.12s already carries %s: %s\n", commit, o.trailerKey, termsafe.Escape(value))
 	} else {
-		fmt.Fprintf(env.Stderr, "rapido: %.12s -> %.12s %s: %s\n", res2.Old, res2.New, o.trailerKey, value)
+		fmt.Fprintf(env.Stderr, "rapido: %.12s -> %.12s %s: %s\n", res2.Old, res2.New, o.trailerKey, termsafe.Escape(value))
 	}
 	return nil
 }
@@ -212,7 +224,7 @@ func addTrailer(ctx context.Context, env *Env, commit, key, value string, info *
 		}
 	}
 	if bytes.Equal(newMsg, msg) {
-		return &rebase.Result{Old: commit, New: commit}, nil
+		return &rebase.Result{Old: commit, New: commit}, flushAttestNote(ctx, env)
 	}
 	top, err := env.Runner.Git(ctx, "rev-parse", "--show-toplevel")
 	if err != nil {
@@ -221,7 +233,11 @@ func addTrailer(ctx context.Context, env *Env, commit, key, value string, info *
 	subject, _, _ := strings.Cut(string(newMsg), "\n")
 	res, err := rebase.Amend(ctx, env.Runner, rebase.AmendOptions{Dir: top, Commit: commit, Message: newMsg,
 		NoVerify: noVerify, Reflog: action + ": " + subject, Check: keptTrailers(cfg, msg, newMsg)})
-	return res, hintOf(err)
+	if err != nil {
+		return nil, hintOf(err)
+	}
+	// rapido.attest=notes: the attestation note, once the trailer is in.
+	return res, flushAttestNote(ctx, env)
 }
 
 func hasTrailer(msg []byte, cfg *trailers.Config, key, value string) bool {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/git-rapido/git-rapido/trailers"
+	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/git-rapido/git-rapido/trailers/attest"
 )
 
@@ -39,8 +39,8 @@ one line per verdict and a summary:
     stale          tree differs: the code changed after the verdict
     unsigned       a verdict trailer no Rapido-Attest: trailer vouches for
     unknown-key    signed by a key that is not trusted
-    bad-signature  the signature does not verify, or the trailer it vouches
-                   for was changed or removed
+    bad-signature  the signature does not verify (or uses SHA-1), or the
+                   trailer it vouches for was changed or removed
     malformed      the Rapido-Attest: trailer cannot be decoded
 
 The range defaults to @{upstream}..HEAD, or HEAD alone without an upstream;
@@ -53,6 +53,11 @@ files of rapido.keyringRef, a full ref name (refs/heads/keys, not keys)
 resolved exactly. verify refuses a keyring whose commit is one of the commits
 being verified or has one of them in its history: a series cannot vouch for
 itself.
+
+Attestations are read from the message and from the notes in
+refs/notes/rapido-attest on each commit's patch-id (rapido.attest=notes).
+Several attestations of one verdict: the best valid one counts, but one
+that does not verify (bad-signature) or cannot be read is always listed.
 
 With --export, the payload and the armored signature of the n-th
 attestation of <commit> are written to <dir>/<abbrev>-<n>.payload and
@@ -71,7 +76,9 @@ compared with the commit's, which is what verify does.)`,
      being verified`},
 				{"CONFIGURATION", `rapido.trustedKeys   armored keyring file of trusted keys (multi-valued, ~ expanded)
 rapido.keyringRef    full ref name (refs/...) whose .rapido/keys/*.asc files
-                     are trusted keys`},
+                     are trusted keys
+rapido.attest        trailer (default) or notes: where test and review put
+                     attestations; verify reads both`},
 			},
 			Flags: func(fs *pflag.FlagSet) {
 				fs.BoolVar(&o.asJSON, "json", false, "print one JSON object for scripts")
@@ -164,12 +171,12 @@ func runVerify(ctx context.Context, env *Env, o *verifyOptions, args []string) e
 	} else {
 		for _, c := range cs {
 			for _, v := range c.Verdicts {
-				fmt.Fprintf(env.Stdout, "%-13s %.12s %s\n", v.Status, c.Commit, v.Trailer)
+				fmt.Fprintf(env.Stdout, "%-13s %.12s %s\n", v.Status, c.Commit, termsafe.Escape(v.Trailer))
 				switch {
 				case v.Reason != "":
-					fmt.Fprintf(env.Stdout, "%-13s   %s\n", "", v.Reason)
+					fmt.Fprintf(env.Stdout, "%-13s   %s\n", "", termsafe.Escape(v.Reason))
 				case v.Signer != "":
-					fmt.Fprintf(env.Stdout, "%-13s   signed by %s\n", "", v.Signer)
+					fmt.Fprintf(env.Stdout, "%-13s   signed by %s\n", "", termsafe.Escape(v.Signer))
 				}
 			}
 		}
@@ -269,6 +276,10 @@ func verifyRevs(ctx context.Context, env *Env, kr *attest.Keyring, logArgs []str
 		return nil, err
 	}
 	v := &attest.Verifier{Keys: kr, Config: tcfg}
+	notes, pids, err := rangeNotes(ctx, env, out)
+	if err != nil {
+		return nil, err
+	}
 	var cs []verifiedCommit
 	results := map[int][]attest.Result{}
 	var staleCommits []string
@@ -282,9 +293,9 @@ func verifyRevs(ctx context.Context, env *Env, kr *attest.Keyring, logArgs []str
 			continue
 		}
 		c.Subject, _, _ = strings.Cut(string(msg), "\n")
-		rs := v.Check(msg, c.Tree)
+		rs := v.CheckWithNotes(msg, c.Tree, notes[pids[c.Commit]])
 		for _, r := range rs {
-			if r.Status == attest.Stale {
+			if r.Status == attest.Stale && pids == nil {
 				staleCommits = append(staleCommits, c.Commit)
 				break
 			}
@@ -292,9 +303,10 @@ func verifyRevs(ctx context.Context, env *Env, kr *attest.Keyring, logArgs []str
 		results[len(cs)] = rs
 		cs = append(cs, c)
 	}
-	pids, err := patchIDs(ctx, env, staleCommits)
-	if err != nil {
-		return nil, err
+	if pids == nil {
+		if pids, err = patchIDs(ctx, env, staleCommits); err != nil {
+			return nil, err
+		}
 	}
 	for i := range cs {
 		cs[i].Verdicts = []verifiedEntry{}
@@ -305,6 +317,32 @@ func verifyRevs(ctx context.Context, env *Env, kr *attest.Keyring, logArgs []str
 		}
 	}
 	return cs, nil
+}
+
+// rangeNotes reads the attestation notes (rapido.attest=notes) of the
+// commits of a "git log -z --format=%H ..." output, with the patch-ids of all
+// of them; both are nil when there is no notes ref (no patch-id is computed
+// then).
+func rangeNotes(ctx context.Context, env *Env, logOut []byte) (map[string][]attest.NoteEntry, map[string]string, error) {
+	if _, err := env.Runner.Git(ctx, "rev-parse", "--verify", "-q", attest.NotesRef); err != nil {
+		return nil, nil, nil
+	}
+	var commits []string
+	for _, rec := range bytes.Split(logOut, []byte{0}) {
+		if f := strings.Fields(string(bytes.SplitN(rec, []byte("\n"), 2)[0])); len(f) > 0 {
+			commits = append(commits, f[0])
+		}
+	}
+	pids, err := patchIDs(ctx, env, commits)
+	if err != nil {
+		return nil, nil, err
+	}
+	var list []string
+	for _, p := range pids {
+		list = append(list, p)
+	}
+	notes, err := readAttestNotes(ctx, env, list)
+	return notes, pids, err
 }
 
 func runExport(ctx context.Context, env *Env, o *verifyOptions) error {
@@ -320,23 +358,25 @@ func runExport(ctx context.Context, env *Env, o *verifyOptions) error {
 	if err != nil {
 		return err
 	}
-	var ts []string
-	for _, t := range trailers.Parse(msg, tcfg).Trailers() {
-		if strings.EqualFold(t.Key, attest.Key) {
-			ts = append(ts, t.Folded)
-		}
+	// The trusted keys, when there are any, tell which trailer a compact
+	// attestation vouches for; without them it is the one it follows.
+	kr, _ := loadKeyring(ctx, env)
+	notes, pids, err := rangeNotes(ctx, env, []byte(commit+"\n"))
+	if err != nil {
+		return &ExitError{Code: 128, Err: fmt.Errorf("export: %w", err)}
 	}
-	if len(ts) == 0 {
+	ex, err := (&attest.Verifier{Keys: kr, Config: tcfg}).ExportWithNotes(msg, notes[pids[commit]])
+	if err != nil {
+		return &ExitError{Code: 1, Err: fmt.Errorf("export: %.12s: %w", commit, err)}
+	}
+	if len(ex) == 0 {
 		return &ExitError{Code: 1, Err: fmt.Errorf("export: %.12s has no %s trailer", commit, attest.Key)}
 	}
 	if err := os.MkdirAll(o.exportDir, 0o755); err != nil {
 		return &ExitError{Code: 128, Err: fmt.Errorf("export: %w", err)}
 	}
-	for i, t := range ts {
-		payload, sig, err := attest.Export(t)
-		if err != nil {
-			return &ExitError{Code: 1, Err: fmt.Errorf("export: %.12s: attestation %d: %w", commit, i+1, err)}
-		}
+	for i, e := range ex {
+		payload, sig := e.Payload, e.Signature
 		base := filepath.Join(o.exportDir, fmt.Sprintf("%.12s-%d.payload", commit, i+1))
 		if err := os.WriteFile(base, payload, 0o644); err != nil {
 			return &ExitError{Code: 128, Err: fmt.Errorf("export: %w", err)}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/pflag"
+
+	"github.com/git-rapido/git-rapido/vmrun"
 )
 
 // The README is the user's reference: these tests keep it in step with the
@@ -27,7 +29,7 @@ func readme(t *testing.T) string {
 }
 
 // TestReadmeConfigTable checks that the README's configuration table lists
-// exactly the keys git rapido reads (configKeys).
+// exactly the keys git rapido reads (vmrun.Keys).
 func TestReadmeConfigTable(t *testing.T) {
 	doc := readme(t)
 	_, table, ok := strings.Cut(doc, "\n## Configuration\n")
@@ -49,11 +51,11 @@ func TestReadmeConfigTable(t *testing.T) {
 		}
 	}
 	var want []string
-	for _, k := range configKeys {
-		want = append(want, k.Key)
+	for _, k := range vmrun.Keys {
+		want = append(want, k.Name)
 	}
 	if diff := cmp.Diff(uniq(want), uniq(documented)); diff != "" {
-		t.Errorf("README configuration table and configKeys differ (-code +README):\n%s", diff)
+		t.Errorf("README configuration table and vmrun.Keys differ (-code +README):\n%s", diff)
 	}
 }
 
@@ -85,6 +87,57 @@ func TestReadmeCommands(t *testing.T) {
 	}
 }
 
+// TestReadmeConfigDefaults checks the README's default column against the
+// table the code reads its defaults from.
+func TestReadmeConfigDefaults(t *testing.T) {
+	_, table, _ := strings.Cut(readme(t), "\n## Configuration\n")
+	table, _, _ = strings.Cut(table, "\n## ")
+	row := regexp.MustCompile("(?m)^\\| (`rapido\\.[^|]*)\\| ([^|]*)\\|")
+	rows := row.FindAllStringSubmatch(table, -1)
+	if len(rows) == 0 {
+		t.Fatal("no configuration rows in the README")
+	}
+	for _, m := range rows {
+		shown := strings.TrimSpace(strings.ReplaceAll(m[2], "`", ""))
+		for _, k := range regexp.MustCompile("`(rapido\\.[A-Za-z.]+)`").FindAllStringSubmatch(m[1], -1) {
+			key, ok := vmrun.LookupKey(k[1])
+			if !ok {
+				continue // TestReadmeConfigTable reports it
+			}
+			if want := key.ShownDefault(); shown != want {
+				t.Errorf("README says %s defaults to %q; vmrun.Keys says %q", key.Name, shown, want)
+			}
+		}
+	}
+}
+
+// TestReadmeFlagDefaults checks the defaults the README's option tables
+// give ("default `10m`", "`auto` (default)") against the key each option
+// overrides.
+func TestReadmeFlagDefaults(t *testing.T) {
+	row := regexp.MustCompile("(?m)^\\| `--[^|]*\\| `(rapido\\.[A-Za-z.]+)` \\| (.*) \\|$")
+	def := regexp.MustCompile("default `([^`]*)`|`([^`]*)` \\(default\\)")
+	n := 0
+	for _, m := range row.FindAllStringSubmatch(readme(t), -1) {
+		d := def.FindStringSubmatch(m[2])
+		if d == nil {
+			continue
+		}
+		n++
+		k, ok := vmrun.LookupKey(m[1])
+		if !ok {
+			t.Errorf("README option row names unknown key %s", m[1])
+			continue
+		}
+		if got := d[1] + d[2]; got != k.ShownDefault() {
+			t.Errorf("README says %s defaults to %q; vmrun.Keys says %q", k.Name, got, k.ShownDefault())
+		}
+	}
+	if n == 0 {
+		t.Error("no option row with a default in the README")
+	}
+}
+
 func uniq(s []string) []string {
 	sort.Strings(s)
 	out := s[:0]
@@ -97,12 +150,12 @@ func uniq(s []string) []string {
 }
 
 // TestConfigKeysComplete checks that every rapido.* key the code reads is in
-// configKeys (and so in the README and "git rapido config"): it scans the
+// vmrun.Keys (and so in the README and "git rapido config"): it scans the
 // Go sources for the key literals.
 func TestConfigKeysComplete(t *testing.T) {
 	known := map[string]bool{}
-	for _, k := range configKeys {
-		known[strings.ToLower(k.Key)] = true
+	for _, k := range vmrun.Keys {
+		known[strings.ToLower(k.Name)] = true
 	}
 	lit := regexp.MustCompile(`"(rapido\.[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9])"`)
 	err := filepath.WalkDir("../../..", func(p string, d fs.DirEntry, err error) error {
@@ -124,7 +177,7 @@ func TestConfigKeysComplete(t *testing.T) {
 			if k == "rapido.verdict" || known[strings.ToLower(k)] || knownPrefix(k) {
 				continue // rapido.verdict is the virtio port's name, not a key
 			}
-			t.Errorf("%s reads %s, which configKeys (cmd_config.go) and the README do not list", p, k)
+			t.Errorf("%s reads %s, which vmrun.Keys (vmrun/keys.go) and the README do not list", p, k)
 		}
 		return nil
 	})

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/git-rapido/git-rapido/cmd/internal/gitexec"
+	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 )
 
 // UsageError is a mistake in how the command was called: it prints the
@@ -95,9 +96,10 @@ func printError(env *Env, prefix string, err error, hint string) {
 		msg = strings.ReplaceAll(msg, "fatal: ", "")
 	}
 	lines := strings.Split(strings.TrimRight(msg, "\n"), "\n")
-	fmt.Fprintf(env.Stderr, "%s: %s\n", prefix, lines[0])
+	// An error may quote a subject, a trailer or a guest's output.
+	fmt.Fprintf(env.Stderr, "%s: %s\n", prefix, termsafe.Escape(lines[0]))
 	for _, l := range lines[1:] {
-		fmt.Fprintf(env.Stderr, "  %s\n", l)
+		fmt.Fprintf(env.Stderr, "  %s\n", termsafe.Escape(l))
 	}
 	if hint != "" {
 		for _, l := range strings.Split(strings.TrimRight(hint, "\n"), "\n") {

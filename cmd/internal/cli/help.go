@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/git-rapido/git-rapido/vmrun"
 )
 
 // version is set at link time by the Makefile (-X ...cli.version=...).
@@ -187,4 +189,50 @@ func optionLines(c *Command) []optionLine {
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
 	return l
+}
+
+// keyNote is a flag's pointer to the key it overrides, with the key's
+// default from the one table (vmrun.Keys): "(rapido.memory, default 512M)".
+func keyNote(name string) string {
+	if d := keyDefault(name); d != "" {
+		return "(" + name + ", default " + d + ")"
+	}
+	return "(" + name + ")"
+}
+
+// keyDefault is a key's default as the table shows it.
+func keyDefault(name string) string {
+	k, ok := vmrun.LookupKey(name)
+	if !ok {
+		panic("cli: unknown configuration key " + name)
+	}
+	return k.ShownDefault()
+}
+
+// keyLines is a CONFIGURATION section listing the named keys with their
+// documentation and defaults, from vmrun.Keys.
+func keyLines(names ...string) string {
+	width := 0
+	for _, n := range names {
+		width = max(width, len(n))
+	}
+	var b strings.Builder
+	for _, n := range names {
+		k, ok := vmrun.LookupKey(n)
+		if !ok {
+			panic("cli: unknown configuration key " + n)
+		}
+		fmt.Fprintf(&b, "%-*s  %s", width, k.Name, k.Doc)
+		if d := k.ShownDefault(); d != "" {
+			fmt.Fprintf(&b, " (default: %s)", d)
+		}
+		if k.Multi {
+			b.WriteString(" (multi-valued)")
+		}
+		if k.Env != "" {
+			fmt.Fprintf(&b, "; %s overrides it", k.Env)
+		}
+		b.WriteString("\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/git-rapido/git-rapido/trailers/attest"
+	"github.com/git-rapido/git-rapido/vmrun"
 )
 
 // The signing side of signed verdicts: when rapido.signingKey is set, every
@@ -24,6 +24,9 @@ import (
 func init() {
 	verdictSigner = signVerdict
 	verdictSignerCheck = func(ctx context.Context, env *Env) error {
+		if _, err := attestMode(ctx, env); err != nil {
+			return err
+		}
 		_, err := configuredSigner(ctx, env)
 		return err
 	}
@@ -67,39 +70,87 @@ func signVerdict(ctx context.Context, env *Env, commit, key, value string, info 
 		}
 		return nil, nil
 	}
+	mode, err := attestMode(ctx, env)
+	if err != nil {
+		return nil, err
+	}
 	raw, err := env.Runner.Output(ctx, "git", "cat-file", "commit", commit)
 	if err != nil {
 		return nil, fmt.Errorf("sign verdict: read commit %.12s: %w", commit, err)
 	}
 	header, msg, _ := bytes.Cut(raw, []byte("\n\n"))
 	tree := headerField(header, "tree")
-	// Signing again what this key already vouches for, for this tree, would
-	// only pile up trailers and rewrite the commit for nothing.
-	var own attest.Keyring
-	var pub bytes.Buffer
-	if err := s.WritePublic(&pub); err == nil && own.Add(&pub, "signing key") == nil {
-		tcfg, err := trailerConfig(ctx, env)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range (&attest.Verifier{Keys: &own, Config: tcfg}).Check(msg, tree) {
-			if r.Status == attest.OK && r.Payload.TrailerKey == key && r.Payload.TrailerValue == value {
-				return nil, nil
-			}
-		}
-	}
 	pids, err := patchIDs(ctx, env, []string{commit})
 	if err != nil {
 		return nil, err
 	}
+	pid := pids[commit]
+	// In notes mode, only a commit with a patch-id has a note to key on.
+	toNote := mode == "notes" && pid != ""
+	if done, err := alreadySigned(ctx, env, s, msg, tree, pid, key, value); err != nil || done {
+		return nil, err
+	}
 	p := &attest.Payload{TrailerKey: key, TrailerValue: value, Verdict: orNone(info.Verdict), Tree: tree,
-		PatchID: orNone(pids[commit]), Spec: orNone(info.Spec), Kernel: orNone(info.Kernel),
+		PatchID: orNone(pid), Spec: orNone(attest.ShortSpec(info.Spec)), Kernel: orNone(attest.ShortKernel(info.Kernel)),
 		Time: time.Now().UTC().Truncate(time.Second)}
 	v, err := s.Sign(p)
 	if err != nil {
 		return nil, fmt.Errorf("sign verdict: %w", err)
 	}
-	return [][2]string{{attest.Key, attest.Fold(attest.Key, v)}}, nil
+	if toNote {
+		pendingNotes.Store(env, pendingNote{pid, attest.NoteEntry{Value: v, Trailer: p.Trailer()}})
+		return nil, nil
+	}
+	folded := attest.Fold(attest.Key, v)
+	if n := strings.Count(folded, "\n") + 1; n > attest.MaxLines {
+		return nil, &HintError{Err: fmt.Errorf("sign verdict: the attestation takes %d lines (at most %d): the signing key makes long signatures", n, attest.MaxLines),
+			Hint: "use an Ed25519 key (git rapido key generate), or set rapido.attest=notes"}
+	}
+	return [][2]string{{attest.Key, folded}}, nil
+}
+
+// alreadySigned reports whether this key already vouches for the trailer,
+// for this tree, in the message or in a note: signing again would only pile
+// up attestations and rewrite the commit for nothing.
+func alreadySigned(ctx context.Context, env *Env, s *attest.Signer, msg []byte, tree, pid, key, value string) (bool, error) {
+	var own attest.Keyring
+	var pub bytes.Buffer
+	if s.WritePublic(&pub) != nil || own.Add(&pub, "signing key") != nil {
+		return false, nil
+	}
+	tcfg, err := trailerConfig(ctx, env)
+	if err != nil {
+		return false, err
+	}
+	notes, err := readAttestNotes(ctx, env, []string{pid})
+	if err != nil {
+		return false, err
+	}
+	for _, r := range (&attest.Verifier{Keys: &own, Config: tcfg}).CheckWithNotes(msg, tree, notes[pid]) {
+		if r.Status == attest.OK && r.Payload.TrailerKey == key && r.Payload.TrailerValue == value {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// pendingNotes holds the attestation note of an invocation until the
+// commit carries its trailer (flushAttestNote), so that a failed amend
+// leaves no note behind.
+var pendingNotes sync.Map // *Env -> pendingNote
+
+type pendingNote struct {
+	pid   string
+	entry attest.NoteEntry
+}
+
+// flushAttestNote writes the pending attestation note, if any.
+func flushAttestNote(ctx context.Context, env *Env) error {
+	n, ok := pendingNotes.LoadAndDelete(env)
+	if !ok {
+		return nil
+	}
+	return writeAttestNote(ctx, env, n.(pendingNote).pid, n.(pendingNote).entry)
 }
 
 func orNone(s string) string {
@@ -119,13 +170,7 @@ func headerField(header []byte, name string) string {
 }
 
 // expandPath expands a leading "~/" as git does for path-valued keys.
-func expandPath(env *Env, p string) string {
-	p = strings.TrimSpace(p)
-	if rest, ok := strings.CutPrefix(p, "~/"); ok {
-		return filepath.Join(env.Getenv("HOME"), rest)
-	}
-	return p
-}
+func expandPath(env *Env, p string) string { return vmrun.ExpandPath(p, env.Getenv("HOME")) }
 
 // loadSigner reads the secret key at path, asking for its passphrase when
 // it is protected: RAPIDO_PASSPHRASE, else a prompt on the terminal.

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -19,24 +18,60 @@ type testFlags struct {
 	cut, manifest, script  string
 	timeout, bootTimeout   string
 	accel, memory, kappend string
-	cpus                   int
+	cpus                   string
 	buildDir               string
 	noBuild                bool
 	net                    string
 }
 
 func (f *testFlags) Register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.cut, "cut", "", "boot the image described by cut `name` (rapido.cut; default boot, or script with a test)")
+	fs.StringVar(&f.cut, "cut", "", "boot the image described by cut `name` "+keyNote("rapido.cut"))
 	fs.StringVar(&f.manifest, "manifest", "", "boot the image described by the manifest `file`")
 	fs.StringVar(&f.script, "script", "", "run the shell script `file` in the VM as the test")
-	fs.StringVar(&f.timeout, "timeout", "", "stop the test after `duration` (rapido.timeout, default 10m)")
-	fs.StringVar(&f.bootTimeout, "boot-timeout", "", "call the kernel hung after `duration` without console output before /init (rapido.bootTimeout, default 60s)")
-	fs.StringVar(&f.accel, "accel", "", "`accel`eration: auto, kvm or tcg (rapido.accel, default auto)")
-	fs.StringVar(&f.memory, "memory", "", "guest memory `size` (rapido.memory, default 512M)")
-	fs.IntVar(&f.cpus, "cpus", 0, "guest `count` of CPUs (rapido.cpus, default 1)")
+	fs.StringVar(&f.timeout, "timeout", "", "stop the test after `duration` "+keyNote("rapido.timeout"))
+	fs.StringVar(&f.bootTimeout, "boot-timeout", "", "call the kernel hung after `duration` without console output before /init "+keyNote("rapido.bootTimeout"))
+	fs.StringVar(&f.accel, "accel", "", "`accel`eration: auto, kvm or tcg "+keyNote("rapido.accel"))
+	fs.StringVar(&f.memory, "memory", "", "guest memory `size` "+keyNote("rapido.memory"))
+	fs.StringVar(&f.cpus, "cpus", "", "guest `count` of CPUs "+keyNote("rapido.cpus"))
 	fs.StringVar(&f.kappend, "append", "", "extra kernel command line `params`")
-	fs.StringVar(&f.net, "net", "", "VM network `mode`: none, user or bridge (rapido.net.mode, default none)")
-	fs.StringVar(&f.buildDir, "build-dir", "", "build in `dir` (rapido.buildDir, default $(git rev-parse --git-path rapido/build))")
+	fs.StringVar(&f.net, "net", "", "VM network `mode`: none, user or bridge "+keyNote("rapido.net.mode"))
+	fs.StringVar(&f.buildDir, "build-dir", "", "build in `dir` "+keyNote("rapido.buildDir"))
+}
+
+// settings pairs each value flag with the key it overrides: both go
+// through the key's one check (vmrun.Spec.Set), so "--accel foo" and
+// "rapido.accel = foo" are refused alike.
+func (f *testFlags) settings() []flagSetting {
+	return []flagSetting{
+		{"--timeout", "rapido.timeout", f.timeout},
+		{"--boot-timeout", "rapido.bootTimeout", f.bootTimeout},
+		{"--accel", "rapido.accel", f.accel},
+		{"--memory", "rapido.memory", f.memory},
+		{"--cpus", "rapido.cpus", f.cpus},
+		{"--net", "rapido.net.mode", f.net},
+	}
+}
+
+type flagSetting struct{ flag, key, value string }
+
+// Check refuses a bad flag value before anything runs (rebase checks the
+// flags it puts on its exec lines).
+func (f *testFlags) Check() error {
+	var scratch vmrun.Spec
+	return f.apply(&scratch)
+}
+
+// apply puts the given value flags into s.
+func (f *testFlags) apply(s *vmrun.Spec) error {
+	for _, fs := range f.settings() {
+		if fs.value == "" {
+			continue
+		}
+		if err := s.Set(fs.key, fs.value); err != nil {
+			return Usagef("%s: %v", fs.flag, err)
+		}
+	}
+	return nil
 }
 
 // testFlagNames lists the shared flags, for commands that forward them
@@ -55,12 +90,10 @@ func (f *testFlags) Args() []string {
 	add("boot-timeout", f.bootTimeout)
 	add("accel", f.accel)
 	add("memory", f.memory)
+	add("cpus", f.cpus)
 	add("append", f.kappend)
 	add("build-dir", f.buildDir)
 	add("net", f.net)
-	if f.cpus > 0 {
-		a = append(a, fmt.Sprintf("--cpus=%d", f.cpus))
-	}
 	return a
 }
 
@@ -91,6 +124,9 @@ func (f *testFlags) Spec(ctx context.Context, env *Env, args []string) (*vmrun.S
 	}
 	if len(args) > 0 {
 		return nil, Usagef("unexpected argument %q (a test command goes after --)", args[0])
+	}
+	if err := f.Check(); err != nil {
+		return nil, err
 	}
 	if f.script != "" && len(command) > 0 {
 		return nil, Usagef("--script and -- <cmd> are mutually exclusive")
@@ -128,33 +164,10 @@ func (f *testFlags) Spec(ctx context.Context, env *Env, args []string) (*vmrun.S
 		}
 	}
 	s.Cut.Command = command
-	for _, d := range []struct {
-		v   string
-		dst *time.Duration
-		opt string
-	}{{f.timeout, &s.Timeout, "--timeout"}, {f.bootTimeout, &s.BootTimeout, "--boot-timeout"}} {
-		if d.v == "" {
-			continue
-		}
-		if *d.dst, err = vmrun.ParseDuration(d.v); err != nil {
-			return nil, Usagef("%s: %v", d.opt, err)
-		}
+	if err := f.apply(s); err != nil {
+		return nil, err
 	}
 	s.Cut.Timeout = s.Timeout
-	switch f.accel {
-	case "", "auto", "kvm", "tcg":
-		if f.accel != "" {
-			s.QEMU.Accel = f.accel
-		}
-	default:
-		return nil, Usagef("--accel: want auto, kvm or tcg, got %q", f.accel)
-	}
-	if f.memory != "" {
-		s.QEMU.Memory = f.memory
-	}
-	if f.cpus > 0 {
-		s.QEMU.CPUs = f.cpus
-	}
 	if f.kappend != "" {
 		s.QEMU.KernelArgs = append(s.QEMU.KernelArgs, strings.Fields(f.kappend)...)
 	}
@@ -162,12 +175,6 @@ func (f *testFlags) Spec(ctx context.Context, env *Env, args []string) (*vmrun.S
 		if s.Build.BuildDir, err = filepath.Abs(f.buildDir); err != nil {
 			return nil, err
 		}
-	}
-	if f.net != "" {
-		if err := vmrun.CheckNetMode(f.net); err != nil {
-			return nil, Usagef("--net: %v", err)
-		}
-		s.Net.Mode = f.net
 	}
 	s.NoBuild = f.noBuild
 	if head, err := env.Runner.Git(ctx, "rev-parse", "--short=12", "HEAD"); err == nil {

@@ -53,7 +53,7 @@ func Main() {
 	}
 	for _, t := range targets {
 		switch t {
-		case "tinyconfig", "defconfig":
+		case "tinyconfig", "defconfig", "x86_64_defconfig":
 			must(os.WriteFile(filepath.Join(out, ".config"), []byte("CONFIG_64BIT=y\n# base "+t+"\n"), 0o644))
 		case "olddefconfig":
 			// Keep what git rapido merged: every requested option "takes".

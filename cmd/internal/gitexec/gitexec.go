@@ -101,6 +101,11 @@ func (r *Runner) trace(args []string) {
 		now.Format("15:04:05.000000"), strings.Join(quoteArgs(args), " "))
 }
 
+// TraceArgs traces a command line that the caller starts itself (QEMU, a
+// cut's host hooks: long-lived processes in their own process group), so
+// GIT_TRACE shows every process git rapido starts.
+func (r *Runner) TraceArgs(argv []string) { r.trace(argv) }
+
 // Command prepares name with args under ctx, with the runner's directory and
 // environment. Use Run to start it so it is traced and errors are typed.
 func (r *Runner) Command(ctx context.Context, name string, args ...string) *exec.Cmd {

@@ -38,6 +38,11 @@ type Entry struct {
 	Data   []byte      // inline content (generated files)
 	Target string      // Symlink target
 	Module bool        // part of the kernel-module closure
+	// Host marks what is copied from the host system rather than chosen
+	// by the cut's author: programs found by bin, their libraries and the
+	// symlinks on the way, and /init. The cache key leaves their bytes
+	// out (see Plan.WriteKey).
+	Host bool
 }
 
 // Image is a set of entries keyed by guest path.
@@ -97,7 +102,7 @@ func (im *Image) addHost(p string, hops int) error {
 			if err != nil {
 				return fmt.Errorf("add %s: %w", p, err)
 			}
-			if err := im.put(&Entry{Path: next, Kind: Symlink, Mode: 0o777, Target: target}); err != nil {
+			if err := im.put(&Entry{Path: next, Kind: Symlink, Mode: 0o777, Target: target, Host: true}); err != nil {
 				return err
 			}
 			abs := target
@@ -109,11 +114,11 @@ func (im *Image) addHost(p string, hops int) error {
 		last := i == len(parts)-1
 		switch {
 		case !last || fi.IsDir():
-			if err := im.put(&Entry{Path: next, Kind: Dir, Mode: fi.Mode().Perm()}); err != nil {
+			if err := im.put(&Entry{Path: next, Kind: Dir, Mode: fi.Mode().Perm(), Host: true}); err != nil {
 				return err
 			}
 		case fi.Mode().IsRegular():
-			if err := im.put(&Entry{Path: next, Kind: File, Mode: fi.Mode().Perm(), Source: next}); err != nil {
+			if err := im.put(&Entry{Path: next, Kind: File, Mode: fi.Mode().Perm(), Source: next, Host: true}); err != nil {
 				return err
 			}
 		default:
@@ -234,6 +239,16 @@ func (im *Image) Digest(withModules bool) (string, error) {
 		fmt.Fprintf(h, "%d %o %s %x\n", e.Kind, e.Mode, e.Path, sum)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// clone copies the entry set (entries themselves are never changed after
+// put), so that adding modules to one run's image leaves the plan alone.
+func (im *Image) clone() *Image {
+	c := newImage()
+	for k, e := range im.entries {
+		c.entries[k] = e
+	}
+	return c
 }
 
 // Write writes the image as a newc archive with zeroed times and owners.

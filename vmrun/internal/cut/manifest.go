@@ -51,6 +51,10 @@ type Plan struct {
 	// default). VerdictFrom is the VM whose test decides the verdict, or 0
 	// when every VM's test must pass ("verdict-from N|all"; 1 by default).
 	VMs, VerdictFrom int
+	// texts are the manifests' contents, in the order of Sources.
+	texts [][]byte
+	// res is Prepare's resolver, kept for WithModules.
+	res *resolver
 }
 
 // ManifestError points at the manifest line that is wrong.
@@ -95,29 +99,30 @@ func Find(name string, searchPath []string) (string, []byte, error) {
 // Resolve builds the plan for o: parses the manifest (following includes),
 // adds ELF and module closures, the init binary and the guest spec.
 func Resolve(o Options) (*Plan, error) {
-	p := &Plan{Image: newImage(), VMs: 1, VerdictFrom: 1}
-	name := o.Name
-	if name == "" {
-		name = "boot"
-		if o.Script != "" || len(o.Command) > 0 {
-			name = "script"
-		}
+	p, err := Prepare(o)
+	if err != nil {
+		return nil, err
 	}
-	var src string
-	var text []byte
-	var err error
-	if o.Manifest != "" {
-		src = o.Manifest
-		if text, err = os.ReadFile(o.Manifest); err != nil {
-			return nil, fmt.Errorf("read cut manifest: %w", err)
-		}
-	} else if src, text, err = Find(name, o.SearchPath); err != nil {
+	return p.WithModules(o.ModulesDir, o.Release)
+}
+
+// Prepare resolves everything the kernel build does not decide: the
+// manifest with its includes, programs and files, the host side, /init and
+// the test. WithModules completes it once the kernel is built; until then
+// the image has no guest spec. o.ModulesDir and o.Release are not used.
+func Prepare(o Options) (*Plan, error) {
+	o.ModulesDir, o.Release = "", ""
+	p := &Plan{Image: newImage(), VMs: 1, VerdictFrom: 1}
+	src, text, err := (&resolver{o: o}).top()
+	if err != nil {
 		return nil, err
 	}
 	r := &resolver{o: o, plan: p, elf: elfdeps.NewResolver(""), seen: map[string]bool{}, active: map[string]bool{}}
+	p.Image.claim(ownFiles)
 	if err := r.manifest(src, text, 0); err != nil {
 		return nil, err
 	}
+	p.Image.release(ownFiles)
 	if o.Script != "" {
 		if err := r.autorun(o.Script, "script"); err != nil {
 			return nil, fmt.Errorf("add --script: %w", err)
@@ -126,6 +131,7 @@ func Resolve(o Options) (*Plan, error) {
 	p.Spec.Command = o.Command
 	p.Spec.TimeoutSec = o.TimeoutSec
 	p.Spec.Env = r.configEnv(o.Env)
+	p.Host.Env = r.configEnv(nil)
 	p.Spec.Hostname = o.Hostname
 	if p.Spec.Hostname == "" {
 		p.Spec.Hostname = "rapido1"
@@ -133,22 +139,26 @@ func Resolve(o Options) (*Plan, error) {
 	if p.VerdictFrom > p.VMs {
 		return nil, fmt.Errorf("%s: verdict-from %d: the cut boots only %d VM(s)", src, p.VerdictFrom, p.VMs)
 	}
-	if err := r.modules(); err != nil {
+	if err := p.addFixed(o.Init); err != nil {
 		return nil, err
 	}
-	initBin := o.Init
+	p.res = r
+	return p, nil
+}
+
+// addFixed adds /init and the directories every image has.
+func (p *Plan) addFixed(initBin string) error {
 	if initBin == "" {
+		var err error
 		if initBin, err = os.Executable(); err != nil {
-			return nil, fmt.Errorf("find git-rapido for /init: %w", err)
+			return fmt.Errorf("find git-rapido for /init: %w", err)
 		}
 	}
 	if err := checkStatic(initBin); err != nil {
-		return nil, err
+		return err
 	}
-	spec, _ := json.MarshalIndent(p.Spec, "", "  ")
 	for _, e := range []*Entry{
-		{Path: "/init", Kind: File, Mode: 0o755, Source: initBin},
-		{Path: guest.SpecPath, Kind: File, Mode: 0o644, Data: append(spec, '\n')},
+		{Path: "/init", Kind: File, Mode: 0o755, Source: initBin, Host: true},
 		{Path: "/proc", Kind: Dir, Mode: 0o555},
 		{Path: "/sys", Kind: Dir, Mode: 0o555},
 		{Path: "/dev", Kind: Dir, Mode: 0o755},
@@ -157,10 +167,52 @@ func Resolve(o Options) (*Plan, error) {
 		{Path: "/root", Kind: Dir, Mode: 0o700},
 	} {
 		if err := p.Image.put(e); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return p, nil
+	return nil
+}
+
+// WithModules returns the complete plan for a built kernel: p's image plus
+// the closure of the modules the manifest asks for (from modulesDir, the
+// build's INSTALL_MOD_PATH; "" when the kernel has none) and the guest
+// spec. p itself is not changed, so one prepared plan serves every run.
+func (p *Plan) WithModules(modulesDir, release string) (*Plan, error) {
+	if p.res == nil {
+		return nil, errors.New("cut: WithModules on a plan Prepare did not make")
+	}
+	q := *p
+	q.Image = p.Image.clone()
+	q.Spec.Modules = nil
+	r := *p.res
+	r.o.ModulesDir, r.o.Release = modulesDir, release
+	r.plan = &q
+	if err := r.modules(); err != nil {
+		return nil, err
+	}
+	spec, _ := json.MarshalIndent(q.Spec, "", "  ")
+	if err := q.Image.put(&Entry{Path: guest.SpecPath, Kind: File, Mode: 0o644, Data: append(spec, '\n')}); err != nil {
+		return nil, err
+	}
+	q.res = nil
+	return &q, nil
+}
+
+// ownFiles are the files git rapido writes into every image itself. They are
+// claimed while the manifest is read, so that a line putting something else
+// there is refused at that line, and filled in last.
+var ownFiles = []string{"/init", guest.SpecPath}
+
+func (im *Image) claim(paths []string) {
+	for _, p := range paths {
+		im.entries[p] = &Entry{Path: p, Kind: File, Source: "git rapido's own " + p}
+	}
+}
+
+func (im *Image) release(paths []string) {
+	for _, p := range paths {
+		delete(im.entries, p)
+	}
 }
 
 // checkStatic refuses a dynamically linked /init: the image has no loader
@@ -204,6 +256,7 @@ func (r *resolver) manifest(src string, text []byte, depth int) error {
 		return fmt.Errorf("%s: include nesting too deep", src)
 	}
 	r.plan.Sources = append(r.plan.Sources, src)
+	r.plan.texts = append(r.plan.texts, text)
 	r.active[src] = true
 	defer delete(r.active, src)
 	sc := bufio.NewScanner(bytes.NewReader(text))
@@ -286,6 +339,9 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 		if err := want(2, "HOSTPATH GUESTPATH"); err != nil {
 			return err
 		}
+		if err := entryPath(verb, "GUESTPATH", args[1]); err != nil {
+			return err
+		}
 		host := relative(src, args[0])
 		fi, err := os.Stat(host)
 		if err != nil {
@@ -306,6 +362,9 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 		}
 	case "slink":
 		if err := want(2, "TARGET LINK"); err != nil {
+			return err
+		}
+		if err := entryPath(verb, "LINK", args[1]); err != nil {
 			return err
 		}
 		return r.plan.Image.put(&Entry{Path: args[1], Kind: Symlink, Mode: 0o777, Target: args[0]})
@@ -369,6 +428,16 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 		return r.manifest(other, text, depth+1)
 	default:
 		return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include, shell, vms, verdict-from, kconfig, qemu-arg, host-hook, config)", verb)
+	}
+	return nil
+}
+
+// entryPath refuses a guest path that names a directory ("/", "/etc/") where
+// a file or link is meant: the image would otherwise drop the entry (the
+// root) or turn the directory into a file, without a word.
+func entryPath(verb, what, p string) error {
+	if strings.HasSuffix(p, "/") || path.Clean("/"+p) == "/" {
+		return fmt.Errorf("%s: %s %q names a directory; give the full path of the %s in the guest (e.g. /etc/hostname)", verb, what, p, verb)
 	}
 	return nil
 }

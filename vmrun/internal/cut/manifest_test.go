@@ -191,6 +191,14 @@ func TestManifestErrors(t *testing.T) {
 		{"shell-args", "shell now\n", 1, "want no arguments"},
 		{"conflict", "slink /a /x\nfile ok.txt /x\n", 2, "already in the image"},
 		{"kmod-no-modules", "dir /a\nkmod foo\n", 2, "no modules staged"},
+		{"file-to-root", "dir /a\nfile ok.txt /\n", 2, `file: GUESTPATH "/" names a directory`},
+		{"file-to-dir", "file ok.txt /etc/\n", 1, `file: GUESTPATH "/etc/" names a directory`},
+		{"file-to-dot", "file ok.txt .\n", 1, `names a directory`},
+		{"slink-to-root", "slink /a /\n", 1, `slink: LINK "/" names a directory`},
+		{"slink-to-dir", "slink /a /x/\n", 1, `slink: LINK "/x/" names a directory`},
+		{"file-over-init", "dir /a\nfile ok.txt /init\n", 2, "add /init: already in the image from git rapido's own /init"},
+		{"dir-over-init", "dir /init\n", 1, "add /init: already in the image"},
+		{"slink-over-spec", "slink /a /rapido/spec.json\n", 1, "add /rapido/spec.json: already in the image"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -39,6 +39,13 @@ import (
 )
 
 const (
+	// ProtocolVersion names the guest's behaviour as the verdict cache sees
+	// it: how /init reads SpecPath, runs the test, times it out, and reports
+	// (events, console lines, exit codes). The cache key holds it instead of
+	// the bytes of the git-rapido installed as /init, so rebuilding or
+	// upgrading git-rapido keeps every verdict. Bump it whenever a change
+	// here could turn one verdict into another.
+	ProtocolVersion = 1
 	// SpecPath is where the cut puts the guest's instructions.
 	SpecPath = "/rapido/spec.json"
 	// PortName names the virtio-serial port that carries Events.

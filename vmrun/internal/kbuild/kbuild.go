@@ -91,10 +91,13 @@ type ConfigError struct{ Err error }
 func (e *ConfigError) Error() string { return "configure kernel: " + e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
+// DefaultArch is the architecture built when none is named.
+const DefaultArch = "x86_64"
+
 // ArchOf returns the facts for o.Arch.
 func ArchOf(name string) (Arch, error) {
 	if name == "" {
-		name = "x86_64"
+		name = DefaultArch
 	}
 	a, ok := Arches[name]
 	if !ok {
@@ -135,15 +138,31 @@ func MakeArgs(o Options, ccache bool) []string {
 	return args
 }
 
+// IsConfigTarget reports whether a base configuration names a make target
+// of the kernel tree (tinyconfig, defconfig, x86_64_defconfig...) rather
+// than a config file. A name with a "/" is always a file: write
+// ./my_defconfig for a file that happens to end in _defconfig.
+func IsConfigTarget(base string) bool {
+	if strings.Contains(base, "/") {
+		return false
+	}
+	return base == "tinyconfig" || base == "defconfig" || strings.HasSuffix(base, "_defconfig")
+}
+
+// baseConfig is the base configuration with its default filled in.
+func baseConfig(b string) string {
+	if b == "" {
+		return "tinyconfig"
+	}
+	return b
+}
+
 // ConfigDigest hashes every input that decides the kernel configuration.
 func ConfigDigest(o Options) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "arch=%s cross=%s llvm=%s cc=%s\n", o.Arch, o.CrossCompile, o.LLVM, o.CC)
-	base := o.BaseConfig
-	if base == "" {
-		base = "tinyconfig"
-	}
-	if base == "tinyconfig" || base == "defconfig" || strings.HasSuffix(base, "_defconfig") {
+	base := baseConfig(o.BaseConfig)
+	if IsConfigTarget(base) {
 		fmt.Fprintf(h, "base=%s\n", base)
 	} else {
 		b, err := os.ReadFile(base)
@@ -426,11 +445,8 @@ func (b *builder) configure(ctx context.Context) ([]string, error) {
 	}
 	b.prog.phase("config")
 	if _, err := os.Stat(cfgPath); err != nil {
-		base := b.o.BaseConfig
-		if base == "" {
-			base = "tinyconfig"
-		}
-		if base == "tinyconfig" || base == "defconfig" || strings.HasSuffix(base, "_defconfig") {
+		base := baseConfig(b.o.BaseConfig)
+		if IsConfigTarget(base) {
 			if err := b.make(ctx, false, base); err != nil {
 				return nil, &ConfigError{fmt.Errorf("make %s: %w", base, err)}
 			}

@@ -35,6 +35,9 @@ type Config struct {
 	// Net is the VM's network card; the zero value means none (and the
 	// command line is as it was before networking existed).
 	Net Net
+	// Trace, when set, gets QEMU's command line just before it starts:
+	// the runner prints it under GIT_TRACE as it does for git and make.
+	Trace func(argv []string) `json:"-"`
 }
 
 // Network modes.

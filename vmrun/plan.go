@@ -1,0 +1,179 @@
+package vmrun
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/git-rapido/git-rapido/vmrun/internal/cut"
+	"github.com/git-rapido/git-rapido/vmrun/internal/kbuild"
+	"github.com/git-rapido/git-rapido/vmrun/internal/qemu"
+)
+
+// Plan is a Spec resolved once, before anything is built: the kernel
+// configuration inputs (with the cut's kconfig items merged), the cut
+// prepared (everything but the kernel's modules), the test, the VM
+// settings and the compiler's identity. The verdict cache key is derived
+// from it (Key), --dry-run prints it (DryRun) and RunPlan executes it;
+// none of them resolves the spec again, so they cannot disagree.
+type Plan struct {
+	spec     *Spec
+	build    BuildOptions
+	cut      *cut.Plan
+	cacheDir string
+	arch     kbuild.Arch
+	compiler string
+}
+
+// NewPlan resolves s. Every error is one the run would meet before
+// building (an unknown cut, a bad manifest or test script), so a dry run
+// fails exactly as the run does; the network is checked when a VM's QEMU
+// configuration is made (DryRun, RunPlan): a cache hit needs no tap. x runs "$CC --version" the first
+// time a compiler is seen (nil runs it directly).
+func NewPlan(s *Spec, x Execer) (*Plan, error) {
+	a, err := kbuild.ArchOf(s.Build.Arch)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := cut.Prepare(s.Cut.internal())
+	if err != nil {
+		return nil, fmt.Errorf("cut: %w", err)
+	}
+	p := &Plan{spec: s, build: withCutKconfig(s.Build, &cp.Host), cut: cp, arch: a, cacheDir: s.Cut.CacheDir}
+	if p.cacheDir == "" {
+		p.cacheDir = filepath.Join(CacheHome(), "images")
+	}
+	p.compiler = compilerIdentity(p.build, x)
+	return p, nil
+}
+
+// Compiler is the compiler's identity as the key holds it.
+func (p *Plan) Compiler() string { return p.compiler }
+
+// specVersion names the key's layout; a new layout gives new keys.
+const specVersion = "git-rapido spec v2"
+
+// Key is the verdict cache key's spec half (the tree id is the other). It
+// holds what decides the kernel's and the test's behaviour, and nothing
+// that changes from one machine or one git-rapido build to the next; the
+// README's "What the cache key covers" lists each input and why.
+func (p *Plan) Key() (string, error) {
+	// The compiler is named by what it reports, not by how CC, LLVM or
+	// CROSS_COMPILE spell it; the architecture stands for the target.
+	kb := p.build
+	llvm := kb.LLVM != ""
+	kb.CC, kb.LLVM, kb.CrossCompile = "", "", ""
+	cd, err := ConfigDigest(kb)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\narch %s\nconfig %s\ncompiler %q llvm %t\n", specVersion, p.arch.Name, cd, p.compiler, llvm)
+	if err := p.cut.WriteKey(h); err != nil {
+		return "", err
+	}
+	s := p.spec
+	fmt.Fprintf(h, "memory %s cpus %d append %q qemu-extra %q timeout %s\n",
+		s.QEMU.Memory, s.QEMU.CPUs, s.QEMU.KernelArgs, s.QEMU.ExtraArgs, s.Cut.Timeout)
+	h.Write([]byte(s.Net.digestLine()))
+	fmt.Fprintf(h, "vms %d verdict-from %d\n", p.cut.VMs, p.cut.VerdictFrom)
+	hd, err := p.cut.Host.Digest()
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(h, "cut-host %s\n", hd)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Digest is NewPlan(s, nil).Key(), for callers that hold only a Spec.
+func (s *Spec) Digest() (string, error) {
+	p, err := NewPlan(s, nil)
+	if err != nil {
+		return "", err
+	}
+	return p.Key()
+}
+
+// Describe lists what the plan resolved, one "what: value" line each, as
+// --dry-run prints them: the inputs of the cache key, and the key itself.
+func (p *Plan) Describe() ([]string, error) {
+	key, err := p.Key()
+	if err != nil {
+		return nil, err
+	}
+	b := p.build
+	test := "the cut's autorun scripts"
+	switch {
+	case p.spec.Cut.Script != "":
+		test = "script " + p.spec.Cut.Script
+	case len(p.spec.Cut.Command) > 0:
+		test = fmt.Sprintf("command %q", p.spec.Cut.Command)
+	}
+	return []string{
+		fmt.Sprintf("arch: %s", p.arch.Name),
+		fmt.Sprintf("compiler: %s", p.compiler),
+		fmt.Sprintf("kernel config: %s + %q", b.BaseConfig, b.Fragments),
+		fmt.Sprintf("cut: %s (%d VM(s))", strings.Join(p.cut.Sources, " > "), p.cut.VMs),
+		fmt.Sprintf("test: %s, timeout %s", test, p.spec.Cut.Timeout),
+		fmt.Sprintf("vm: memory %s, cpus %d", p.spec.QEMU.Memory, p.spec.QEMU.CPUs),
+		fmt.Sprintf("cache key: %s", key),
+	}, nil
+}
+
+// kernelImage is where the build leaves the kernel.
+func (p *Plan) kernelImage() string {
+	return filepath.Join(p.build.BuildDir, "arch", p.arch.Name, "boot", p.arch.Image)
+}
+
+// qemuConfig is the one VM's QEMU configuration of a single-VM run, before
+// acceleration and the cut's own arguments: Run and DryRun share it.
+func (p *Plan) qemuConfig(kernel, initrd, runDir string) (qemu.Config, error) {
+	s := p.spec
+	qc := qemu.Config{
+		Binary: s.QEMU.Binary, Memory: s.QEMU.Memory, CPUs: s.QEMU.CPUs,
+		Kernel: kernel, Initrd: initrd, Console: p.arch.Console,
+		KernelArgs: s.QEMU.KernelArgs, ExtraArgs: append(append([]string(nil), p.arch.Machine...), s.QEMU.ExtraArgs...),
+		Interactive: s.Interactive,
+	}
+	// An interactive boot has no console log and no verdict channel.
+	if !s.Interactive {
+		qc.ConsoleLog = filepath.Join(runDir, "console.log")
+		qc.VerdictPath = filepath.Join(runDir, "verdict.jsonl")
+	}
+	nets, err := s.Net.plan(1)
+	if err != nil {
+		return qc, err
+	}
+	if nets != nil {
+		qc.Net = nets[0].net
+		qc.KernelArgs = append(append([]string(nil), qc.KernelArgs...), nets[0].kernelArgs...)
+	}
+	return qc, nil
+}
+
+// DryRun returns the QEMU command line the run would use, without
+// building: the kernel and image paths are where the build and the cut
+// would put them, the run directory and QMP socket are placeholders.
+func (p *Plan) DryRun() ([]string, error) {
+	runDir := filepath.Join(p.spec.LogRoot, "<run>")
+	qc, err := p.qemuConfig(p.kernelImage(), filepath.Join(p.cacheDir, "<digest>.cpio"), runDir)
+	if err != nil {
+		return nil, err
+	}
+	qc.Accel, _ = resolveAccel(p.spec.QEMU.Accel, p.spec.QEMU.Binary)
+	qc.ExtraArgs = append(qc.ExtraArgs, cutQEMUArgs(&p.cut.Host, runDir, "<qmp-socket>")...)
+	return append([]string{qc.Binary}, qemu.BuildArgs(qc)...), nil
+}
+
+// internal is the cut package's view of the options.
+func (o CutOptions) internal() cut.Options {
+	return cut.Options{
+		Name: o.Name, Manifest: o.Manifest, Script: o.Script, Command: o.Command,
+		SearchPath: o.SearchPath, ModulesDir: o.ModulesDir, Release: o.KernelRelease,
+		Init: o.InitBinary, TimeoutSec: int(o.Timeout / time.Second), Env: o.Env,
+		Lookup: o.Lookup,
+	}
+}
