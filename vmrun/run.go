@@ -226,7 +226,10 @@ func Run(ctx context.Context, s *Spec, h Host) (*Verdict, error) {
 	return RunPlan(ctx, p, h)
 }
 
-// RunPlan executes a plan: Run without resolving the spec again.
+// RunPlan executes a plan: Run without resolving the spec again. It builds,
+// cuts, and hands a one-VM image to bootOne and a multi-VM one to runVMs;
+// verdict.json is written on every way out, so a failed run still leaves
+// its record in the log directory.
 func RunPlan(ctx context.Context, p *Plan, h Host) (*Verdict, error) {
 	s := p.spec
 	start := time.Now()
@@ -261,10 +264,15 @@ func RunPlan(ctx context.Context, p *Plan, h Host) (*Verdict, error) {
 	if cp.VMs > 1 {
 		return runVMs(ctx, s, v, cp.VMs, cp.VerdictFrom, br, image, progress, tracer(h.Exec))
 	}
-	ch := &cp.Host
+	return bootOne(ctx, p, h, bo, &cp.Host, br.KernelImage, image, v)
+}
 
-	// Boot.
-	qc, err := p.qemuConfig(br.KernelImage, image, v.LogDir)
+// bootOne boots the single VM of a run, with the cut's host hooks around
+// it, and classifies the outcome into v. bo.Progress is the run's progress
+// writer.
+func bootOne(ctx context.Context, p *Plan, h Host, bo BuildOptions, ch *cut.Host, kernel, image string, v *Verdict) (*Verdict, error) {
+	s, progress := p.spec, bo.Progress
+	qc, err := p.qemuConfig(kernel, image, v.LogDir)
 	if err != nil {
 		return infra(v, err), nil
 	}
@@ -282,10 +290,27 @@ func RunPlan(ctx context.Context, p *Plan, h Host) (*Verdict, error) {
 		qc.Accel = accel
 		return v, hooks.boot(ctx, s, qc)
 	}
-	fmt.Fprintf(progress, "boot: %s (%s)\n", filepath.Base(br.KernelImage), accel)
-	out, err := hooks.watch(ctx, s, qc, accel)
+	fmt.Fprintf(progress, "boot: %s (%s)\n", filepath.Base(kernel), accel)
+	out, accel, err := watchProbingKVM(ctx, s, hooks, qc, accel, progress)
 	if err != nil {
 		return v, err
+	}
+	v.Accel = accel
+	classify(v, out)
+	hooks.judge(v)
+	v.Timings.KernelBoot, v.Timings.Init, v.Timings.Test, v.Timings.Shutdown = out.timings()
+	return v, nil
+}
+
+// watchProbingKVM boots and watches under accel and, when "auto" chose KVM,
+// learns from the boot whether KVM works on this host: a guest that made
+// no progress under KVM is booted again under TCG, and either answer is
+// remembered so later runs do not probe again. It returns the accelerator
+// the outcome was produced with.
+func watchProbingKVM(ctx context.Context, s *Spec, hooks *cutHostRun, qc qemu.Config, accel string, progress io.Writer) (*bootOutcome, string, error) {
+	out, err := hooks.watch(ctx, s, qc, accel)
+	if err != nil {
+		return out, accel, err
 	}
 	if accel == "kvm" && out.noProgress && s.QEMU.Accel == "auto" {
 		// The guest made no progress under KVM (as on hosts whose KVM is
@@ -295,17 +320,13 @@ func RunPlan(ctx context.Context, p *Plan, h Host) (*Verdict, error) {
 		os.Remove(qc.ConsoleLog)
 		os.Remove(qc.VerdictPath)
 		accel = "tcg"
-		if out, err = hooks.watch(ctx, s, qc, accel); err != nil {
-			return v, err
-		}
-	} else if accel == "kvm" && s.QEMU.Accel == "auto" && out.initSeen {
+		out, err = hooks.watch(ctx, s, qc, accel)
+		return out, accel, err
+	}
+	if accel == "kvm" && s.QEMU.Accel == "auto" && out.initSeen {
 		rememberAccel(s.QEMU.Binary, true, "")
 	}
-	v.Accel = accel
-	classify(v, out)
-	hooks.judge(v)
-	v.Timings.KernelBoot, v.Timings.Init, v.Timings.Test, v.Timings.Shutdown = out.timings()
-	return v, nil
+	return out, accel, nil
 }
 
 // newRunDir makes the run's log directory: unique per run, sortable by
