@@ -599,6 +599,8 @@ func (r *resolver) modules() error {
 		return nil
 	}
 	if r.o.ModulesDir == "" || r.o.Release == "" {
+		// Only kmod insists: try-kmod of a kernel without modules is no
+		// error.
 		if len(r.kmods) == 0 {
 			return nil
 		}
@@ -610,55 +612,82 @@ func (r *resolver) modules() error {
 			Err: fmt.Errorf("kmod %s: the kernel has no modules staged (is CONFIG_MODULES=y and the module enabled as =m?)", strings.Join(names, " "))}
 	}
 	base := filepath.Join(r.o.ModulesDir, "lib/modules", r.o.Release)
-	deps, err := readModulesDep(base)
+	g, err := loadModGraph(base)
 	if err != nil {
 		return err
 	}
-	soft := readSoftdeps(base)
-	byName := map[string]string{}
-	for file := range deps {
-		byName[moduleName(file)] = file
-	}
-	want := map[string]bool{}
-	var add func(name string, required bool) error
-	add = func(name string, required bool) error {
-		file, ok := byName[normalizeModule(name)]
-		if !ok {
-			if required {
-				return fmt.Errorf("kmod %s: not in %s/modules.dep (built in, or not enabled as =m?)", name, base)
-			}
-			return nil
-		}
-		if want[file] {
-			return nil
-		}
-		want[file] = true
-		for _, d := range deps[file] {
-			if err := add(moduleName(d), true); err != nil {
-				return err
-			}
-		}
-		for _, s := range soft[normalizeModule(name)] {
-			if err := add(s, false); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	for _, m := range r.kmods {
-		if err := add(m.name, true); err != nil {
+		if err := g.add(m.name, true); err != nil {
 			return &ManifestError{File: m.at.File, Line: m.at.Line, Err: err}
 		}
 		r.plan.Spec.Modules = append(r.plan.Spec.Modules, m.name)
 	}
 	for _, m := range r.tryMods {
-		if err := add(m, false); err != nil {
+		if err := g.add(m, false); err != nil {
 			return err
 		}
-		if _, ok := byName[normalizeModule(m)]; ok {
+		if _, ok := g.byName[normalizeModule(m)]; ok {
 			r.plan.Spec.Modules = append(r.plan.Spec.Modules, m)
 		}
 	}
+	return r.putModules(base, g.want)
+}
+
+// modGraph is the staged kernel's module dependency graph and the set of
+// module files chosen so far.
+type modGraph struct {
+	base   string              // lib/modules/<release> of the staged kernel
+	deps   map[string][]string // module file -> files it needs (modules.dep)
+	soft   map[string][]string // module name -> soft pre/post dependencies
+	byName map[string]string   // normalized module name -> module file
+	want   map[string]bool     // module files to put in the image
+}
+
+// loadModGraph reads the dependency graph of the kernel staged under base.
+func loadModGraph(base string) (*modGraph, error) {
+	deps, err := readModulesDep(base)
+	if err != nil {
+		return nil, err
+	}
+	g := &modGraph{base: base, deps: deps, soft: readSoftdeps(base), byName: map[string]string{}, want: map[string]bool{}}
+	for file := range deps {
+		g.byName[moduleName(file)] = file
+	}
+	return g, nil
+}
+
+// add chooses a module with everything it depends on. A hard dependency
+// must exist; a soft one, like a try-kmod, is taken only when the kernel
+// has it (required false): softdeps are optional to modprobe too.
+func (g *modGraph) add(name string, required bool) error {
+	file, ok := g.byName[normalizeModule(name)]
+	if !ok {
+		if required {
+			return fmt.Errorf("kmod %s: not in %s/modules.dep (built in, or not enabled as =m?)", name, g.base)
+		}
+		return nil
+	}
+	if g.want[file] {
+		return nil
+	}
+	g.want[file] = true
+	for _, d := range g.deps[file] {
+		if err := g.add(moduleName(d), true); err != nil {
+			return err
+		}
+	}
+	for _, s := range g.soft[normalizeModule(name)] {
+		if err := g.add(s, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putModules puts the chosen module files and every modules.* index of
+// base into the image, in sorted order so the image does not depend on map
+// order.
+func (r *resolver) putModules(base string, want map[string]bool) error {
 	files := make([]string, 0, len(want))
 	for f := range want {
 		files = append(files, f)
