@@ -309,24 +309,49 @@ func bootOne(ctx context.Context, p *Plan, h Host, bo BuildOptions, ch *cut.Host
 // the outcome was produced with.
 func watchProbingKVM(ctx context.Context, s *Spec, hooks *cutHostRun, qc qemu.Config, accel string, progress io.Writer) (*bootOutcome, string, error) {
 	out, err := hooks.watch(ctx, s, qc, accel)
-	if err != nil {
+	if err != nil || accel != "kvm" || s.QEMU.Accel != "auto" {
 		return out, accel, err
 	}
-	if accel == "kvm" && out.noProgress && s.QEMU.Accel == "auto" {
-		// The guest made no progress under KVM (as on hosts whose KVM is
-		// not real hardware virtualisation): remember that and use TCG.
-		rememberAccel(s.QEMU.Binary, false, "guest made no console progress under KVM")
-		fmt.Fprintln(progress, "boot: no progress under KVM; falling back to TCG (remembered)")
-		os.Remove(qc.ConsoleLog)
-		os.Remove(qc.VerdictPath)
-		accel = "tcg"
-		out, err = hooks.watch(ctx, s, qc, accel)
-		return out, accel, err
+	why := kvmFailure(out)
+	if why == "" {
+		if out.initSeen {
+			rememberAccel(s.QEMU.Binary, true, "")
+		}
+		return out, accel, nil
 	}
-	if accel == "kvm" && s.QEMU.Accel == "auto" && out.initSeen {
-		rememberAccel(s.QEMU.Binary, true, "")
+	fmt.Fprintf(progress, "boot: %s; falling back to TCG\n", why)
+	os.Remove(qc.ConsoleLog)
+	os.Remove(qc.VerdictPath)
+	if out, err = hooks.watch(ctx, s, qc, "tcg"); err != nil {
+		return out, "tcg", err
 	}
-	return out, accel, nil
+	// Remembered only when QEMU ran under TCG: a QEMU that fails under
+	// both (a bad kernel path, a bad argument) says nothing about KVM.
+	if out.qemuErr == nil {
+		rememberAccel(s.QEMU.Binary, false, why)
+		fmt.Fprintln(progress, "boot: TCG remembered for this QEMU (rm "+accelFile()+" to probe KVM again)")
+	}
+	return out, "tcg", nil
+}
+
+// kvmFailure says why a boot under auto-detected KVM shows that KVM does
+// not work on this host, or "" when it worked (or failed for another
+// reason). The guest made no progress at all (hosts whose KVM is not real
+// hardware virtualisation hang), or QEMU died before the guest reached
+// /init (hosts whose KVM lacks what QEMU needs abort with "failed to set
+// MSR").
+func kvmFailure(out *bootOutcome) string {
+	switch {
+	case out.noProgress:
+		return "no progress under KVM"
+	case out.qemuErr != nil && !out.initSeen:
+		msg := firstLine(out.qemuStderr)
+		if msg == "" {
+			msg = out.qemuErr.Error()
+		}
+		return "QEMU failed under KVM (" + msg + ")"
+	}
+	return ""
 }
 
 // newRunDir makes the run's log directory: unique per run, sortable by
@@ -429,7 +454,7 @@ func resolveAccel(want, binary string) (string, string) {
 		}
 		return "tcg", ""
 	}
-	return "kvm", "boot: trying KVM (first run on this host; falls back to TCG if the guest hangs)"
+	return "kvm", "boot: trying KVM (first run on this host; falls back to TCG if KVM does not work here)"
 }
 
 func rememberAccel(binary string, ok bool, reason string) {
