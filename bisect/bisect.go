@@ -120,91 +120,30 @@ var (
 
 // Run bisects. The repository is restored before it returns, whatever
 // happens, unless o.NoReset and the bisect reached its end.
+//
+// It runs in three steps: the endpoints (resolve, and optionally test, bad
+// and good), the loop (git bisect start, then test and mark until git
+// names a culprit or gives up on skipped commits) and the finish (describe
+// the culprit, optionally confirm it by a revert).
 func Run(ctx context.Context, g Git, t Tester, o Options) (rep *Report, err error) {
-	say := o.Progress
-	if say == nil {
-		say = func(string, ...any) {}
+	if o.Progress == nil {
+		o.Progress = func(string, ...any) {}
 	}
-	if p, err := g.Git(ctx, "rev-parse", "--path-format=absolute", "--git-path", "BISECT_START"); err == nil && statExists(p) {
-		return nil, errors.New("a bisect is already in progress here: finish it or run 'git bisect reset' first")
-	}
-	if err := vmrun.CheckClean(ctx, g); err != nil {
-		return nil, fmt.Errorf("%w: commit or stash them first (bisect checks out other commits)", err)
-	}
-	orig, err := g.Git(ctx, "symbolic-ref", "-q", "--short", "HEAD")
-	if err != nil || orig == "" {
-		if orig, err = g.Git(ctx, "rev-parse", "HEAD"); err != nil {
-			return nil, err
-		}
-	}
-	bad, err := g.Git(ctx, "rev-parse", "--verify", o.Bad+"^{commit}")
+	orig, bad, goods, err := resolveEndpoints(ctx, g, o)
 	if err != nil {
-		return nil, fmt.Errorf("bad revision %q: %w", o.Bad, err)
-	}
-	var goods []string
-	for _, gd := range o.Good {
-		id, err := g.Git(ctx, "rev-parse", "--verify", gd+"^{commit}")
-		if err != nil {
-			return nil, fmt.Errorf("good revision %q: %w", gd, err)
-		}
-		goods = append(goods, id)
+		return nil, err
 	}
 	rep = &Report{}
 	started := false
 	// Restore on every way out: success (unless --no-reset), failure,
-	// Ctrl-C. The cleanup must run even when ctx is already cancelled.
-	defer func() {
-		cleanup := context.WithoutCancel(ctx)
-		if started {
-			if log, e := g.Git(cleanup, "bisect", "log"); e == nil {
-				rep.BisectLog = log
-			}
-		}
-		if started && o.NoReset && err == nil {
-			return
-		}
-		if started {
-			// Back to where "git bisect start" was run: orig, which is
-			// checked out again just before it.
-			if _, e := g.Git(cleanup, "bisect", "reset"); e != nil && err == nil {
-				err = fmt.Errorf("restore the repository: %w", e)
-			}
-		} else if _, e := g.Git(cleanup, "checkout", "-q", orig); e != nil && err == nil {
-			err = fmt.Errorf("restore the repository: %w", e)
-		}
-	}()
+	// Ctrl-C.
+	defer func() { err = restore(ctx, g, o, rep, orig, started, err) }()
 
-	test := func(commit, role string) (Step, error) {
-		if _, err := g.Git(ctx, "checkout", "-q", "--detach", commit); err != nil {
-			return Step{}, err
-		}
-		return testHere(ctx, g, t, o, commit, role)
-	}
 	if o.CheckEndpoints {
-		say("checking the endpoints: %.12s should fail, %d good commit(s) should pass\n", bad, len(goods))
-		st, err := test(bad, "endpoint-bad")
-		if err != nil {
+		if err := checkEndpoints(ctx, g, t, o, rep, bad, goods); err != nil {
 			return rep, err
 		}
-		rep.add(st)
-		if st.Mark == Abort {
-			return rep, fmt.Errorf("cannot test %.12s: %s", bad, st.Reason)
-		}
-		if st.Mark != Bad {
-			return rep, fmt.Errorf("%w: the bad commit %.12s %s (%s)", ErrEndpoints, bad, describe(st), st.Reason)
-		}
-		for _, gd := range goods {
-			st, err := test(gd, "endpoint-good")
-			if err != nil {
-				return rep, err
-			}
-			rep.add(st)
-			if st.Mark != Good {
-				return rep, fmt.Errorf("%w: the good commit %.12s %s (%s)", ErrEndpoints, gd, describe(st), st.Reason)
-			}
-		}
 	}
-
 	// git bisect start remembers what is checked out, to return to it.
 	if _, err := g.Git(ctx, "checkout", "-q", orig); err != nil {
 		return rep, err
@@ -215,39 +154,155 @@ func Run(ctx context.Context, g Git, t Tester, o Options) (rep *Report, err erro
 	if err != nil {
 		return rep, fmt.Errorf("git bisect start: %w", err)
 	}
+	if err := loop(ctx, g, t, o, rep, out); err != nil || rep.Culprit == "" {
+		return rep, err
+	}
+	finish(ctx, g, t, o, rep, bad)
+	return rep, nil
+}
+
+// resolveEndpoints refuses to start where a bisect cannot run cleanly (one
+// already in progress, uncommitted changes that checkouts would carry
+// around) and resolves what to return to and the endpoints to commit ids,
+// before anything is checked out, so a refusal changes nothing.
+func resolveEndpoints(ctx context.Context, g Git, o Options) (orig, bad string, goods []string, err error) {
+	if p, err := g.Git(ctx, "rev-parse", "--path-format=absolute", "--git-path", "BISECT_START"); err == nil && statExists(p) {
+		return "", "", nil, errors.New("a bisect is already in progress here: finish it or run 'git bisect reset' first")
+	}
+	if err := vmrun.CheckClean(ctx, g); err != nil {
+		return "", "", nil, fmt.Errorf("%w: commit or stash them first (bisect checks out other commits)", err)
+	}
+	// A branch name when on one, so the restore does not leave a detached
+	// HEAD behind.
+	orig, err = g.Git(ctx, "symbolic-ref", "-q", "--short", "HEAD")
+	if err != nil || orig == "" {
+		if orig, err = g.Git(ctx, "rev-parse", "HEAD"); err != nil {
+			return "", "", nil, err
+		}
+	}
+	bad, err = g.Git(ctx, "rev-parse", "--verify", o.Bad+"^{commit}")
+	if err != nil {
+		return "", "", nil, fmt.Errorf("bad revision %q: %w", o.Bad, err)
+	}
+	for _, gd := range o.Good {
+		id, err := g.Git(ctx, "rev-parse", "--verify", gd+"^{commit}")
+		if err != nil {
+			return "", "", nil, fmt.Errorf("good revision %q: %w", gd, err)
+		}
+		goods = append(goods, id)
+	}
+	return orig, bad, goods, nil
+}
+
+// restore puts the repository back and returns the error Run returns. It
+// runs even when ctx is already cancelled (Ctrl-C), so it uses a context
+// without the cancellation. Once git bisect started, its log is kept in the
+// report and "git bisect reset" returns to orig; before that only a
+// checkout of orig is needed (the endpoint checks may have moved HEAD).
+func restore(ctx context.Context, g Git, o Options, rep *Report, orig string, started bool, err error) error {
+	cleanup := context.WithoutCancel(ctx)
+	if started {
+		if log, e := g.Git(cleanup, "bisect", "log"); e == nil {
+			rep.BisectLog = log
+		}
+	}
+	if started && o.NoReset && err == nil {
+		return err
+	}
+	if started {
+		// Back to where "git bisect start" was run: orig, which is
+		// checked out again just before it.
+		if _, e := g.Git(cleanup, "bisect", "reset"); e != nil && err == nil {
+			err = fmt.Errorf("restore the repository: %w", e)
+		}
+	} else if _, e := g.Git(cleanup, "checkout", "-q", orig); e != nil && err == nil {
+		err = fmt.Errorf("restore the repository: %w", e)
+	}
+	return err
+}
+
+// checkEndpoints tests bad and every good commit before bisecting: a
+// bisect between endpoints that do not bracket a regression would blame an
+// arbitrary commit, so this fails early with ErrEndpoints instead.
+func checkEndpoints(ctx context.Context, g Git, t Tester, o Options, rep *Report, bad string, goods []string) error {
+	test := func(commit, role string) (Step, error) {
+		if _, err := g.Git(ctx, "checkout", "-q", "--detach", commit); err != nil {
+			return Step{}, err
+		}
+		return testHere(ctx, g, t, o, commit, role)
+	}
+	o.Progress("checking the endpoints: %.12s should fail, %d good commit(s) should pass\n", bad, len(goods))
+	st, err := test(bad, "endpoint-bad")
+	if err != nil {
+		return err
+	}
+	rep.add(st)
+	if st.Mark == Abort {
+		return fmt.Errorf("cannot test %.12s: %s", bad, st.Reason)
+	}
+	if st.Mark != Bad {
+		return fmt.Errorf("%w: the bad commit %.12s %s (%s)", ErrEndpoints, bad, describe(st), st.Reason)
+	}
+	for _, gd := range goods {
+		st, err := test(gd, "endpoint-good")
+		if err != nil {
+			return err
+		}
+		rep.add(st)
+		if st.Mark != Good {
+			return fmt.Errorf("%w: the good commit %.12s %s (%s)", ErrEndpoints, gd, describe(st), st.Reason)
+		}
+	}
+	return nil
+}
+
+// loop tests the commit git bisect checked out and marks it, until git's
+// output (out, from the last bisect command) names the first bad commit
+// (rep.Culprit) or only skipped commits are left (rep.Candidates). An
+// Abort stops without marking: marking a commit that could not be tested
+// would steer the bisect on a guess.
+func loop(ctx context.Context, g Git, t Tester, o Options, rep *Report, out string) error {
 	for {
 		if m := firstBadRe.FindStringSubmatch(out); m != nil {
 			rep.Culprit = m[1]
-			break
+			return nil
 		}
 		if m := skippedRe.FindStringSubmatch(out); m != nil {
 			rep.Candidates = shaRe.FindAllString(m[1], -1)
-			return rep, nil
+			return nil
 		}
 		if ctx.Err() != nil {
-			return rep, ctx.Err()
+			return ctx.Err()
 		}
 		head, err := g.Git(ctx, "rev-parse", "HEAD")
 		if err != nil {
-			return rep, err
+			return err
 		}
-		say("%s\n", firstLine(out))
+		o.Progress("%s\n", firstLine(out))
 		st, err := testHere(ctx, g, t, o, head, "step")
 		if err != nil {
-			return rep, err
+			return err
 		}
 		rep.add(st)
 		if st.Mark == Abort {
-			return rep, fmt.Errorf("cannot test %.12s (%s): stopping without marking it", head, st.Reason)
+			return fmt.Errorf("cannot test %.12s (%s): stopping without marking it", head, st.Reason)
 		}
 		out, err = g.Git(ctx, "bisect", string(st.Mark))
+		// git bisect exits non-zero when only skipped commits are left;
+		// that message is an end, not a failure.
 		if err != nil && !skippedRe.MatchString(errText(err)+out) {
-			return rep, fmt.Errorf("git bisect %s: %w", st.Mark, err)
+			return fmt.Errorf("git bisect %s: %w", st.Mark, err)
 		}
 		if err != nil {
 			out = errText(err) + "\n" + out
 		}
 	}
+}
+
+// finish describes the culprit for the report and the Fixes: line, and
+// confirms it when asked. A culprit that cannot be described is still the
+// culprit, so those look-ups do not fail the bisect.
+func finish(ctx context.Context, g Git, t Tester, o Options, rep *Report, bad string) {
 	info, err := g.Git(ctx, "show", "-s", "--format=%s%x00%an <%ae>", rep.Culprit)
 	if err == nil {
 		f := strings.SplitN(info, "\x00", 2)
@@ -258,7 +313,6 @@ func Run(ctx context.Context, g Git, t Tester, o Options) (rep *Report, err erro
 	if o.Confirm {
 		confirm(ctx, g, t, o, rep, bad)
 	}
-	return rep, nil
 }
 
 // confirm reverts the culprit on top of bad and tests that (KernelCI): a

@@ -53,6 +53,16 @@ kvm-hangs)
 	say "[    0.300000] Run /init as init process" "rapido-init: start"
 	event '{"event":"init","uptime_ms":300}' '{"event":"test-start","uptime_ms":320}' '{"event":"result","exit_code":0,"uptime_ms":400}'
 	say "rapido-verdict: exit=0" ;;
+kvm-aborts)
+	# A host whose KVM makes QEMU abort before the guest runs (seen on CI
+	# machines: "failed to set MSR 0x10a"), fine under TCG.
+	if [ "$ACCEL" = kvm ]; then
+		echo "qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69" >&2
+		kill -ABRT $$
+	fi
+	say "[    0.300000] Run /init as init process" "rapido-init: start"
+	event '{"event":"init","uptime_ms":300}' '{"event":"test-start","uptime_ms":320}' '{"event":"result","exit_code":0,"uptime_ms":400}'
+	say "rapido-verdict: exit=0" ;;
 exec-stuck)
 	# One process, as QEMU is: what its parent-death signal reaches.
 	say "rapido-init: start"
@@ -344,6 +354,37 @@ func TestKVMFallback(t *testing.T) {
 	if err != nil || v.Status != Pass || !strings.Contains(string(cmd), "-accel tcg") || time.Since(start) > kvmProbeWindow {
 		t.Errorf("second run: %v, verdict %s, cmd %s in %v; want tcg without probing", err, v.Status, cmd, time.Since(start))
 	}
+}
+
+// TestKVMAbortFallback: QEMU that dies under KVM before the guest printed
+// anything (an unsupported MSR, a broken nested KVM) is a host that cannot
+// use KVM, not an infrastructure failure of the test: auto acceleration
+// falls back to TCG and remembers it.
+func TestKVMAbortFallback(t *testing.T) {
+	defer func(u func() bool) { kvmUsable = u }(kvmUsable)
+	kvmUsable = func() bool { return true }
+	f := newFakeRun(t, "kvm-aborts")
+	f.spec.QEMU.Accel = "auto"
+	var progress bytes.Buffer
+	v, err := Run(context.Background(), f.spec, Host{Progress: &progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Status != Pass || v.Accel != "tcg" {
+		t.Fatalf("verdict %s %q under %q; want a pass under tcg after QEMU died under KVM\n%s", v.Status, v.Reason, v.Accel, progress.String())
+	}
+	if !strings.Contains(progress.String(), "falling back to TCG") {
+		t.Errorf("progress does not tell of the fallback:\n%s", progress.String())
+	}
+	if fd, ok := qemu.LoadFinding(accelFile(), qemu.FindingKey(f.spec.QEMU.Binary)); !ok || fd.KVM || !strings.Contains(fd.Reason, "MSR") {
+		t.Errorf("remembered finding %+v (found %v); want KVM unusable with QEMU's reason", fd, ok)
+	}
+	// An explicit kvm is what the user asked for: no fallback.
+	f.spec.QEMU.Accel = "kvm"
+	if v, err = Run(context.Background(), f.spec, Host{Progress: io.Discard}); err != nil || v.Status != Infra {
+		t.Errorf("with accel kvm: %v, verdict %s; want infra", err, v.Status)
+	}
+	f.checkNoOrphans(t)
 }
 
 // TestKVMWorks: a KVM guest that boots is remembered as working.

@@ -226,7 +226,10 @@ func Run(ctx context.Context, s *Spec, h Host) (*Verdict, error) {
 	return RunPlan(ctx, p, h)
 }
 
-// RunPlan executes a plan: Run without resolving the spec again.
+// RunPlan executes a plan: Run without resolving the spec again. It builds,
+// cuts, and hands a one-VM image to bootOne and a multi-VM one to runVMs;
+// verdict.json is written on every way out, so a failed run still leaves
+// its record in the log directory.
 func RunPlan(ctx context.Context, p *Plan, h Host) (*Verdict, error) {
 	s := p.spec
 	start := time.Now()
@@ -261,10 +264,15 @@ func RunPlan(ctx context.Context, p *Plan, h Host) (*Verdict, error) {
 	if cp.VMs > 1 {
 		return runVMs(ctx, s, v, cp.VMs, cp.VerdictFrom, br, image, progress, tracer(h.Exec))
 	}
-	ch := &cp.Host
+	return bootOne(ctx, p, h, bo, &cp.Host, br.KernelImage, image, v)
+}
 
-	// Boot.
-	qc, err := p.qemuConfig(br.KernelImage, image, v.LogDir)
+// bootOne boots the single VM of a run, with the cut's host hooks around
+// it, and classifies the outcome into v. bo.Progress is the run's progress
+// writer.
+func bootOne(ctx context.Context, p *Plan, h Host, bo BuildOptions, ch *cut.Host, kernel, image string, v *Verdict) (*Verdict, error) {
+	s, progress := p.spec, bo.Progress
+	qc, err := p.qemuConfig(kernel, image, v.LogDir)
 	if err != nil {
 		return infra(v, err), nil
 	}
@@ -282,30 +290,68 @@ func RunPlan(ctx context.Context, p *Plan, h Host) (*Verdict, error) {
 		qc.Accel = accel
 		return v, hooks.boot(ctx, s, qc)
 	}
-	fmt.Fprintf(progress, "boot: %s (%s)\n", filepath.Base(br.KernelImage), accel)
-	out, err := hooks.watch(ctx, s, qc, accel)
+	fmt.Fprintf(progress, "boot: %s (%s)\n", filepath.Base(kernel), accel)
+	out, accel, err := watchProbingKVM(ctx, s, hooks, qc, accel, progress)
 	if err != nil {
 		return v, err
-	}
-	if accel == "kvm" && out.noProgress && s.QEMU.Accel == "auto" {
-		// The guest made no progress under KVM (as on hosts whose KVM is
-		// not real hardware virtualisation): remember that and use TCG.
-		rememberAccel(s.QEMU.Binary, false, "guest made no console progress under KVM")
-		fmt.Fprintln(progress, "boot: no progress under KVM; falling back to TCG (remembered)")
-		os.Remove(qc.ConsoleLog)
-		os.Remove(qc.VerdictPath)
-		accel = "tcg"
-		if out, err = hooks.watch(ctx, s, qc, accel); err != nil {
-			return v, err
-		}
-	} else if accel == "kvm" && s.QEMU.Accel == "auto" && out.initSeen {
-		rememberAccel(s.QEMU.Binary, true, "")
 	}
 	v.Accel = accel
 	classify(v, out)
 	hooks.judge(v)
 	v.Timings.KernelBoot, v.Timings.Init, v.Timings.Test, v.Timings.Shutdown = out.timings()
 	return v, nil
+}
+
+// watchProbingKVM boots and watches under accel and, when "auto" chose KVM,
+// learns from the boot whether KVM works on this host: a guest that made
+// no progress under KVM is booted again under TCG, and either answer is
+// remembered so later runs do not probe again. It returns the accelerator
+// the outcome was produced with.
+func watchProbingKVM(ctx context.Context, s *Spec, hooks *cutHostRun, qc qemu.Config, accel string, progress io.Writer) (*bootOutcome, string, error) {
+	out, err := hooks.watch(ctx, s, qc, accel)
+	if err != nil || accel != "kvm" || s.QEMU.Accel != "auto" {
+		return out, accel, err
+	}
+	why := kvmFailure(out)
+	if why == "" {
+		if out.initSeen {
+			rememberAccel(s.QEMU.Binary, true, "")
+		}
+		return out, accel, nil
+	}
+	fmt.Fprintf(progress, "boot: %s; falling back to TCG\n", why)
+	os.Remove(qc.ConsoleLog)
+	os.Remove(qc.VerdictPath)
+	if out, err = hooks.watch(ctx, s, qc, "tcg"); err != nil {
+		return out, "tcg", err
+	}
+	// Remembered only when QEMU ran under TCG: a QEMU that fails under
+	// both (a bad kernel path, a bad argument) says nothing about KVM.
+	if out.qemuErr == nil {
+		rememberAccel(s.QEMU.Binary, false, why)
+		fmt.Fprintln(progress, "boot: TCG remembered for this QEMU (rm "+accelFile()+" to probe KVM again)")
+	}
+	return out, "tcg", nil
+}
+
+// kvmFailure says why a boot under auto-detected KVM shows that KVM does
+// not work on this host, or "" when it worked (or failed for another
+// reason). The guest made no progress at all (hosts whose KVM is not real
+// hardware virtualisation hang), or QEMU died before the guest reached
+// /init (hosts whose KVM lacks what QEMU needs abort with "failed to set
+// MSR").
+func kvmFailure(out *bootOutcome) string {
+	switch {
+	case out.noProgress:
+		return "no progress under KVM"
+	case out.qemuErr != nil && !out.initSeen:
+		msg := firstLine(out.qemuStderr)
+		if msg == "" {
+			msg = out.qemuErr.Error()
+		}
+		return "QEMU failed under KVM (" + msg + ")"
+	}
+	return ""
 }
 
 // newRunDir makes the run's log directory: unique per run, sortable by
@@ -408,7 +454,7 @@ func resolveAccel(want, binary string) (string, string) {
 		}
 		return "tcg", ""
 	}
-	return "kvm", "boot: trying KVM (first run on this host; falls back to TCG if the guest hangs)"
+	return "kvm", "boot: trying KVM (first run on this host; falls back to TCG if KVM does not work here)"
 }
 
 func rememberAccel(binary string, ok bool, reason string) {
@@ -482,7 +528,8 @@ func resetRunFiles(qc qemu.Config) error {
 }
 
 // bootAndWatch runs QEMU, follows the console log, enforces the timeouts,
-// and collects what the guest and the kernel said.
+// and collects what the guest and the kernel said. A QEMU that does not
+// start is an outcome (qemuErr), not an error: classify reports it.
 func bootAndWatch(ctx context.Context, s *Spec, qc qemu.Config, accel string) (*bootOutcome, error) {
 	qc.Accel = accel
 	out := &bootOutcome{consoleLog: qc.ConsoleLog}
@@ -490,6 +537,7 @@ func bootAndWatch(ctx context.Context, s *Spec, qc qemu.Config, accel string) (*
 		return nil, err
 	}
 	args := qemu.BuildArgs(qc)
+	// qemu.cmd lets a user rerun the exact boot by hand.
 	os.WriteFile(filepath.Join(filepath.Dir(qc.ConsoleLog), "qemu.cmd"),
 		[]byte(qc.Binary+" "+strings.Join(args, " ")+"\n"), 0o644)
 	errPath := filepath.Join(filepath.Dir(qc.ConsoleLog), "qemu.stderr")
@@ -502,79 +550,13 @@ func bootAndWatch(ctx context.Context, s *Spec, qc qemu.Config, accel string) (*
 	start := time.Now()
 	defer p.Kill()
 
-	var sc console.Scanner
-	var offset int64
-	var partial []byte
-	lastProgress := start
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	read := func() {
-		f, err := os.Open(qc.ConsoleLog)
-		if err != nil {
-			return
-		}
-		defer f.Close()
-		f.Seek(offset, io.SeekStart)
-		b, _ := io.ReadAll(f)
-		if len(b) == 0 {
-			return
-		}
-		offset += int64(len(b))
-		lastProgress = time.Now()
-		partial = append(partial, b...)
-		for {
-			i := bytes.IndexByte(partial, '\n')
-			if i < 0 {
-				break
-			}
-			line := string(partial[:i])
-			partial = partial[i+1:]
-			sc.Line(line)
-			if strings.TrimSpace(line) == guest.ConsoleInitLine {
-				out.initSeen = true
-			}
-		}
-	}
-	// The guest enforces the test timeout itself and reports the output
-	// tail; the host deadline adds the boot allowance on top as a backstop.
-	deadline := start.Add(s.Timeout + s.BootTimeout)
-loop:
-	for {
-		select {
-		case <-p.Done():
-			break loop
-		case <-ctx.Done():
-			p.Kill()
-			return out, ctx.Err()
-		case now := <-tick.C:
-			read()
-			// Until the first console byte of a KVM probe, the probe
-			// window alone judges: a shorter boot timeout (or overall
-			// timeout) would call a host's broken KVM a kernel hang
-			// instead of falling back to TCG.
-			probing := accel == "kvm" && s.QEMU.Accel == "auto" && offset == 0
-			switch {
-			case probing && now.Sub(start) > kvmProbeWindow:
-				out.noProgress = true
-				p.Kill()
-				return out, nil
-			case !probing && !out.initSeen && s.BootTimeout > 0 && now.Sub(lastProgress) > s.BootTimeout:
-				out.timedOut = fmt.Sprintf("no console output for %s before /init ran (boot timeout)", s.BootTimeout)
-				p.Kill()
-				break loop
-			case !probing && s.Timeout > 0 && now.After(deadline):
-				out.timedOut = fmt.Sprintf("the run exceeded its %s timeout", s.Timeout)
-				p.Kill()
-				break loop
-			}
-		}
+	c := &consoleFollower{path: qc.ConsoleLog, out: out, lastProgress: start}
+	if done, err := watch(ctx, s, p, accel, start, c); done {
+		return out, err
 	}
 	out.wall = time.Since(start)
-	read()
-	if len(partial) > 0 {
-		sc.Line(string(partial))
-	}
-	out.events = sc.Finish()
+	c.read()
+	c.finish()
 	if f, err := os.Open(qc.VerdictPath); err == nil {
 		out.guest, _ = guest.ParseEvents(f)
 		f.Close()
@@ -586,6 +568,97 @@ loop:
 		}
 	}
 	return out, nil
+}
+
+// consoleFollower reads the console log as QEMU appends to it, feeding
+// complete lines to the console scanner and noting when /init ran.
+type consoleFollower struct {
+	path         string
+	out          *bootOutcome
+	sc           console.Scanner
+	offset       int64  // bytes of the log read so far
+	partial      []byte // the last line, until its newline arrives
+	lastProgress time.Time
+}
+
+// read takes whatever the log gained since the last read. A log that
+// cannot be opened yet is simply not read: QEMU may not have written it.
+func (c *consoleFollower) read() {
+	f, err := os.Open(c.path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	f.Seek(c.offset, io.SeekStart)
+	b, _ := io.ReadAll(f)
+	if len(b) == 0 {
+		return
+	}
+	c.offset += int64(len(b))
+	c.lastProgress = time.Now()
+	c.partial = append(c.partial, b...)
+	for {
+		i := bytes.IndexByte(c.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(c.partial[:i])
+		c.partial = c.partial[i+1:]
+		c.sc.Line(line)
+		if strings.TrimSpace(line) == guest.ConsoleInitLine {
+			c.out.initSeen = true
+		}
+	}
+}
+
+// finish hands the scanner a last line without its newline (QEMU killed
+// mid-line) and stores the kernel's events.
+func (c *consoleFollower) finish() {
+	if len(c.partial) > 0 {
+		c.sc.Line(string(c.partial))
+	}
+	c.out.events = c.sc.Finish()
+}
+
+// watch follows the console until QEMU exits or a timeout stops it. done
+// says the outcome is final as it stands (interrupted, with ctx's error, or
+// a KVM probe that saw nothing); otherwise the caller collects the logs.
+func watch(ctx context.Context, s *Spec, p *qemu.Process, accel string, start time.Time, c *consoleFollower) (done bool, err error) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	// The guest enforces the test timeout itself and reports the output
+	// tail; the host deadline adds the boot allowance on top as a backstop.
+	deadline := start.Add(s.Timeout + s.BootTimeout)
+	for {
+		select {
+		case <-p.Done():
+			return false, nil
+		case <-ctx.Done():
+			p.Kill()
+			return true, ctx.Err()
+		case now := <-tick.C:
+			c.read()
+			// Until the first console byte of a KVM probe, the probe
+			// window alone judges: a shorter boot timeout (or overall
+			// timeout) would call a host's broken KVM a kernel hang
+			// instead of falling back to TCG.
+			probing := accel == "kvm" && s.QEMU.Accel == "auto" && c.offset == 0
+			switch {
+			case probing && now.Sub(start) > kvmProbeWindow:
+				c.out.noProgress = true
+				p.Kill()
+				return true, nil
+			case !probing && !c.out.initSeen && s.BootTimeout > 0 && now.Sub(c.lastProgress) > s.BootTimeout:
+				c.out.timedOut = fmt.Sprintf("no console output for %s before /init ran (boot timeout)", s.BootTimeout)
+				p.Kill()
+				return false, nil
+			case !probing && s.Timeout > 0 && now.After(deadline):
+				c.out.timedOut = fmt.Sprintf("the run exceeded its %s timeout", s.Timeout)
+				p.Kill()
+				return false, nil
+			}
+		}
+	}
 }
 
 // classify turns what the boot produced into the verdict.

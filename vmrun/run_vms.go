@@ -22,6 +22,9 @@ import (
 // in any VM that ended by itself makes the run a crash. Every QEMU is in
 // its own process group and is killed when the run ends, fails or is
 // interrupted.
+//
+// The steps: plan the QEMU configurations (pure), create the log
+// directories, boot them all (bootVMs) and pick the verdict (pure).
 func runVMs(ctx context.Context, s *Spec, v *Verdict, n, verdictFrom int, br *BuildResult, image string, progress io.Writer, trace func([]string)) (*Verdict, error) {
 	if s.Interactive {
 		return infra(v, fmt.Errorf("the cut boots %d VMs; an interactive boot takes one (use git rapido run)", n)), nil
@@ -30,7 +33,6 @@ func runVMs(ctx context.Context, s *Spec, v *Verdict, n, verdictFrom int, br *Bu
 	if err != nil {
 		return infra(v, err), nil
 	}
-	a, _ := kbuild.ArchOf(s.Build.Arch)
 	accel, note := resolveAccel(s.QEMU.Accel, s.QEMU.Binary)
 	if note != "" {
 		// No KVM probing with several VMs: its fallback restarts one VM,
@@ -38,15 +40,35 @@ func runVMs(ctx context.Context, s *Spec, v *Verdict, n, verdictFrom int, br *Bu
 		// whether KVM works here.
 		accel = "tcg"
 	}
-	qcs := make([]qemu.Config, n)
-	for i := range qcs {
-		dir := filepath.Join(v.LogDir, fmt.Sprintf("vm%d", i+1))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	qcs := vmConfigs(s, n, nets, br.KernelImage, image, v.LogDir, trace)
+	for _, qc := range qcs {
+		if err := os.MkdirAll(filepath.Dir(qc.ConsoleLog), 0o755); err != nil {
 			return infra(v, fmt.Errorf("create log dir: %w", err)), nil
 		}
+	}
+	from := "all"
+	if verdictFrom > 0 {
+		from = fmt.Sprintf("rapido%d", verdictFrom)
+	}
+	fmt.Fprintf(progress, "boot: %d VMs of %s (%s, net %s, verdict from %s)\n", n, filepath.Base(br.KernelImage), accel, netModeName(s.Net.Mode), from)
+
+	r := bootVMs(ctx, s, qcs, accel, verdictFrom)
+	if ctx.Err() != nil {
+		return v, ctx.Err()
+	}
+	return r.verdict(v, accel, verdictFrom), nil
+}
+
+// vmConfigs plans one QEMU configuration per VM, VM i logging under
+// logDir/vm<i+1>. It only computes: the caller creates the directories.
+func vmConfigs(s *Spec, n int, nets []vmNet, kernel, image, logDir string, trace func([]string)) []qemu.Config {
+	a, _ := kbuild.ArchOf(s.Build.Arch)
+	qcs := make([]qemu.Config, n)
+	for i := range qcs {
+		dir := filepath.Join(logDir, fmt.Sprintf("vm%d", i+1))
 		qc := qemu.Config{
 			Binary: s.QEMU.Binary, Memory: s.QEMU.Memory, CPUs: s.QEMU.CPUs,
-			Kernel: br.KernelImage, Initrd: image, Console: a.Console,
+			Kernel: kernel, Initrd: image, Console: a.Console,
 			KernelArgs: append([]string(nil), s.QEMU.KernelArgs...),
 			ExtraArgs:  append(append([]string(nil), a.Machine...), s.QEMU.ExtraArgs...),
 			ConsoleLog: filepath.Join(dir, "console.log"), VerdictPath: filepath.Join(dir, "verdict.jsonl"),
@@ -61,21 +83,29 @@ func runVMs(ctx context.Context, s *Spec, v *Verdict, n, verdictFrom int, br *Bu
 		}
 		qcs[i] = qc
 	}
-	from := "all"
-	if verdictFrom > 0 {
-		from = fmt.Sprintf("rapido%d", verdictFrom)
-	}
-	fmt.Fprintf(progress, "boot: %d VMs of %s (%s, net %s, verdict from %s)\n", n, filepath.Base(br.KernelImage), accel, netModeName(s.Net.Mode), from)
+	return qcs
+}
 
+// vmResults is what each VM of a multi-VM run did.
+type vmResults struct {
+	outs     []*bootOutcome
+	verdicts []*Verdict
+	ended    []bool // the VM ended by itself, not stopped by us
+	firstBad int    // the first VM that ended without a pass, or -1
+}
+
+// bootVMs boots every VM concurrently and waits for all of them. The run
+// is stopped (the other QEMUs killed) as soon as the designated VM ends,
+// or, with verdictFrom 0, as soon as one VM does not pass: what the others
+// would say no longer changes the verdict.
+func bootVMs(ctx context.Context, s *Spec, qcs []qemu.Config, accel string, verdictFrom int) *vmResults {
+	n := len(qcs)
 	stop, cancel := context.WithCancel(ctx)
 	defer cancel()
+	r := &vmResults{outs: make([]*bootOutcome, n), verdicts: make([]*Verdict, n), ended: make([]bool, n), firstBad: -1}
 	var (
-		mu       sync.Mutex
-		outs     = make([]*bootOutcome, n)
-		verdicts = make([]*Verdict, n)
-		ended    = make([]bool, n) // the VM ended by itself, not stopped by us
-		firstBad = -1
-		wg       sync.WaitGroup
+		mu sync.Mutex
+		wg sync.WaitGroup
 	)
 	for i := range qcs {
 		wg.Add(1)
@@ -88,49 +118,52 @@ func runVMs(ctx context.Context, s *Spec, v *Verdict, n, verdictFrom int, br *Bu
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			outs[i], verdicts[i], ended[i] = out, vi, err == nil
+			r.outs[i], r.verdicts[i], r.ended[i] = out, vi, err == nil
 			switch {
 			case err != nil:
 			case verdictFrom == i+1:
 				cancel()
 			case verdictFrom == 0 && vi.Status != Pass:
-				if firstBad < 0 {
-					firstBad = i
+				if r.firstBad < 0 {
+					r.firstBad = i
 				}
 				cancel()
 			}
 		}(i)
 	}
 	wg.Wait()
-	if ctx.Err() != nil {
-		return v, ctx.Err()
-	}
+	return r
+}
 
+// verdict fills v from the VM that decides the run: a VM that crashed by
+// itself first (a crash anywhere is the finding), then the designated VM,
+// then the first VM that did not pass; otherwise every VM passed.
+func (r *vmResults) verdict(v *Verdict, accel string, verdictFrom int) *Verdict {
 	pick := func(i int) {
-		vi := verdicts[i]
+		vi := r.verdicts[i]
 		v.Status, v.Excerpt, v.Accel = vi.Status, vi.Excerpt, accel
 		v.Reason = fmt.Sprintf("rapido%d: %s", i+1, vi.Reason)
-		v.Timings.KernelBoot, v.Timings.Init, v.Timings.Test, v.Timings.Shutdown = outs[i].timings()
+		v.Timings.KernelBoot, v.Timings.Init, v.Timings.Test, v.Timings.Shutdown = r.outs[i].timings()
 	}
-	for i := range verdicts {
-		if ended[i] && verdicts[i].Status == Crash {
+	for i := range r.verdicts {
+		if r.ended[i] && r.verdicts[i].Status == Crash {
 			pick(i)
-			return v, nil
+			return v
 		}
 	}
 	switch {
 	case verdictFrom > 0:
-		if !ended[verdictFrom-1] {
-			return infra(v, fmt.Errorf("rapido%d was stopped before its verdict", verdictFrom)), nil
+		if !r.ended[verdictFrom-1] {
+			return infra(v, fmt.Errorf("rapido%d was stopped before its verdict", verdictFrom))
 		}
 		pick(verdictFrom - 1)
-	case firstBad >= 0:
-		pick(firstBad)
+	case r.firstBad >= 0:
+		pick(r.firstBad)
 	default:
 		pick(0)
-		v.Reason = fmt.Sprintf("test passed on all %d VMs", n)
+		v.Reason = fmt.Sprintf("test passed on all %d VMs", len(r.verdicts))
 	}
-	return v, nil
+	return v
 }
 
 func netModeName(m string) string {

@@ -208,7 +208,9 @@ func decodeCompact(v string) (*Payload, []byte, error) {
 		n := r.next(1)
 		if len(n) == 1 {
 			p.Kernel = string(r.next(int(n[0])))
-			if n[0] == 0 || n[0] > MaxKernel || checkValue(p.Kernel) != nil {
+			// "-" is how the signed text says "no kernel": carried, it
+			// would decode to a value that encodes without one.
+			if n[0] == 0 || n[0] > MaxKernel || p.Kernel == None || checkValue(p.Kernel) != nil {
 				return nil, nil, fmt.Errorf("attestation: bad kernel release %q", p.Kernel)
 			}
 		}

@@ -109,6 +109,9 @@ type verifiedEntry struct {
 	Payload *attest.Payload `json:"payload,omitempty"`
 }
 
+// runVerify verifies the trailers of the range, tallies them (pure) and
+// prints; a verdict neither OK nor allowed makes it exit 1, so a CI job or
+// a hook can gate on it.
 func runVerify(ctx context.Context, env *Env, o *verifyOptions, args []string) error {
 	if o.export != "" {
 		if len(args) > 0 {
@@ -137,68 +140,95 @@ func runVerify(ctx context.Context, env *Env, o *verifyOptions, args []string) e
 	if err := trust.notFrom(ctx, env, ids); err != nil {
 		return &ExitError{Code: 128, Err: err}
 	}
-	counts := map[attest.Status]int{}
-	bad, n, bare := 0, 0, 0
-	for _, c := range cs {
-		if len(c.Verdicts) == 0 {
-			bare++
-		}
-		for _, v := range c.Verdicts {
-			counts[v.Status]++
-			n++
-			if v.Status != attest.OK && !contains(o.allow, string(v.Status)) {
-				bad++
-			}
-		}
-	}
+	t := tallyVerdicts(cs, o.allow)
 	if o.asJSON {
-		out := struct {
-			Commits []verifiedCommit `json:"commits"`
-			Counts  map[string]int   `json:"counts"`
-			OK      bool             `json:"ok"`
-		}{Commits: cs, Counts: map[string]int{}, OK: bad == 0}
-		if out.Commits == nil {
-			out.Commits = []verifiedCommit{}
-		}
-		for s, c := range counts {
-			out.Counts[string(s)] = c
-		}
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
+		if err := printVerifyJSON(env, cs, t); err != nil {
 			return err
 		}
 	} else {
-		for _, c := range cs {
-			for _, v := range c.Verdicts {
-				fmt.Fprintf(env.Stdout, "%-13s %.12s %s\n", v.Status, c.Commit, termsafe.Escape(v.Trailer))
-				switch {
-				case v.Reason != "":
-					fmt.Fprintf(env.Stdout, "%-13s   %s\n", "", termsafe.Escape(v.Reason))
-				case v.Signer != "":
-					fmt.Fprintf(env.Stdout, "%-13s   signed by %s\n", "", termsafe.Escape(v.Signer))
-				}
-			}
-		}
-		var parts []string
-		for _, s := range attest.Statuses {
-			if counts[s] > 0 {
-				parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
-			}
-		}
-		summary := fmt.Sprintf("%d %s, %d %s", len(cs), plural(len(cs), "commit"), n, plural(n, "verdict"))
-		if len(parts) > 0 {
-			summary += ": " + strings.Join(parts, ", ")
-		}
-		if bare > 0 {
-			summary += fmt.Sprintf("; %d %s without verdicts", bare, plural(bare, "commit"))
-		}
-		fmt.Fprintln(env.Stdout, summary)
+		printVerifyText(env, cs, t)
 	}
-	if bad > 0 {
+	if t.bad > 0 {
 		return &ExitError{Code: 1}
 	}
 	return nil
+}
+
+// verifyTally counts what verify found, for the summary and the exit code.
+type verifyTally struct {
+	counts map[attest.Status]int
+	bad    int // verdicts neither OK nor allowed: they make verify exit 1
+	n      int // verdicts
+	bare   int // commits without any verdict
+}
+
+// tallyVerdicts counts the verdicts of cs; a status in allow does not
+// count as bad.
+func tallyVerdicts(cs []verifiedCommit, allow []string) verifyTally {
+	t := verifyTally{counts: map[attest.Status]int{}}
+	for _, c := range cs {
+		if len(c.Verdicts) == 0 {
+			t.bare++
+		}
+		for _, v := range c.Verdicts {
+			t.counts[v.Status]++
+			t.n++
+			if v.Status != attest.OK && !contains(allow, string(v.Status)) {
+				t.bad++
+			}
+		}
+	}
+	return t
+}
+
+// printVerifyJSON prints verify --json: every commit (an empty list, not
+// null, when there are none), the counts by status and whether all passed.
+func printVerifyJSON(env *Env, cs []verifiedCommit, t verifyTally) error {
+	out := struct {
+		Commits []verifiedCommit `json:"commits"`
+		Counts  map[string]int   `json:"counts"`
+		OK      bool             `json:"ok"`
+	}{Commits: cs, Counts: map[string]int{}, OK: t.bad == 0}
+	if out.Commits == nil {
+		out.Commits = []verifiedCommit{}
+	}
+	for s, c := range t.counts {
+		out.Counts[string(s)] = c
+	}
+	enc := json.NewEncoder(env.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// printVerifyText prints one line per verdict, with its reason or signer
+// below it, and a summary line. Trailers, reasons and signers come from
+// commits and keys, so they are escaped before they reach a terminal.
+func printVerifyText(env *Env, cs []verifiedCommit, t verifyTally) {
+	for _, c := range cs {
+		for _, v := range c.Verdicts {
+			fmt.Fprintf(env.Stdout, "%-13s %.12s %s\n", v.Status, c.Commit, termsafe.Escape(v.Trailer))
+			switch {
+			case v.Reason != "":
+				fmt.Fprintf(env.Stdout, "%-13s   %s\n", "", termsafe.Escape(v.Reason))
+			case v.Signer != "":
+				fmt.Fprintf(env.Stdout, "%-13s   signed by %s\n", "", termsafe.Escape(v.Signer))
+			}
+		}
+	}
+	var parts []string
+	for _, s := range attest.Statuses {
+		if t.counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", t.counts[s], s))
+		}
+	}
+	summary := fmt.Sprintf("%d %s, %d %s", len(cs), plural(len(cs), "commit"), t.n, plural(t.n, "verdict"))
+	if len(parts) > 0 {
+		summary += ": " + strings.Join(parts, ", ")
+	}
+	if t.bare > 0 {
+		summary += fmt.Sprintf("; %d %s without verdicts", t.bare, plural(t.bare, "commit"))
+	}
+	fmt.Fprintln(env.Stdout, summary)
 }
 
 // verifyLogArgs turns verify's revisions into git log arguments. The

@@ -294,6 +294,11 @@ func relative(src, p string) string {
 	return filepath.Join(filepath.Dir(src), p)
 }
 
+// directive applies one manifest line. Host-side directives (kconfig,
+// qemu-arg, host-hook, config) are handled by hostDirective; a scan-only
+// pass (which only wants those) still follows includes. Every image-side
+// directive has its own small method below, so its checks read in one
+// place.
 func (r *resolver) directive(src, verb string, args []string, depth int) error {
 	args, err := r.expand(args)
 	if err != nil {
@@ -305,131 +310,186 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 	if r.scanOnly && verb != "include" {
 		return nil
 	}
-	want := func(n int, usage string) error {
-		if len(args) != n {
-			return fmt.Errorf("%s: want %s", verb, usage)
-		}
-		return nil
-	}
 	switch verb {
 	case "bin", "try-bin":
-		if len(args) == 0 {
-			return fmt.Errorf("%s: want one or more programs", verb)
-		}
-		for _, a := range args {
-			if err := r.bin(src, a); err != nil {
-				if verb == "try-bin" && errors.Is(err, errNotFound) {
-					continue
-				}
-				return err
-			}
-		}
+		return r.binDirective(src, verb, args)
 	case "kmod", "try-kmod":
-		if len(args) == 0 {
-			return fmt.Errorf("%s: want one or more module names", verb)
-		}
-		if verb == "kmod" {
-			for _, a := range args {
-				r.kmods = append(r.kmods, modRequest{name: a, at: r.at})
-			}
-		} else {
-			r.tryMods = append(r.tryMods, args...)
-		}
+		return r.kmodDirective(verb, args)
 	case "file":
-		if err := want(2, "HOSTPATH GUESTPATH"); err != nil {
-			return err
-		}
-		if err := entryPath(verb, "GUESTPATH", args[1]); err != nil {
-			return err
-		}
-		host := relative(src, args[0])
-		fi, err := os.Stat(host)
-		if err != nil {
-			return fmt.Errorf("file: %w", err)
-		}
-		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("file: %s: not a regular file (use tree for directories)", host)
-		}
-		return r.plan.Image.put(&Entry{Path: args[1], Kind: File, Mode: fi.Mode().Perm(), Source: host})
+		return r.fileDirective(src, args)
 	case "dir":
-		if len(args) == 0 {
-			return fmt.Errorf("dir: want one or more paths")
-		}
-		for _, a := range args {
-			if err := r.plan.Image.put(&Entry{Path: a, Kind: Dir, Mode: 0o755}); err != nil {
-				return err
-			}
-		}
+		return r.dirDirective(args)
 	case "slink":
-		if err := want(2, "TARGET LINK"); err != nil {
-			return err
-		}
-		if err := entryPath(verb, "LINK", args[1]); err != nil {
-			return err
-		}
-		return r.plan.Image.put(&Entry{Path: args[1], Kind: Symlink, Mode: 0o777, Target: args[0]})
+		return r.slinkDirective(args)
 	case "tree":
-		if err := want(2, "HOSTDIR GUESTDIR"); err != nil {
+		if err := wantArgs(verb, args, 2, "HOSTDIR GUESTDIR"); err != nil {
 			return err
 		}
 		return r.tree(relative(src, args[0]), args[1])
 	case "autorun":
-		if err := want(1, "SCRIPT"); err != nil {
+		if err := wantArgs(verb, args, 1, "SCRIPT"); err != nil {
 			return err
 		}
 		return r.autorun(relative(src, args[0]), filepath.Base(args[0]))
 	case "shell":
-		if err := want(0, "no arguments"); err != nil {
+		if err := wantArgs(verb, args, 0, "no arguments"); err != nil {
 			return err
 		}
 		r.plan.Spec.Shell = true
+		return nil
 	case "vms":
-		if err := want(1, "COUNT"); err != nil {
-			return err
-		}
-		n, err := strconv.Atoi(args[0])
-		if err != nil || n < 1 || n > 16 {
-			return fmt.Errorf("vms: want a count from 1 to 16, got %q", args[0])
-		}
-		r.plan.VMs = n
+		return r.vmsDirective(args)
 	case "verdict-from":
-		if err := want(1, "VM|all"); err != nil {
-			return err
-		}
-		if args[0] == "all" {
-			r.plan.VerdictFrom = 0
-			return nil
-		}
-		n, err := strconv.Atoi(args[0])
-		if err != nil || n < 1 {
-			return fmt.Errorf("verdict-from: want a VM number (1 is the first) or all, got %q", args[0])
-		}
-		r.plan.VerdictFrom = n
+		return r.verdictFromDirective(args)
 	case "include":
-		if err := want(1, "OTHER"); err != nil {
-			return err
-		}
-		other := args[0]
-		var text []byte
-		var err error
-		if !strings.Contains(other, "/") && !strings.HasSuffix(other, ".cut") {
-			// A bare name is another cut, found like --cut NAME.
-			other, text, err = Find(other, r.o.SearchPath)
-		} else {
-			other = relative(src, other)
-			text, err = os.ReadFile(other)
-		}
-		if err != nil {
-			return fmt.Errorf("include: %w", err)
-		}
-		if r.active[other] {
-			return fmt.Errorf("include %s: include cycle (%s is already being read)", args[0], other)
-		}
-		return r.manifest(other, text, depth+1)
-	default:
-		return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include, shell, vms, verdict-from, kconfig, qemu-arg, host-hook, config)", verb)
+		return r.includeDirective(src, args, depth)
+	}
+	return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include, shell, vms, verdict-from, kconfig, qemu-arg, host-hook, config)", verb)
+}
+
+// wantArgs checks a directive's argument count; usage names the arguments.
+func wantArgs(verb string, args []string, n int, usage string) error {
+	if len(args) != n {
+		return fmt.Errorf("%s: want %s", verb, usage)
 	}
 	return nil
+}
+
+// binDirective adds programs and their libraries. try-bin skips a program
+// that is not on this host, so one cut serves hosts with different tools;
+// any other error (a broken library, say) still fails.
+func (r *resolver) binDirective(src, verb string, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%s: want one or more programs", verb)
+	}
+	for _, a := range args {
+		if err := r.bin(src, a); err != nil {
+			if verb == "try-bin" && errors.Is(err, errNotFound) {
+				continue
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// kmodDirective records modules to resolve once the kernel is known: kmod
+// remembers where it was asked for (for its error), try-kmod tolerates a
+// module the kernel does not have.
+func (r *resolver) kmodDirective(verb string, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%s: want one or more module names", verb)
+	}
+	if verb == "kmod" {
+		for _, a := range args {
+			r.kmods = append(r.kmods, modRequest{name: a, at: r.at})
+		}
+	} else {
+		r.tryMods = append(r.tryMods, args...)
+	}
+	return nil
+}
+
+// fileDirective copies one regular host file into the image; directories
+// go through tree, which walks them.
+func (r *resolver) fileDirective(src string, args []string) error {
+	if err := wantArgs("file", args, 2, "HOSTPATH GUESTPATH"); err != nil {
+		return err
+	}
+	if err := entryPath("file", "GUESTPATH", args[1]); err != nil {
+		return err
+	}
+	host := relative(src, args[0])
+	fi, err := os.Stat(host)
+	if err != nil {
+		return fmt.Errorf("file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("file: %s: not a regular file (use tree for directories)", host)
+	}
+	return r.plan.Image.put(&Entry{Path: args[1], Kind: File, Mode: fi.Mode().Perm(), Source: host})
+}
+
+// dirDirective creates empty directories in the image.
+func (r *resolver) dirDirective(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("dir: want one or more paths")
+	}
+	for _, a := range args {
+		if err := r.plan.Image.put(&Entry{Path: a, Kind: Dir, Mode: 0o755}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// slinkDirective adds a symlink; its target is taken as written, since it
+// is resolved in the guest.
+func (r *resolver) slinkDirective(args []string) error {
+	if err := wantArgs("slink", args, 2, "TARGET LINK"); err != nil {
+		return err
+	}
+	if err := entryPath("slink", "LINK", args[1]); err != nil {
+		return err
+	}
+	return r.plan.Image.put(&Entry{Path: args[1], Kind: Symlink, Mode: 0o777, Target: args[0]})
+}
+
+// vmsDirective sets how many VMs boot the image; the bound keeps a typo
+// from starting hundreds of QEMUs.
+func (r *resolver) vmsDirective(args []string) error {
+	if err := wantArgs("vms", args, 1, "COUNT"); err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n < 1 || n > 16 {
+		return fmt.Errorf("vms: want a count from 1 to 16, got %q", args[0])
+	}
+	r.plan.VMs = n
+	return nil
+}
+
+// verdictFromDirective names the VM whose verdict is the run's (1 is the
+// first), or all of them (0).
+func (r *resolver) verdictFromDirective(args []string) error {
+	if err := wantArgs("verdict-from", args, 1, "VM|all"); err != nil {
+		return err
+	}
+	if args[0] == "all" {
+		r.plan.VerdictFrom = 0
+		return nil
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n < 1 {
+		return fmt.Errorf("verdict-from: want a VM number (1 is the first) or all, got %q", args[0])
+	}
+	r.plan.VerdictFrom = n
+	return nil
+}
+
+// includeDirective reads another manifest in place: a bare name is another
+// cut, found like --cut NAME; a path is relative to the including file. A
+// file already being read is a cycle, refused rather than recursed into.
+func (r *resolver) includeDirective(src string, args []string, depth int) error {
+	if err := wantArgs("include", args, 1, "OTHER"); err != nil {
+		return err
+	}
+	other := args[0]
+	var text []byte
+	var err error
+	if !strings.Contains(other, "/") && !strings.HasSuffix(other, ".cut") {
+		other, text, err = Find(other, r.o.SearchPath)
+	} else {
+		other = relative(src, other)
+		text, err = os.ReadFile(other)
+	}
+	if err != nil {
+		return fmt.Errorf("include: %w", err)
+	}
+	if r.active[other] {
+		return fmt.Errorf("include %s: include cycle (%s is already being read)", args[0], other)
+	}
+	return r.manifest(other, text, depth+1)
 }
 
 // entryPath refuses a guest path that names a directory ("/", "/etc/") where
@@ -539,6 +599,8 @@ func (r *resolver) modules() error {
 		return nil
 	}
 	if r.o.ModulesDir == "" || r.o.Release == "" {
+		// Only kmod insists: try-kmod of a kernel without modules is no
+		// error.
 		if len(r.kmods) == 0 {
 			return nil
 		}
@@ -550,55 +612,82 @@ func (r *resolver) modules() error {
 			Err: fmt.Errorf("kmod %s: the kernel has no modules staged (is CONFIG_MODULES=y and the module enabled as =m?)", strings.Join(names, " "))}
 	}
 	base := filepath.Join(r.o.ModulesDir, "lib/modules", r.o.Release)
-	deps, err := readModulesDep(base)
+	g, err := loadModGraph(base)
 	if err != nil {
 		return err
 	}
-	soft := readSoftdeps(base)
-	byName := map[string]string{}
-	for file := range deps {
-		byName[moduleName(file)] = file
-	}
-	want := map[string]bool{}
-	var add func(name string, required bool) error
-	add = func(name string, required bool) error {
-		file, ok := byName[normalizeModule(name)]
-		if !ok {
-			if required {
-				return fmt.Errorf("kmod %s: not in %s/modules.dep (built in, or not enabled as =m?)", name, base)
-			}
-			return nil
-		}
-		if want[file] {
-			return nil
-		}
-		want[file] = true
-		for _, d := range deps[file] {
-			if err := add(moduleName(d), true); err != nil {
-				return err
-			}
-		}
-		for _, s := range soft[normalizeModule(name)] {
-			if err := add(s, false); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	for _, m := range r.kmods {
-		if err := add(m.name, true); err != nil {
+		if err := g.add(m.name, true); err != nil {
 			return &ManifestError{File: m.at.File, Line: m.at.Line, Err: err}
 		}
 		r.plan.Spec.Modules = append(r.plan.Spec.Modules, m.name)
 	}
 	for _, m := range r.tryMods {
-		if err := add(m, false); err != nil {
+		if err := g.add(m, false); err != nil {
 			return err
 		}
-		if _, ok := byName[normalizeModule(m)]; ok {
+		if _, ok := g.byName[normalizeModule(m)]; ok {
 			r.plan.Spec.Modules = append(r.plan.Spec.Modules, m)
 		}
 	}
+	return r.putModules(base, g.want)
+}
+
+// modGraph is the staged kernel's module dependency graph and the set of
+// module files chosen so far.
+type modGraph struct {
+	base   string              // lib/modules/<release> of the staged kernel
+	deps   map[string][]string // module file -> files it needs (modules.dep)
+	soft   map[string][]string // module name -> soft pre/post dependencies
+	byName map[string]string   // normalized module name -> module file
+	want   map[string]bool     // module files to put in the image
+}
+
+// loadModGraph reads the dependency graph of the kernel staged under base.
+func loadModGraph(base string) (*modGraph, error) {
+	deps, err := readModulesDep(base)
+	if err != nil {
+		return nil, err
+	}
+	g := &modGraph{base: base, deps: deps, soft: readSoftdeps(base), byName: map[string]string{}, want: map[string]bool{}}
+	for file := range deps {
+		g.byName[moduleName(file)] = file
+	}
+	return g, nil
+}
+
+// add chooses a module with everything it depends on. A hard dependency
+// must exist; a soft one, like a try-kmod, is taken only when the kernel
+// has it (required false): softdeps are optional to modprobe too.
+func (g *modGraph) add(name string, required bool) error {
+	file, ok := g.byName[normalizeModule(name)]
+	if !ok {
+		if required {
+			return fmt.Errorf("kmod %s: not in %s/modules.dep (built in, or not enabled as =m?)", name, g.base)
+		}
+		return nil
+	}
+	if g.want[file] {
+		return nil
+	}
+	g.want[file] = true
+	for _, d := range g.deps[file] {
+		if err := g.add(moduleName(d), true); err != nil {
+			return err
+		}
+	}
+	for _, s := range g.soft[normalizeModule(name)] {
+		if err := g.add(s, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putModules puts the chosen module files and every modules.* index of
+// base into the image, in sorted order so the image does not depend on map
+// order.
+func (r *resolver) putModules(base string, want map[string]bool) error {
 	files := make([]string, 0, len(want))
 	for f := range want {
 		files = append(files, f)
