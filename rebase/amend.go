@@ -81,7 +81,7 @@ func Amend(ctx context.Context, g Git, o AmendOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	newID, err := writeCommit(ctx, g, o.Commit, msg)
+	newID, err := writeCommit(ctx, g, o.Dir, o.Commit, msg)
 	if err != nil {
 		return nil, err
 	}

@@ -9,17 +9,18 @@ import (
 	"strings"
 )
 
-// The commit object is written with git's own plumbing (cat-file, var,
-// hash-object), never a library's: whatever repository git can read —
-// SHA-256, extensions.worktreeConfig, partial clones, linked worktrees — the
-// amend can write to.
+// The commit object is written with git's own plumbing (var, hash-object),
+// never a library's: whatever repository git can read — SHA-256,
+// extensions.worktreeConfig, partial clones, linked worktrees — the amend
+// can write to. The old commit is read by go-git where it supports the
+// repository, by git cat-file elsewhere (readCommitObject).
 
 // writeCommit writes the amended commit: the old commit's headers (tree,
 // parents, author, encoding, mergetag and any other) kept, the committer
 // refreshed, the old signature dropped and a new one made when
 // commit.gpgSign is set, then msg. It returns the new commit's id.
-func writeCommit(ctx context.Context, g Git, oldID string, msg []byte) (string, error) {
-	body, err := commitBody(ctx, g, oldID, msg)
+func writeCommit(ctx context.Context, g Git, dir, oldID string, msg []byte) (string, error) {
+	body, err := commitBody(ctx, g, dir, oldID, msg)
 	if err != nil {
 		return "", err
 	}
@@ -31,10 +32,10 @@ func writeCommit(ctx context.Context, g Git, oldID string, msg []byte) (string, 
 }
 
 // commitBody is the text of the amended commit object, signed if asked.
-func commitBody(ctx context.Context, g Git, oldID string, msg []byte) ([]byte, error) {
-	raw, err := g.GitInput(ctx, nil, "cat-file", "commit", oldID)
+func commitBody(ctx context.Context, g Git, dir, oldID string, msg []byte) ([]byte, error) {
+	raw, err := readCommitObject(ctx, g, dir, oldID)
 	if err != nil {
-		return nil, fmt.Errorf("amend: read commit %.12s: %w", oldID, err)
+		return nil, err
 	}
 	ident, err := committerIdent(ctx, g)
 	if err != nil {
