@@ -9,6 +9,17 @@ import (
 	"syscall"
 )
 
+// PreflightOptions adjust Preflight.
+type PreflightOptions struct {
+	// CleanCheckedLater leaves the clean-tree check to the caller, which
+	// makes it before any build anyway (vmrun.Tester with RequireClean):
+	// a git status over a kernel's files is the costliest check here.
+	CleanCheckedLater bool
+	// Dir is the worktree, where go-git may read the commit in process
+	// ("" lets git read it).
+	Dir string
+}
+
 // ErrUnborn means HEAD has no commit yet: there is nothing to amend.
 var ErrUnborn = errors.New("HEAD has no commit yet")
 
@@ -19,7 +30,7 @@ var ErrUnborn = errors.New("HEAD has no commit yet")
 // commit.gpgSign needs but gpg cannot use. Hooks can still refuse at the
 // end: they are the user's to run then, not before. A detached HEAD is
 // fine (rebase exec lines run on one).
-func Preflight(ctx context.Context, g Git) error {
+func Preflight(ctx context.Context, g Git, o PreflightOptions) error {
 	if _, err := g.Git(ctx, "rev-parse", "--show-object-format"); err != nil {
 		return &Refusal{Err: fmt.Errorf("amend: cannot read the repository: %w", err),
 			Hint: "this git cannot read the repository's format; use the git that created it"}
@@ -28,8 +39,10 @@ func Preflight(ctx context.Context, g Git) error {
 	if err != nil || head == "" {
 		return &Refusal{Err: fmt.Errorf("amend: %w", ErrUnborn), Hint: "commit first: git rapido tags an existing commit"}
 	}
-	if err := CheckClean(ctx, g); err != nil {
-		return err
+	if !o.CleanCheckedLater {
+		if err := CheckClean(ctx, g); err != nil {
+			return err
+		}
 	}
 	if err := checkWritable(ctx, g); err != nil {
 		return err
@@ -38,7 +51,7 @@ func Preflight(ctx context.Context, g Git) error {
 	if err != nil {
 		return err
 	}
-	if err := checkRewrite(ctx, g, head, ident); err != nil {
+	if err := checkRewrite(ctx, g, o.Dir, head, ident); err != nil {
 		return err
 	}
 	// Sign a throwaway payload exactly as the amend will sign the commit:
@@ -50,10 +63,10 @@ func Preflight(ctx context.Context, g Git) error {
 // checkRewrite builds the amended commit (with HEAD's own message) and
 // has git check it without writing it: an old commit git reads but would
 // not write again is found now, not after the test.
-func checkRewrite(ctx context.Context, g Git, head, ident string) error {
-	raw, err := g.GitInput(ctx, nil, "cat-file", "commit", head)
+func checkRewrite(ctx context.Context, g Git, dir, head, ident string) error {
+	raw, err := readCommitObject(ctx, g, dir, head)
 	if err != nil {
-		return fmt.Errorf("amend: read commit %.12s: %w", head, err)
+		return err
 	}
 	_, msg, _ := bytes.Cut(raw, []byte("\n\n"))
 	body := append(append(rewriteHeader(raw, ident), '\n'), msg...)

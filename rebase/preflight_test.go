@@ -59,7 +59,7 @@ func TestPreflight(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r, _ := testRepo(t)
 			tc.setup(t, r)
-			err := Preflight(ctx, r)
+			err := Preflight(ctx, r, PreflightOptions{Dir: r.Dir})
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("Preflight = %v, want nil", err)

@@ -213,6 +213,11 @@ type Host struct {
 	Exec     Execer
 	Progress io.Writer // phase lines and the live build line
 	Terminal bool
+	// Built, when set, is called once the kernel is built (its sources
+	// have been read), before the cut and the boot. The Tester checks
+	// then, next to the boot, that the worktree still holds the code it
+	// started with.
+	Built func()
 }
 
 // Run builds, cuts, boots and classifies. The error is non-nil only when ctx
@@ -255,6 +260,9 @@ func RunPlan(ctx context.Context, p *Plan, h Host) (*Verdict, error) {
 		return v, err
 	}
 	v.KernelRelease = br.KernelRelease
+	if h.Built != nil {
+		h.Built()
+	}
 
 	// Cut.
 	cp, image, err := cutImage(p, br, v)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/git-rapido/git-rapido/vmrun/cache"
@@ -43,6 +44,12 @@ type TestOptions struct {
 	// RequireClean refuses a worktree that differs from HEAD: the verdict
 	// is going to tag HEAD.
 	RequireClean bool
+	// KnownClean says the caller put HEAD's tree in the worktree itself
+	// and checked it was clean before (bisect checks out each step after
+	// refusing a dirty worktree at its start): the git status on the way
+	// in is skipped. A test that runs is still checked once its build is
+	// done, before its verdict is recorded.
+	KnownClean bool
 }
 
 // TestResult is the verdict and where it came from.
@@ -56,7 +63,11 @@ type TestResult struct {
 
 // Test tests the worktree's code with spec s.
 func (t *Tester) Test(ctx context.Context, s *Spec, o TestOptions) (*TestResult, error) {
-	w, err := ReadWorktree(ctx, t.Git)
+	read := ReadWorktree
+	if o.KnownClean {
+		read = readHead
+	}
+	w, err := read(ctx, t.Git)
 	if err != nil {
 		return nil, err
 	}
@@ -84,27 +95,64 @@ func (t *Tester) Test(ctx context.Context, s *Spec, o TestOptions) (*TestResult,
 		r.Verdict, r.Cached = VerdictOf(r.Decision.Entry.Entry), true
 		return r, nil
 	}
-	if r.Verdict, err = t.runN(ctx, s, plan, max(o.Repeat, 1)); err != nil {
+	after := &worktreeCheck{git: t.Git}
+	if r.Verdict, err = t.runN(ctx, s, plan, max(o.Repeat, 1), after); err != nil {
 		return nil, err
 	}
 	if Cacheable(r.Verdict.Status) {
-		t.store(ctx, c, w, digest, r.Verdict)
+		t.store(ctx, c, w, after.result(ctx), digest, r.Verdict)
 	}
 	return r, nil
+}
+
+// worktreeCheck reads the worktree again once the first build is done: the
+// sources have been read by then, so a worktree that still holds the tree
+// the test started with means that tree is what was built. It runs next to
+// the cut and the boot (a git status over a kernel's files takes tens of
+// milliseconds), and store waits for it.
+type worktreeCheck struct {
+	git  Git
+	once sync.Once
+	done chan struct{}
+	w    *Worktree
+	err  error
+}
+
+// start begins the check in the background (the first call only).
+func (c *worktreeCheck) start(ctx context.Context) {
+	c.once.Do(func() {
+		c.done = make(chan struct{})
+		go func() {
+			defer close(c.done)
+			c.w, c.err = ReadWorktree(ctx, c.git)
+		}()
+	})
+}
+
+// result is the check's answer; without a build (it failed before its
+// end, or no kernel was built) the check runs now.
+func (c *worktreeCheck) result(ctx context.Context) func() (*Worktree, error) {
+	return func() (*Worktree, error) {
+		c.start(ctx)
+		<-c.done
+		return c.w, c.err
+	}
 }
 
 // runN runs the test up to n times and stops at the first run that does not
 // pass: that run is the verdict (any failure is the answer), with how many
 // of the runs passed.
-func (t *Tester) runN(ctx context.Context, s *Spec, plan *Plan, n int) (*Verdict, error) {
+func (t *Tester) runN(ctx context.Context, s *Spec, plan *Plan, n int, after *worktreeCheck) (*Verdict, error) {
 	run := t.Run
 	if run == nil {
 		run = func(ctx context.Context, _ *Spec, h Host) (*Verdict, error) { return RunPlan(ctx, plan, h) }
 	}
+	host := t.Host
+	host.Built = func() { after.start(ctx) }
 	var v *Verdict
 	runs, passed := 0, 0
 	for runs < n {
-		rv, err := run(ctx, s, t.Host)
+		rv, err := run(ctx, s, host)
 		if err != nil {
 			return nil, err
 		}
@@ -126,13 +174,13 @@ func Cacheable(s Status) bool { return s != Infra && s != "" }
 // store records v for the worktree's tree, unless the worktree changed
 // while the test ran (then no tree is known to have been built). Failing to
 // store is a warning: the verdict stands.
-func (t *Tester) store(ctx context.Context, c *cache.Cache, w *Worktree, spec string, v *Verdict) {
+func (t *Tester) store(ctx context.Context, c *cache.Cache, w *Worktree, reread func() (*Worktree, error), spec string, v *Verdict) {
 	warn := func(err error) {
 		if t.Warn != nil {
 			fmt.Fprintf(t.Warn, "warning: verdict not cached: %v\n", err)
 		}
 	}
-	now, err := ReadWorktree(ctx, t.Git)
+	now, err := reread()
 	if err != nil {
 		warn(err)
 		return

@@ -66,6 +66,22 @@ func (w *Worktree) Clean() bool { return len(w.Changes) == 0 }
 // worktree the tree is written from a temporary index (git add -A), so a
 // verdict is never recorded under a tree that was not built.
 func ReadWorktree(ctx context.Context, g Git) (*Worktree, error) {
+	w, err := readHead(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	if w.Changes, err = Changes(ctx, g); err != nil || w.Clean() {
+		return w, err
+	}
+	if w.Tree, err = worktreeTree(ctx, g); err != nil {
+		return nil, fmt.Errorf("read worktree: %w", err)
+	}
+	return w, nil
+}
+
+// readHead is HEAD's commit and tree, taken as the worktree's without
+// looking at the worktree.
+func readHead(ctx context.Context, g Git) (*Worktree, error) {
 	ids, err := g.Git(ctx, "rev-parse", "HEAD", "HEAD^{tree}")
 	if err != nil {
 		return nil, fmt.Errorf("read HEAD: %w", err)
@@ -73,12 +89,6 @@ func ReadWorktree(ctx context.Context, g Git) (*Worktree, error) {
 	w := &Worktree{}
 	if n, _ := fmt.Sscan(ids, &w.Commit, &w.Tree); n != 2 {
 		return nil, fmt.Errorf("read HEAD: unexpected %q", ids)
-	}
-	if w.Changes, err = Changes(ctx, g); err != nil || w.Clean() {
-		return w, err
-	}
-	if w.Tree, err = worktreeTree(ctx, g); err != nil {
-		return nil, fmt.Errorf("read worktree: %w", err)
 	}
 	return w, nil
 }

@@ -92,7 +92,9 @@ func (t stepTester) Test(ctx context.Context) (*vmrun.Verdict, bool, error) {
 	if head, err := t.env.Runner.Git(ctx, "rev-parse", "--short=12", "HEAD"); err == nil {
 		t.spec.Label = head
 	}
-	r, err := t.tester.Test(ctx, t.spec, vmrun.TestOptions{Repeat: t.repeat})
+	// bisect refused a dirty worktree at its start and checks out every
+	// step itself: no git status over the tree for each step.
+	r, err := t.tester.Test(ctx, t.spec, vmrun.TestOptions{Repeat: t.repeat, KnownClean: true})
 	if err != nil {
 		return nil, false, err
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/git-rapido/git-rapido/cmd/internal/termsafe"
 	"github.com/spf13/pflag"
 
+	"github.com/git-rapido/git-rapido/rebase"
 	"github.com/git-rapido/git-rapido/trailers/attest"
 )
 
@@ -84,7 +85,7 @@ With only a key, the value is your "user.name <user.email>":
 }
 
 func amendWithTrailer(ctx context.Context, env *Env, key, value string, info *verdictInfo, noVerify bool, action string) error {
-	if err := amendPreflight(ctx, env, strings.TrimPrefix(action, "rapido "), "commit or stash the changes first"); err != nil {
+	if err := amendPreflight(ctx, env, strings.TrimPrefix(action, "rapido "), "commit or stash the changes first", rebase.PreflightOptions{}); err != nil {
 		return err
 	}
 	commit, err := env.Runner.Git(ctx, "rev-parse", "--verify", "HEAD")

@@ -107,7 +107,9 @@ func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error
 	if !o.noTrailer {
 		// Refuse before spending minutes on a test whose verdict could
 		// not be recorded.
-		if err := amendPreflight(ctx, env, "test", "commit or stash the changes first, or use --no-trailer to test without tagging"); err != nil {
+		// The Tester refuses a dirty worktree itself, before any build.
+		if err := amendPreflight(ctx, env, "test", "commit or stash the changes first, or use --no-trailer to test without tagging",
+			rebase.PreflightOptions{CleanCheckedLater: true}); err != nil {
 			return err
 		}
 		if value, err = identity(ctx, env, "rapido.testedBy"); err != nil {

@@ -14,8 +14,13 @@ import (
 // final amend (rebase.Preflight says what), as one fatal line and a hint.
 // verb is the command ("test", "review"); dirtyHint the advice for
 // uncommitted changes.
-func amendPreflight(ctx context.Context, env *Env, verb, dirtyHint string) error {
-	err := rebase.Preflight(ctx, env.Runner)
+func amendPreflight(ctx context.Context, env *Env, verb, dirtyHint string, o rebase.PreflightOptions) error {
+	// go-git finds the repository from here (objects are read by id, so
+	// whichever repository it finds, what it reads is the object git means).
+	if o.Dir = env.Runner.Dir; o.Dir == "" {
+		o.Dir = "."
+	}
+	err := rebase.Preflight(ctx, env.Runner, o)
 	if err == nil {
 		return nil
 	}
