@@ -100,7 +100,7 @@ func (t *Tester) Test(ctx context.Context, s *Spec, o TestOptions) (*TestResult,
 		return nil, err
 	}
 	if Cacheable(r.Verdict.Status) {
-		t.store(ctx, c, w, after.result(ctx), digest, r.Verdict)
+		t.store(ctx, c, w, after, digest, r.Verdict)
 	}
 	return r, nil
 }
@@ -129,14 +129,12 @@ func (c *worktreeCheck) start(ctx context.Context) {
 	})
 }
 
-// result is the check's answer; without a build (it failed before its
+// worktree is the check's answer; without a build (it failed before its
 // end, or no kernel was built) the check runs now.
-func (c *worktreeCheck) result(ctx context.Context) func() (*Worktree, error) {
-	return func() (*Worktree, error) {
-		c.start(ctx)
-		<-c.done
-		return c.w, c.err
-	}
+func (c *worktreeCheck) worktree(ctx context.Context) (*Worktree, error) {
+	c.start(ctx)
+	<-c.done
+	return c.w, c.err
 }
 
 // runN runs the test up to n times and stops at the first run that does not
@@ -174,13 +172,13 @@ func Cacheable(s Status) bool { return s != Infra && s != "" }
 // store records v for the worktree's tree, unless the worktree changed
 // while the test ran (then no tree is known to have been built). Failing to
 // store is a warning: the verdict stands.
-func (t *Tester) store(ctx context.Context, c *cache.Cache, w *Worktree, reread func() (*Worktree, error), spec string, v *Verdict) {
+func (t *Tester) store(ctx context.Context, c *cache.Cache, w *Worktree, after *worktreeCheck, spec string, v *Verdict) {
 	warn := func(err error) {
 		if t.Warn != nil {
 			fmt.Fprintf(t.Warn, "warning: verdict not cached: %v\n", err)
 		}
 	}
-	now, err := reread()
+	now, err := after.worktree(ctx)
 	if err != nil {
 		warn(err)
 		return
