@@ -15,7 +15,7 @@ import (
 // Key is one rapido.* configuration key. Keys is the one table of them:
 // SpecFromConfig reads its defaults and checks values with it, the command
 // line checks flag values with it (Spec.Set), "git rapido config" and the
-// help text print it, and a test keeps the README's table equal to it.
+// help text print it, and a test keeps the table in docs/configuration.md equal to it.
 type Key struct {
 	Name string
 	Env  string // an environment variable that overrides the key
@@ -44,7 +44,7 @@ const (
 )
 
 // Keys lists every rapido.* key git rapido reads, in the order "git rapido
-// config" and the README show them.
+// config" and docs/configuration.md show them.
 var Keys = []Key{
 	{Name: "rapido.buildDir", Kind: Path, DefaultDoc: "$(git rev-parse --git-path rapido/build)", Doc: "out-of-tree build directory"},
 	{Name: "rapido.jobs", Kind: Count, DefaultDoc: "CPU count", Doc: "make -j"},

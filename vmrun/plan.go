@@ -59,7 +59,7 @@ const specVersion = "git-rapido spec v2"
 // Key is the verdict cache key's spec half (the tree id is the other). It
 // holds what decides the kernel's and the test's behaviour, and nothing
 // that changes from one machine or one git-rapido build to the next; the
-// README's "What the cache key covers" lists each input and why.
+// "What the cache key covers" in docs/cache.md lists each input and why.
 func (p *Plan) Key() (string, error) {
 	// The compiler is named by what it reports, not by how CC, LLVM or
 	// CROSS_COMPILE spell it; the architecture stands for the target.

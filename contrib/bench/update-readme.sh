@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # update-readme.sh: puts the latest benchmark table (results/latest.md) and
-# chart (results/latest.svg) into README.md's Performance section, between
+# chart (results/latest.svg) into docs/performance.md, between
 # the performance markers, so the README always shows what make bench measured.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-readme=$here/../../README.md
+readme=$here/../../docs/performance.md
 table=$here/results/latest.md
 [ -s "$table" ] || { echo "update-readme: no $table (run make bench)" >&2; exit 1; }
 awk -v table="$table" '
@@ -13,7 +13,7 @@ awk -v table="$table" '
 		print ""
 		while ((getline l < table) > 0) print l
 		print ""
-		print "![git rapido speed-up over each reference](contrib/bench/results/latest.svg)"
+		print "![git rapido speed-up over each reference](../contrib/bench/results/latest.svg)"
 		print ""
 		skip = 1
 		next
@@ -22,4 +22,4 @@ awk -v table="$table" '
 	!skip
 ' "$readme" >"$readme.tmp"
 mv "$readme.tmp" "$readme"
-echo "bench: README.md Performance section updated" >&2
+echo "bench: docs/performance.md updated" >&2

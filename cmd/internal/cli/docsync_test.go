@@ -15,13 +15,37 @@ import (
 	"github.com/git-rapido/git-rapido/vmrun"
 )
 
-// The README is the user's reference: these tests keep it in step with the
-// code, so a new command, flag or configuration key cannot land without its
-// documentation. (Completion needs no such test: it asks the binary.)
+// The README and the reference under docs/ are the user's documentation:
+// these tests keep them in step with the code, so a new command, flag or
+// configuration key cannot land without its documentation. (Completion needs
+// no such test: it asks the binary.)
 
+// readme returns README.md followed by every page under docs/, so a test can
+// look for a command or flag wherever the documentation puts it.
 func readme(t *testing.T) string {
 	t.Helper()
 	b, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, err := filepath.Glob("../../../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pages {
+		d, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = append(append(b, '\n'), d...)
+	}
+	return string(b)
+}
+
+// configPage returns docs/configuration.md, the page with the key table.
+func configPage(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../../../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,12 +55,7 @@ func readme(t *testing.T) string {
 // TestReadmeConfigTable checks that the README's configuration table lists
 // exactly the keys git rapido reads (vmrun.Keys).
 func TestReadmeConfigTable(t *testing.T) {
-	doc := readme(t)
-	_, table, ok := strings.Cut(doc, "\n## Configuration\n")
-	if !ok {
-		t.Fatal("README has no Configuration section")
-	}
-	table, _, _ = strings.Cut(table, "\n## ")
+	table := configPage(t)
 	var documented []string
 	row := regexp.MustCompile("(?m)^\\| (`rapido\\.[^|]*)\\|")
 	for _, m := range row.FindAllStringSubmatch(table, -1) {
@@ -90,8 +109,7 @@ func TestReadmeCommands(t *testing.T) {
 // TestReadmeConfigDefaults checks the README's default column against the
 // table the code reads its defaults from.
 func TestReadmeConfigDefaults(t *testing.T) {
-	_, table, _ := strings.Cut(readme(t), "\n## Configuration\n")
-	table, _, _ = strings.Cut(table, "\n## ")
+	table := configPage(t)
 	row := regexp.MustCompile("(?m)^\\| (`rapido\\.[^|]*)\\| ([^|]*)\\|")
 	rows := row.FindAllStringSubmatch(table, -1)
 	if len(rows) == 0 {
