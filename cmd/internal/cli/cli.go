@@ -60,6 +60,9 @@ type Env struct {
 	// DashAt is the number of operands before a "--", or -1 when there was none.
 	DashAt int
 
+	// paging is true while Stdout goes to a pager this process started.
+	paging bool
+
 	cfgOnce sync.Once
 	cfg     *gitexec.Config
 	cfgErr  error
