@@ -45,7 +45,7 @@ func TestLogLine(t *testing.T) {
 	if strings.HasSuffix(got, " ") {
 		t.Errorf("trailing blank: %q", got)
 	}
-	if !strings.HasSuffix(got, "pass (fresh)          735ms") {
+	if !strings.HasSuffix(got, "pass (fresh)         735ms") {
 		t.Errorf("line = %q", got)
 	}
 	e.Duration = 2345 * time.Millisecond
