@@ -25,6 +25,8 @@ wanted=(
 	iproute2:ip
 	xz-utils:xz
 	man-db:man
+	zsh:zsh
+	bsdutils:script
 	e2fsprogs:/sbin/mkfs.ext4
 	dmsetup:/sbin/dmsetup
 	rsync:rsync
