@@ -130,7 +130,7 @@ func runBisect(ctx context.Context, env *Env, o *bisectOptions, args []string) e
 	if err != nil {
 		return asCannotTest(err)
 	}
-	tester, err := newTester(ctx, env)
+	tester, err := newTester(ctx, env, o.test.host(env))
 	if err != nil {
 		return &ExitError{Code: 128, Err: err}
 	}
