@@ -5,7 +5,7 @@
 #   make install put git-rapido (and its man page) on PATH so "git rapido" works
 #   make bench   run the benchmarks side by side with the reference tools
 
-GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+GO      ?= $(shell contrib/find-go.sh)
 ifeq ($(shell id -u),0)
 PREFIX  ?= /usr/local
 else
