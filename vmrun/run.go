@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/git-rapido/git-rapido/vmrun/internal/console"
 	"github.com/git-rapido/git-rapido/vmrun/internal/cut"
@@ -79,6 +80,10 @@ func SpecFromConfig(cfg Config, top, rapidoDir string) (*Spec, error) {
 		Fragments:    cfg.All("rapido.kconfig"),
 		Make:         os.Getenv("RAPIDO_MAKE"),
 		MakeWrapper:  strings.Fields(r.get("rapido.makeWrapper")),
+		Launcher:     r.get("rapido.compilerLauncher"),
+	}
+	if l := s.Build.Launcher; l != "" && (len(strings.Fields(l)) != 1 || strings.ContainsFunc(l, unicode.IsControl) || strings.HasPrefix(l, "-")) {
+		r.fail(fmt.Errorf("rapido.compilerLauncher: want one program (icecc, distcc or a path to one), got %q", l))
 	}
 	if s.Build.Make == "" {
 		s.Build.Make = "make"
@@ -107,6 +112,9 @@ func SpecFromConfig(cfg Config, top, rapidoDir string) (*Spec, error) {
 		ExtraArgs:  strings.Fields(r.get("rapido.qemuExtraArgs")),
 	}
 	r.set(s, "rapido.jobs", strconv.Itoa(runtime.NumCPU()))
+	if _, set := cfg.Get("rapido.jobs"); !set && s.Build.Launcher != "" {
+		s.Build.Jobs = 0 // the launcher's cluster decides (kbuild.LauncherJobs)
+	}
 	for _, k := range []string{"rapido.accel", "rapido.memory", "rapido.cpus", "rapido.bootTimeout", "rapido.timeout"} {
 		r.set(s, k, "")
 	}

@@ -22,6 +22,10 @@ func Main() {
 		f, err := os.OpenFile(log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err == nil {
 			fmt.Fprintln(f, "make "+strings.Join(args, " "))
+			// ccache's launcher travels in the environment, not in argv.
+			if p := os.Getenv("CCACHE_PREFIX"); p != "" {
+				fmt.Fprintln(f, "env CCACHE_PREFIX="+p)
+			}
 			f.Close()
 		}
 	}
