@@ -112,6 +112,7 @@ func (t *Tester) Test(ctx context.Context, s *Spec, o TestOptions) (*TestResult,
 // milliseconds), and store waits for it.
 type worktreeCheck struct {
 	git  Git
+	read func(context.Context) (*Worktree, error) // nil: ReadWorktree(git)
 	once sync.Once
 	done chan struct{}
 	w    *Worktree
@@ -124,7 +125,11 @@ func (c *worktreeCheck) start(ctx context.Context) {
 		c.done = make(chan struct{})
 		go func() {
 			defer close(c.done)
-			c.w, c.err = ReadWorktree(ctx, c.git)
+			if c.read != nil {
+				c.w, c.err = c.read(ctx)
+			} else {
+				c.w, c.err = ReadWorktree(ctx, c.git)
+			}
 		}()
 	})
 }
@@ -226,4 +231,87 @@ func VerdictOf(e cache.Entry) *Verdict {
 		json.Unmarshal(e.Timings, &v.Timings) // unreadable timings only lose the breakdown
 	}
 	return v
+}
+
+// CommitTest is one commit's test in a series: looked up in the cache,
+// then built, then booted, each step callable on its own so a series can
+// build one commit while the previous one boots. The code is checked out
+// by the caller (a slot's worktree), never in the user's worktree.
+type CommitTest struct {
+	t      *Tester
+	s      *Spec
+	plan   *Plan
+	c      *cache.Cache
+	built  *Built
+	check  *worktreeCheck
+	Result *TestResult
+}
+
+// Lookup prepares commit's test with spec s (whose SourceDir holds, or will
+// hold, the commit's tree) and answers from the cache when it can:
+// Result.Verdict is then set and Result.Cached is true.
+func (t *Tester) Lookup(ctx context.Context, s *Spec, commit, tree string, o TestOptions) (*CommitTest, error) {
+	plan, err := NewPlan(s, t.Host.Exec)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := plan.Key()
+	if err != nil {
+		return nil, fmt.Errorf("digest test spec: %w", err)
+	}
+	ct := &CommitTest{t: t, s: s, plan: plan, c: &cache.Cache{Git: t.Git},
+		Result: &TestResult{Worktree: &Worktree{Commit: commit, Tree: tree}, Spec: digest}}
+	es, err := ct.c.Get(ctx, tree)
+	if err != nil {
+		return nil, err
+	}
+	ct.Result.Decision = cache.Judge(tree, digest, es, t.Trust)
+	if !o.Force && ct.Result.Decision.Outcome == cache.Hit {
+		ct.Result.Verdict, ct.Result.Cached = VerdictOf(ct.Result.Decision.Entry.Entry), true
+	}
+	return ct, nil
+}
+
+// Build builds and cuts the commit's kernel with h (a slot's progress
+// writer); reread, when set, reads the slot's worktree once the build has
+// read the sources, and the verdict is stored only if it still holds the
+// commit's tree. After Build, Done says whether the boot is still to come.
+func (ct *CommitTest) Build(ctx context.Context, h Host, reread func(context.Context) (*Worktree, error)) error {
+	ct.check = &worktreeCheck{git: ct.t.Git, read: reread}
+	host := h
+	host.Built = func() { ct.check.start(ctx) }
+	b, err := BuildPlan(ctx, ct.plan, host, true)
+	ct.built = b
+	if b.Done() {
+		ct.Result.Verdict = b.Verdict()
+	}
+	return err
+}
+
+// Done reports whether the commit's verdict is known (from the cache, or a
+// build that ended the run).
+func (ct *CommitTest) Done() bool { return ct.Result.Verdict != nil && (ct.built == nil || ct.built.Done()) }
+
+// Boot boots the built kernel (when the build did not end the run) and
+// records the verdict in the cache.
+func (ct *CommitTest) Boot(ctx context.Context) error {
+	if ct.Result.Cached {
+		return nil
+	}
+	if ct.built == nil {
+		return fmt.Errorf("test %.12s: boot before build", ct.Result.Worktree.Commit)
+	}
+	v, err := ct.built.Boot(ctx)
+	if err != nil {
+		return err
+	}
+	v.Runs, v.Passed = 1, 0
+	if v.Status == Pass {
+		v.Passed = 1
+	}
+	ct.Result.Verdict = v
+	if Cacheable(v.Status) {
+		ct.t.store(ctx, ct.c, ct.Result.Worktree, ct.check, ct.Result.Spec, v)
+	}
+	return nil
 }
