@@ -303,7 +303,7 @@ func BuildPlan(ctx context.Context, p *Plan, h Host, detach bool) (*Built, error
 	}
 	if detach {
 		kernel := filepath.Join(v.LogDir, filepath.Base(br.KernelImage))
-		if err := copyFile(br.KernelImage, kernel); err != nil {
+		if err := copyKernel(br.KernelImage, kernel); err != nil {
 			return b, b.finish(infra(v, fmt.Errorf("keep the kernel for the boot: %w", err)), nil)
 		}
 		c := *br
@@ -347,7 +347,7 @@ func (b *Built) finish(v *Verdict, err error) error {
 	return err
 }
 
-func copyFile(from, to string) error {
+func copyKernel(from, to string) error {
 	in, err := os.Open(from)
 	if err != nil {
 		return err
