@@ -285,7 +285,13 @@ func (ct *CommitTest) Build(ctx context.Context, h Host, reread func(context.Con
 	if b.Done() {
 		ct.Result.Verdict = b.Verdict()
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// The check reads the slot's worktree: it must be over before the
+	// slot checks out its next commit.
+	ct.check.worktree(ctx)
+	return nil
 }
 
 // Done reports whether the commit's verdict is known (from the cache, or a

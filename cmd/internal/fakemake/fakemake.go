@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Main is the fake's entry point.
@@ -58,6 +59,7 @@ func Main() {
 		case "olddefconfig":
 			// Keep what git rapido merged: every requested option "takes".
 		case "bzImage", "Image":
+			defer busy("make")()
 			fmt.Println("  CC      fs/proc/version.o")
 			fmt.Println("  CC      fs/proc/cmdline.o")
 			if scenario == "build-fail" {
@@ -80,6 +82,24 @@ func Main() {
 		default:
 			fmt.Fprintf(os.Stderr, "fake-make: *** No rule to make target '%s'.  Stop.\n", t)
 			os.Exit(2)
+		}
+	}
+}
+
+// busy sleeps $FAKE_BUSY (a duration: the model of a build or a boot) and
+// appends "<what> <start ns> <end ns>" to $FAKE_BUSY_LOG when the caller
+// returns: tests count how many makes and QEMUs overlapped.
+func busy(what string) func() {
+	start := time.Now()
+	if d, err := time.ParseDuration(os.Getenv("FAKE_BUSY")); err == nil {
+		time.Sleep(d)
+	}
+	return func() {
+		if log := os.Getenv("FAKE_BUSY_LOG"); log != "" {
+			if f, err := os.OpenFile(log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
+				fmt.Fprintf(f, "%s %d %d\n", what, start.UnixNano(), time.Now().UnixNano())
+				f.Close()
+			}
 		}
 	}
 }
