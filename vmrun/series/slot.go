@@ -117,6 +117,7 @@ func (s *Slots) open(ctx context.Context, sl *Slot, commit string) error {
 		if err := ageSources(sl.Dir); err != nil {
 			return fmt.Errorf("slot %d: %w", sl.N, err)
 		}
+		refreshIndex(ctx, s.Git, sl.Dir)
 	}
 	return nil
 }
@@ -129,7 +130,10 @@ func ageSources(dir string) error {
 			return err
 		}
 		if d.Name() == ".git" && p != dir {
-			return filepath.SkipDir
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil // a linked worktree's .git is a file
 		}
 		if d.Type().IsRegular() {
 			return os.Chtimes(p, old, old)

@@ -240,6 +240,14 @@ func (r *rangeRun) schedule(ctx context.Context, todo []*rangeCommit) error {
 		}
 		return &ExitError{Code: 128, Err: err}
 	}
+	for _, sl := range r.open {
+		// A new slot starts from the user's build rather than cold.
+		if ok, err := slots.Seed(ctx, sl, r.spec.Build.SourceDir, r.spec.Build.BuildDir); err != nil {
+			fmt.Fprintf(r.env.Stderr, "warning: %v\n", err)
+		} else if ok {
+			fmt.Fprintf(r.env.Stderr, "rapido: slot %d: build directory seeded from %s\n", sl.N, r.spec.Build.BuildDir)
+		}
+	}
 	progress := func(sl *series.Slot, c *rangeCommit, what string) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
