@@ -3,8 +3,8 @@ package cli
 import (
 	"context"
 	"errors"
-	"strings"
 	"os"
+	"strings"
 
 	"github.com/spf13/pflag"
 

@@ -36,8 +36,10 @@ func init() {
 	Register(func() *Command {
 		o := &testOptions{}
 		return &Command{
-			Name:      "test",
-			Synopsis:  []string{"test [<test options>] [--no-trailer | --trailer-key <key>] [--force] [--repeat <n>] [--no-verify] [--script <file> | -- <cmd> [<arg>...]]"},
+			Name: "test",
+			Synopsis: []string{"test [<test options>] [--no-trailer | --trailer-key <key>] [--force] [--repeat <n>] [--no-verify] [--script <file> | -- <cmd> [<arg>...]]",
+				"test [<test options>] [--jobs <n>] [--keep-going] [--json] [--force] <revision range> [-- <cmd> [<arg>...]]",
+				"test --remove-slots"},
 			Short:     "test HEAD in QEMU and add a Tested-by: trailer when it passes",
 			UsageExit: 128,
 			Long: `Tests HEAD exactly as "git rapido run" does and, when the test passes, adds
