@@ -36,12 +36,11 @@ func Assign(n, slots int) [][]int {
 
 // Resources are what the default job count is computed from.
 type Resources struct {
-	CPUs      int
-	MemAvail  uint64 // bytes of memory available
-	PerSlot   uint64 // bytes one slot needs: a guest and a make
-	MaxSlots  int    // cap (0: none)
-	Commits   int    // commits to test (no more slots than commits)
-	GuestCPUs int
+	CPUs     int
+	MemAvail uint64 // bytes of memory available
+	PerSlot  uint64 // bytes one slot needs: a guest and a make
+	MaxSlots int    // cap (0: none)
+	Commits  int    // commits to test (no more slots than commits)
 }
 
 // DefaultJobs is the number of slots when --jobs is not given: one per four
