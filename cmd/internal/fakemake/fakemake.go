@@ -1,7 +1,8 @@
 // Package fakemake is a test double for make, registered as "fake-make" in
 // the hermetic CLI tier. It answers the targets git rapido's kernel build
 // calls, writes a stand-in kernel image that names a scenario for fake-qemu,
-// and fails like a compiler when the scenario is "build-fail". Only
+// and fails like a compiler when the scenario is "build-fail" (or on a full
+// disk when it is "disk-full"). Only
 // _test.go files may import it.
 //
 // The scenario is $FAKE_MAKE_SCENARIO, else the first word of the file
@@ -66,6 +67,11 @@ func Main() {
 				fmt.Fprintln(os.Stderr, "fs/proc/cmdline.c:32:30: error: expected expression before ';' token")
 				fmt.Fprintln(os.Stderr, "make[3]: *** [scripts/Makefile.build:250: fs/proc/cmdline.o] Error 1")
 				fmt.Fprintln(os.Stderr, "make: *** [Makefile:2012: .] Error 2")
+				os.Exit(2)
+			}
+			if scenario == "disk-full" {
+				fmt.Fprintln(os.Stderr, "fs/proc/version.c:20:1: fatal error: error writing to /tmp/ccQx1.s: No space left on device")
+				fmt.Fprintln(os.Stderr, "make[3]: *** [scripts/Makefile.build:250: fs/proc/version.o] Error 1")
 				os.Exit(2)
 			}
 			fmt.Println("  LD      vmlinux")
