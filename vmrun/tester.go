@@ -239,18 +239,19 @@ func VerdictOf(e cache.Entry) *Verdict {
 // by the caller (a slot's worktree), never in the user's worktree.
 type CommitTest struct {
 	t      *Tester
-	s      *Spec
-	plan   *Plan
 	c      *cache.Cache
 	built  *Built
 	check  *worktreeCheck
 	Result *TestResult
 }
 
-// Lookup prepares commit's test with spec s (whose SourceDir holds, or will
-// hold, the commit's tree) and answers from the cache when it can:
-// Result.Verdict is then set and Result.Cached is true.
-func (t *Tester) Lookup(ctx context.Context, s *Spec, commit, tree string, o TestOptions) (*CommitTest, error) {
+// Commit names a commit of a series and its tree.
+type Commit struct{ ID, Tree string }
+
+// LookupAll prepares the tests of commits with spec s and answers each
+// from the cache when it can (Result.Verdict set, Result.Cached true). The
+// spec is resolved and the cache read once for the whole series.
+func (t *Tester) LookupAll(ctx context.Context, s *Spec, commits []Commit, o TestOptions) ([]*CommitTest, error) {
 	plan, err := NewPlan(s, t.Host.Exec)
 	if err != nil {
 		return nil, err
@@ -259,28 +260,41 @@ func (t *Tester) Lookup(ctx context.Context, s *Spec, commit, tree string, o Tes
 	if err != nil {
 		return nil, fmt.Errorf("digest test spec: %w", err)
 	}
-	ct := &CommitTest{t: t, s: s, plan: plan, c: &cache.Cache{Git: t.Git},
-		Result: &TestResult{Worktree: &Worktree{Commit: commit, Tree: tree}, Spec: digest}}
-	es, err := ct.c.Get(ctx, tree)
+	c := &cache.Cache{Git: t.Git}
+	all, err := c.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ct.Result.Decision = cache.Judge(tree, digest, es, t.Trust)
-	if !o.Force && ct.Result.Decision.Outcome == cache.Hit {
-		ct.Result.Verdict, ct.Result.Cached = VerdictOf(ct.Result.Decision.Entry.Entry), true
+	var cts []*CommitTest
+	for _, cm := range commits {
+		ct := &CommitTest{t: t, c: c, Result: &TestResult{Worktree: &Worktree{Commit: cm.ID, Tree: cm.Tree}, Spec: digest}}
+		ct.Result.Decision = cache.Judge(cm.Tree, digest, all[cm.Tree], t.Trust)
+		if !o.Force && ct.Result.Decision.Outcome == cache.Hit {
+			ct.Result.Verdict, ct.Result.Cached = VerdictOf(ct.Result.Decision.Entry.Entry), true
+		}
+		cts = append(cts, ct)
 	}
-	return ct, nil
+	return cts, nil
 }
 
-// Build builds and cuts the commit's kernel with h (a slot's progress
-// writer); reread, when set, reads the slot's worktree once the build has
-// read the sources, and the verdict is stored only if it still holds the
-// commit's tree. After Build, Done says whether the boot is still to come.
-func (ct *CommitTest) Build(ctx context.Context, h Host, reread func(context.Context) (*Worktree, error)) error {
+// Build builds and cuts the commit's kernel with s, the series' spec with
+// the slot's source and build directories (its key must be the series'),
+// and h (a slot's progress writer). reread, when set, reads the slot's
+// worktree once the build has read the sources; the verdict is stored only
+// if it still holds the commit's tree. After Build, Done says whether the
+// boot is still to come.
+func (ct *CommitTest) Build(ctx context.Context, s *Spec, h Host, reread func(context.Context) (*Worktree, error)) error {
+	plan, err := NewPlan(s, ct.t.Host.Exec)
+	if err != nil {
+		return err
+	}
+	if k, err := plan.Key(); err != nil || k != ct.Result.Spec {
+		return fmt.Errorf("test %.12s: the slot's test is not the series' (spec %.12s, want %.12s)", ct.Result.Worktree.Commit, k, ct.Result.Spec)
+	}
 	ct.check = &worktreeCheck{git: ct.t.Git, read: reread}
 	host := h
 	host.Built = func() { ct.check.start(ctx) }
-	b, err := BuildPlan(ctx, ct.plan, host, true)
+	b, err := BuildPlan(ctx, plan, host, true)
 	ct.built = b
 	if b.Done() {
 		ct.Result.Verdict = b.Verdict()

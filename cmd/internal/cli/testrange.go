@@ -191,14 +191,18 @@ func (r *rangeRun) run(ctx context.Context, revs []string) error {
 	}
 	// The cache answers first: only commits it cannot answer take a slot,
 	// and a cached failure ends the range there (unless --keep-going).
+	ids := make([]vmrun.Commit, len(r.commits))
+	for i, c := range r.commits {
+		ids[i] = vmrun.Commit{ID: c.Commit, Tree: c.Tree}
+	}
+	cts, err := r.tester.LookupAll(ctx, r.spec, ids, vmrun.TestOptions{Force: r.o.force})
+	if err != nil {
+		return &ExitError{Code: 128, Err: err}
+	}
 	var todo []*rangeCommit
-	for _, c := range r.commits {
-		ct, err := r.tester.Lookup(ctx, r.spec, c.Commit, c.Tree, vmrun.TestOptions{Force: r.o.force})
-		if err != nil {
-			return &ExitError{Code: 128, Err: err}
-		}
-		c.ct, c.Spec = ct, ct.Result.Spec
-		if ct.Result.Cached {
+	for i, c := range r.commits {
+		c.ct, c.Spec = cts[i], cts[i].Result.Spec
+		if c.ct.Result.Cached {
 			r.record(c)
 			if !r.o.keepGoing && failed(c) {
 				break
@@ -260,18 +264,14 @@ func (r *rangeRun) schedule(ctx context.Context, todo []*rangeCommit) error {
 			if err := slots.Checkout(ctx, sl, c.Commit); err != nil {
 				return err
 			}
-			ct, err := r.tester.Lookup(ctx, r.specFor(sl, c), c.Commit, c.Tree, vmrun.TestOptions{Force: true})
-			if err != nil {
-				return err
-			}
-			c.ct = ct
+			ct := c.ct
 			progress(sl, c, "build")
 			h := r.tester.Host
 			h.Progress, h.Terminal = io.Discard, false
 			reread := func(ctx context.Context) (*vmrun.Worktree, error) {
 				return vmrun.ReadWorktree(ctx, slotGit{cliGit{r.env.Runner}, sl.Dir})
 			}
-			if err := ct.Build(ctx, h, reread); err != nil {
+			if err := ct.Build(ctx, r.specFor(sl, c), h, reread); err != nil {
 				return err
 			}
 			if !ct.Done() {
