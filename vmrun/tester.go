@@ -310,7 +310,9 @@ func (ct *CommitTest) Build(ctx context.Context, s *Spec, h Host, reread func(co
 
 // Done reports whether the commit's verdict is known (from the cache, or a
 // build that ended the run).
-func (ct *CommitTest) Done() bool { return ct.Result.Verdict != nil && (ct.built == nil || ct.built.Done()) }
+func (ct *CommitTest) Done() bool {
+	return ct.Result.Verdict != nil && (ct.built == nil || ct.built.Done())
+}
 
 // Boot boots the built kernel (when the build did not end the run) and
 // records the verdict in the cache.
