@@ -20,7 +20,7 @@ _git_rapido ()
 		;;
 	*)
 		case "$subcommand" in
-		test|run|build|boot|cut|review|trailer|trailers|hooks|key|net|cache)
+		run|build|boot|cut|review|trailer|trailers|hooks|key|net|cache)
 			;;
 		*)
 			__git_complete_refs

@@ -512,6 +512,7 @@ type builder struct {
 	env    []string // added to make's environment (MakeEnv)
 	prog   *progress
 	errs   []string
+	full   bool // the disk filled up: the machine's trouble, not the tree's
 }
 
 // configure keeps an existing .config whose inputs have not changed; else
@@ -591,6 +592,9 @@ func (b *builder) make(ctx context.Context, count bool, args ...string) error {
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(b.log, line)
+			if strings.Contains(line, "No space left on device") || strings.Contains(line, "Disk quota exceeded") {
+				b.full = true
+			}
 			if isErrorLine(line) && len(b.errs) < 40 {
 				b.errs = append(b.errs, line)
 			}
@@ -651,6 +655,9 @@ func (b *builder) buildError(err error, log string) error {
 	var ee *exec.Error
 	if errors.As(err, &ee) {
 		return &ConfigError{fmt.Errorf("%w (install make and a compiler)", err)}
+	}
+	if b.full {
+		return &ConfigError{fmt.Errorf("build in %s: the disk is full (log: %s)", b.o.BuildDir, log)}
 	}
 	return &Error{Log: log, Excerpt: ErrorExcerpt(b.errs), Err: err}
 }
