@@ -83,6 +83,7 @@ var Keys = []Key{
 	{Name: "rapido.selfTrailer", Kind: Choice, Choices: []string{"add", "warn", "skip"}, Default: "warn", Doc: "a Tested-by on a commit you authored or signed off: add, warn or skip"},
 	{Name: "rapido.policy.require", Kind: Text, Multi: true, Doc: "hooks: <trailer key>[:<ref glob>] required on pushed commits"},
 	{Name: "rapido.policy.allow", Kind: Text, Default: "unsigned", Doc: "hooks: statuses let through besides ok"},
+	{Name: "rapido.remote.<name>.url", Kind: Text, Doc: "git rapido remote test: the ssh URL of another machine's clone, ssh://[user@]host[:port]/path or host:path"},
 }
 
 // archChoices are kbuild's architectures and x86, which means x86_64 (as
@@ -96,10 +97,16 @@ func archChoices() []string {
 	return append(c, "x86")
 }
 
-// LookupKey finds a key by name, ignoring case as git does.
+// LookupKey finds a key by name, ignoring case as git does. A row whose
+// name has a "<name>" segment (rapido.remote.<name>.url) stands for every
+// key with one or more segments there.
 func LookupKey(name string) (Key, bool) {
 	for _, k := range Keys {
 		if strings.EqualFold(k.Name, name) {
+			return k, true
+		}
+		if pre, post, ok := strings.Cut(k.Name, "<name>"); ok && len(name) > len(pre)+len(post) &&
+			strings.EqualFold(name[:len(pre)], pre) && strings.EqualFold(name[len(name)-len(post):], post) {
 			return k, true
 		}
 	}
