@@ -151,7 +151,11 @@ func remoteTest(ctx context.Context, env *Env, o *remoteOptions, name string, re
 		}
 	}
 	// The remote gets object names, never this repository's ref names.
-	parsed, err := env.Runner.Git(ctx, append([]string{"rev-parse", "--revs-only", "--end-of-options"}, revArgs...)...)
+	// "--" makes every argument a revision: a name that is none is an
+	// error, not a path (nor, with --revs-only, silently dropped). A
+	// leading "-" was refused above; git 2.39's rev-parse has no
+	// --end-of-options.
+	parsed, err := env.Runner.Git(ctx, append(append([]string{"rev-parse", "--revs-only"}, revArgs...), "--")...)
 	revs := strings.Fields(parsed)
 	if err != nil || remote.CheckRevs(revs) != nil {
 		return cannotRemote(fmt.Errorf("bad revision range %q", strings.Join(revArgs, " ")), "")
@@ -177,7 +181,7 @@ func remoteTest(ctx context.Context, env *Env, o *remoteOptions, name string, re
 	// Only ssh: a URL rewritten by url.<base>.insteadOf to another
 	// transport is refused by git itself.
 	gitSSH := []string{"-c", "protocol.allow=never", "-c", "protocol.ssh.allow=always"}
-	push := append(append(append([]string(nil), gitSSH...), "push", "--no-verify", "--quiet", "--end-of-options", url), specs...)
+	push := append(append(append([]string(nil), gitSSH...), "push", "--atomic", "--no-verify", "--quiet", "--end-of-options", url), specs...)
 	if _, err := env.Runner.Git(ctx, push...); err != nil {
 		return cannotRemote(fmt.Errorf("%s: cannot push: %s", name, stderrReason(err)),
 			"check that the machine is up and "+remote.URLKey(name)+" names a git repository there")
