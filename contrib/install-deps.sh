@@ -30,6 +30,10 @@ wanted=(
 	e2fsprogs:/sbin/mkfs.ext4
 	dmsetup:/sbin/dmsetup
 	rsync:rsync
+	icecc:/usr/sbin/iceccd
+	openssh-server:/usr/sbin/sshd
+	openssh-client:ssh
+	util-linux:unshare
 )
 if [ "${RAPIDO_DEPS_BENCH:-}" = 1 ]; then
 	wanted+=(dracut-core:/usr/bin/dracut hyperfine:hyperfine jq:jq)

@@ -25,6 +25,8 @@ type BuildOptions struct {
 	Terminal                     bool
 	Verbose                      bool // stream make's output instead of the live progress line
 	Exec                         Execer
+
+	Launcher string // rapido.compilerLauncher: icecc, distcc (runs each compile)
 }
 
 // BuildResult describes a finished build.
@@ -46,6 +48,7 @@ type ConfigError = kbuild.ConfigError
 func (o BuildOptions) internal() kbuild.Options {
 	return kbuild.Options{SourceDir: o.SourceDir, BuildDir: o.BuildDir, LogDir: o.LogDir, Jobs: o.Jobs,
 		Arch: o.Arch, CrossCompile: o.CrossCompile, LLVM: o.LLVM, CC: o.CC, MakeWrapper: o.MakeWrapper,
+		Launcher:   o.Launcher,
 		BaseConfig: o.BaseConfig, Fragments: o.Fragments, Make: o.Make, Progress: o.Progress,
 		Terminal: o.Terminal, Verbose: o.Verbose, Exec: o.Exec}
 }

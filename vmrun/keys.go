@@ -54,7 +54,8 @@ var Keys = []Key{
 	{Name: "rapido.crossCompile", Env: "CROSS_COMPILE", Kind: Text, Doc: "toolchain prefix"},
 	{Name: "rapido.llvm", Env: "LLVM", Kind: Text, Doc: "build with LLVM"},
 	{Name: "rapido.cc", Env: "CC", Kind: Text, Doc: "compiler"},
-	{Name: "rapido.makeWrapper", Kind: Text, Doc: "command put in front of make (icecc, distcc...)"},
+	{Name: "rapido.makeWrapper", Kind: Text, Doc: "command put in front of make (distributes no compile: see rapido.compilerLauncher)"},
+	{Name: "rapido.compilerLauncher", Kind: Text, Doc: "icecc or distcc (a name or path): runs every compile, behind ccache; -j from the cluster"},
 	{Name: "rapido.cut", Kind: Text, DefaultDoc: "boot", Doc: "default cut (script when a test is given)"},
 	{Name: "rapido.cutPath", Kind: Path, Multi: true, Doc: "directories searched for <name>.cut manifests"},
 	{Name: "rapido.qemu", Env: "RAPIDO_QEMU", Kind: Text, DefaultDoc: "qemu-system-<arch>", Doc: "the QEMU binary"},
@@ -83,6 +84,7 @@ var Keys = []Key{
 	{Name: "rapido.selfTrailer", Kind: Choice, Choices: []string{"add", "warn", "skip"}, Default: "warn", Doc: "a Tested-by on a commit you authored or signed off: add, warn or skip"},
 	{Name: "rapido.policy.require", Kind: Text, Multi: true, Doc: "hooks: <trailer key>[:<ref glob>] required on pushed commits"},
 	{Name: "rapido.policy.allow", Kind: Text, Default: "unsigned", Doc: "hooks: statuses let through besides ok"},
+	{Name: "rapido.remote.<name>.url", Kind: Text, Doc: "git rapido remote test: the ssh URL of another machine's clone, ssh://[user@]host[:port]/path or host:path"},
 }
 
 // archChoices are kbuild's architectures and x86, which means x86_64 (as
@@ -96,10 +98,16 @@ func archChoices() []string {
 	return append(c, "x86")
 }
 
-// LookupKey finds a key by name, ignoring case as git does.
+// LookupKey finds a key by name, ignoring case as git does. A row whose
+// name has a "<name>" segment (rapido.remote.<name>.url) stands for every
+// key with one or more segments there.
 func LookupKey(name string) (Key, bool) {
 	for _, k := range Keys {
 		if strings.EqualFold(k.Name, name) {
+			return k, true
+		}
+		if pre, post, ok := strings.Cut(k.Name, "<name>"); ok && len(name) > len(pre)+len(post) &&
+			strings.EqualFold(name[:len(pre)], pre) && strings.EqualFold(name[len(name)-len(post):], post) {
 			return k, true
 		}
 	}

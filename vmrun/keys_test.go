@@ -137,3 +137,27 @@ func TestSpecFromConfigRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestSpecFromConfigLauncher: rapido.compilerLauncher is one program; with
+// it and no rapido.jobs, -j is left to the launcher's cluster (0 here,
+// kbuild.LauncherJobs at build time); rapido.jobs still wins.
+func TestSpecFromConfigLauncher(t *testing.T) {
+	cleanEnv(t)
+	s, err := SpecFromConfig(mapConfig{"rapido.compilerLauncher": {"icecc"}}, "/src", "/src/.git/rapido")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Build.Launcher != "icecc" || s.Build.Jobs != 0 || len(s.Build.MakeWrapper) != 0 {
+		t.Errorf("launcher %q jobs %d wrapper %q; want icecc, 0 (the cluster's) and no make wrapper", s.Build.Launcher, s.Build.Jobs, s.Build.MakeWrapper)
+	}
+	s, err = SpecFromConfig(mapConfig{"rapido.compilerLauncher": {"distcc"}, "rapido.jobs": {"40"}}, "/src", "/x")
+	if err != nil || s.Build.Jobs != 40 {
+		t.Errorf("rapido.jobs=40 with a launcher: jobs %d, %v; want 40", s.Build.Jobs, err)
+	}
+	for _, bad := range []string{"icecc gcc", "-j", "icecc\n", " "} {
+		_, err := SpecFromConfig(mapConfig{"rapido.compilerLauncher": {bad}}, "/src", "/x")
+		if err == nil || !strings.Contains(err.Error(), "rapido.compilerLauncher: want one program") {
+			t.Errorf("rapido.compilerLauncher=%q: %v; want it refused", bad, err)
+		}
+	}
+}

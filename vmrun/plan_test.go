@@ -181,6 +181,10 @@ func TestKeyCoversWhatDecidesTheVerdict(t *testing.T) {
 		s.Build.CC = other
 	}, nil)
 	check("compiler behind ccache", true, func(s *Spec) { s.Build.CC = "ccache " + f.cc }, nil)
+	// A launcher distributes the same compiler's work: what is built is
+	// the same, so a verdict made with icecc answers a test without it.
+	check("compiler launcher", true, func(s *Spec) { s.Build.Launcher = "icecc"; s.Build.Jobs = 0 }, nil)
+	check("compiler behind distcc in CC", true, func(s *Spec) { s.Build.CC = "distcc " + f.cc }, nil)
 	check("accel", true, func(s *Spec) { s.QEMU.Accel = "kvm" }, nil)
 	check("qemu binary", true, func(s *Spec) { s.QEMU.Binary = "/other/qemu" }, nil)
 	check("build dir and jobs", true, func(s *Spec) { s.Build.BuildDir = "/elsewhere"; s.Build.Jobs = 99 }, nil)

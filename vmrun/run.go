@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/git-rapido/git-rapido/vmrun/internal/console"
 	"github.com/git-rapido/git-rapido/vmrun/internal/cut"
@@ -82,6 +83,10 @@ func SpecFromConfig(cfg Config, top, rapidoDir string) (*Spec, error) {
 		Fragments:    cfg.All("rapido.kconfig"),
 		Make:         os.Getenv("RAPIDO_MAKE"),
 		MakeWrapper:  strings.Fields(r.get("rapido.makeWrapper")),
+		Launcher:     r.get("rapido.compilerLauncher"),
+	}
+	if l := s.Build.Launcher; l != "" && (len(strings.Fields(l)) != 1 || strings.ContainsFunc(l, unicode.IsControl) || strings.HasPrefix(l, "-")) {
+		r.fail(fmt.Errorf("rapido.compilerLauncher: want one program (icecc, distcc or a path to one), got %q", l))
 	}
 	if s.Build.Make == "" {
 		s.Build.Make = "make"
@@ -110,6 +115,9 @@ func SpecFromConfig(cfg Config, top, rapidoDir string) (*Spec, error) {
 		ExtraArgs:  strings.Fields(r.get("rapido.qemuExtraArgs")),
 	}
 	r.set(s, "rapido.jobs", strconv.Itoa(runtime.NumCPU()))
+	if _, set := cfg.Get("rapido.jobs"); !set && s.Build.Launcher != "" {
+		s.Build.Jobs = 0 // the launcher's cluster decides (kbuild.LauncherJobs)
+	}
 	for _, k := range []string{"rapido.accel", "rapido.memory", "rapido.cpus", "rapido.bootTimeout", "rapido.timeout", "rapido.warnings"} {
 		r.set(s, k, "")
 	}
@@ -240,17 +248,48 @@ func Run(ctx context.Context, s *Spec, h Host) (*Verdict, error) {
 // verdict.json is written on every way out, so a failed run still leaves
 // its record in the log directory.
 func RunPlan(ctx context.Context, p *Plan, h Host) (*Verdict, error) {
-	s := p.spec
-	start := time.Now()
-	v := &Verdict{Started: start}
-	if err := newRunDir(s, v); err != nil {
-		return infra(v, err), nil
+	b, err := BuildPlan(ctx, p, h, false)
+	if err != nil || b.Done() {
+		return b.v, err
 	}
-	defer func() {
-		v.Duration = time.Since(start)
-		b, _ := json.MarshalIndent(v, "", "  ")
-		os.WriteFile(filepath.Join(v.LogDir, "verdict.json"), append(b, '\n'), 0o644)
-	}()
+	return b.Boot(ctx)
+}
+
+// Built is a run whose kernel is built and whose image is cut: what is left
+// is the boot. A series pipelines its runs at this seam: while one commit
+// boots, the next one builds.
+type Built struct {
+	p     *Plan
+	h     Host
+	bo    BuildOptions
+	v     *Verdict
+	br    *BuildResult
+	cp    *cut.Plan
+	image string
+	start time.Time
+	busy  time.Duration // build and cut: the run's duration leaves out the wait for the boot
+	done  bool
+}
+
+// Done reports whether the run ended before its boot (a build failure,
+// infrastructure trouble): Verdict is then the run's verdict.
+func (b *Built) Done() bool { return b.done }
+
+// Verdict is the run's verdict so far.
+func (b *Built) Verdict() *Verdict { return b.v }
+
+// BuildPlan runs a plan's build and cut. With detach, the kernel image is
+// copied into the run's log directory, so the build directory can build
+// the next commit while this one boots. The error is non-nil only when ctx
+// was cancelled (b is then Done).
+func BuildPlan(ctx context.Context, p *Plan, h Host, detach bool) (*Built, error) {
+	s := p.spec
+	b := &Built{p: p, h: h, start: time.Now(), done: true}
+	b.v = &Verdict{Started: b.start}
+	v := b.v
+	if err := newRunDir(s, v); err != nil {
+		return b, b.finish(infra(v, err), nil)
+	}
 	progress := h.Progress
 	if progress == nil {
 		progress = io.Discard
@@ -259,9 +298,10 @@ func RunPlan(ctx context.Context, p *Plan, h Host) (*Verdict, error) {
 	// Build.
 	bo := p.build
 	bo.LogDir, bo.Progress, bo.Terminal, bo.Exec, bo.Verbose = v.LogDir, progress, h.Terminal, h.Exec, h.Verbose
+	b.bo = bo
 	br, err := buildKernel(ctx, p, bo, v)
 	if br == nil {
-		return v, err
+		return b, b.finish(v, err)
 	}
 	v.KernelRelease = br.KernelRelease
 	if h.Built != nil {
@@ -271,12 +311,69 @@ func RunPlan(ctx context.Context, p *Plan, h Host) (*Verdict, error) {
 	// Cut.
 	cp, image, err := cutImage(p, br, v)
 	if err != nil {
-		return infra(v, err), nil
+		return b, b.finish(infra(v, err), nil)
 	}
-	if cp.VMs > 1 {
-		return runVMs(ctx, s, v, cp.VMs, cp.VerdictFrom, br, image, progress, tracer(h.Exec))
+	if detach {
+		kernel := filepath.Join(v.LogDir, filepath.Base(br.KernelImage))
+		if err := copyKernel(br.KernelImage, kernel); err != nil {
+			return b, b.finish(infra(v, fmt.Errorf("keep the kernel for the boot: %w", err)), nil)
+		}
+		c := *br
+		c.KernelImage = kernel
+		br = &c
 	}
-	return bootOne(ctx, p, h, bo, &cp.Host, br.KernelImage, image, v)
+	b.br, b.cp, b.image, b.done = br, cp, image, false
+	b.busy = time.Since(b.start)
+	return b, nil
+}
+
+// Boot boots the built kernel and classifies the outcome.
+func (b *Built) Boot(ctx context.Context) (*Verdict, error) {
+	if b.done {
+		return b.v, nil
+	}
+	b.done = true
+	t := time.Now()
+	progress := b.bo.Progress
+	var v *Verdict
+	var err error
+	if b.cp.VMs > 1 {
+		v, err = runVMs(ctx, b.p.spec, b.v, b.cp.VMs, b.cp.VerdictFrom, b.br, b.image, progress, tracer(b.h.Exec))
+	} else {
+		v, err = bootOne(ctx, b.p, b.h, b.bo, &b.cp.Host, b.br.KernelImage, b.image, b.v)
+	}
+	b.busy += time.Since(t)
+	return v, b.finish(v, err)
+}
+
+// finish writes verdict.json, the run's record in its log directory.
+func (b *Built) finish(v *Verdict, err error) error {
+	if b.busy == 0 {
+		b.busy = time.Since(b.start)
+	}
+	v.Duration = b.busy
+	if v.LogDir != "" {
+		j, _ := json.MarshalIndent(v, "", "  ")
+		os.WriteFile(filepath.Join(v.LogDir, "verdict.json"), append(j, '\n'), 0o644)
+	}
+	return err
+}
+
+func copyKernel(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // bootOne boots the single VM of a run, with the cut's host hooks around

@@ -112,6 +112,7 @@ func (t *Tester) Test(ctx context.Context, s *Spec, o TestOptions) (*TestResult,
 // milliseconds), and store waits for it.
 type worktreeCheck struct {
 	git  Git
+	read func(context.Context) (*Worktree, error) // nil: ReadWorktree(git)
 	once sync.Once
 	done chan struct{}
 	w    *Worktree
@@ -124,7 +125,11 @@ func (c *worktreeCheck) start(ctx context.Context) {
 		c.done = make(chan struct{})
 		go func() {
 			defer close(c.done)
-			c.w, c.err = ReadWorktree(ctx, c.git)
+			if c.read != nil {
+				c.w, c.err = c.read(ctx)
+			} else {
+				c.w, c.err = ReadWorktree(ctx, c.git)
+			}
 		}()
 	})
 }
@@ -226,4 +231,109 @@ func VerdictOf(e cache.Entry) *Verdict {
 		json.Unmarshal(e.Timings, &v.Timings) // unreadable timings only lose the breakdown
 	}
 	return v
+}
+
+// CommitTest is one commit's test in a series: looked up in the cache,
+// then built, then booted, each step callable on its own so a series can
+// build one commit while the previous one boots. The code is checked out
+// by the caller (a slot's worktree), never in the user's worktree.
+type CommitTest struct {
+	t      *Tester
+	c      *cache.Cache
+	built  *Built
+	check  *worktreeCheck
+	Result *TestResult
+}
+
+// Commit names a commit of a series and its tree.
+type Commit struct{ ID, Tree string }
+
+// LookupAll prepares the tests of commits with spec s and answers each
+// from the cache when it can (Result.Verdict set, Result.Cached true). The
+// spec is resolved and the cache read once for the whole series.
+func (t *Tester) LookupAll(ctx context.Context, s *Spec, commits []Commit, o TestOptions) ([]*CommitTest, error) {
+	plan, err := NewPlan(s, t.Host.Exec)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := plan.Key()
+	if err != nil {
+		return nil, fmt.Errorf("digest test spec: %w", err)
+	}
+	c := &cache.Cache{Git: t.Git}
+	all, err := c.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var cts []*CommitTest
+	for _, cm := range commits {
+		ct := &CommitTest{t: t, c: c, Result: &TestResult{Worktree: &Worktree{Commit: cm.ID, Tree: cm.Tree}, Spec: digest}}
+		ct.Result.Decision = cache.Judge(cm.Tree, digest, all[cm.Tree], t.Trust)
+		if !o.Force && ct.Result.Decision.Outcome == cache.Hit {
+			ct.Result.Verdict, ct.Result.Cached = VerdictOf(ct.Result.Decision.Entry.Entry), true
+		}
+		cts = append(cts, ct)
+	}
+	return cts, nil
+}
+
+// Build builds and cuts the commit's kernel with s, the series' spec with
+// the slot's source and build directories (its key must be the series'),
+// and h (a slot's progress writer). reread, when set, reads the slot's
+// worktree once the build has read the sources; the verdict is stored only
+// if it still holds the commit's tree. After Build, Done says whether the
+// boot is still to come.
+func (ct *CommitTest) Build(ctx context.Context, s *Spec, h Host, reread func(context.Context) (*Worktree, error)) error {
+	plan, err := NewPlan(s, ct.t.Host.Exec)
+	if err != nil {
+		return err
+	}
+	if k, err := plan.Key(); err != nil || k != ct.Result.Spec {
+		return fmt.Errorf("test %.12s: the slot's test is not the series' (spec %.12s, want %.12s)", ct.Result.Worktree.Commit, k, ct.Result.Spec)
+	}
+	ct.check = &worktreeCheck{git: ct.t.Git, read: reread}
+	host := h
+	host.Built = func() { ct.check.start(ctx) }
+	b, err := BuildPlan(ctx, plan, host, true)
+	ct.built = b
+	if b.Done() {
+		ct.Result.Verdict = b.Verdict()
+	}
+	if err != nil {
+		return err
+	}
+	// The check reads the slot's worktree: it must be over before the
+	// slot checks out its next commit.
+	ct.check.worktree(ctx)
+	return nil
+}
+
+// Done reports whether the commit's verdict is known (from the cache, or a
+// build that ended the run).
+func (ct *CommitTest) Done() bool {
+	return ct.Result.Verdict != nil && (ct.built == nil || ct.built.Done())
+}
+
+// Boot boots the built kernel (when the build did not end the run) and
+// records the verdict in the cache.
+func (ct *CommitTest) Boot(ctx context.Context) error {
+	if ct.Result.Cached {
+		return nil
+	}
+	if ct.built == nil {
+		return fmt.Errorf("test %.12s: boot before build", ct.Result.Worktree.Commit)
+	}
+	v, err := ct.built.Boot(ctx)
+	if err != nil {
+		return err
+	}
+	v.Runs, v.Passed = 1, 0
+	if v.Status == Pass {
+		v.Passed = 1
+	}
+	ct.Result.Verdict = v
+	if Cacheable(v.Status) {
+		ct.t.store(ctx, ct.c, ct.Result.Worktree, ct.check, ct.Result.Spec, v)
+	}
+	return nil
 }

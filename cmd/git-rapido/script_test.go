@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,7 +43,7 @@ func TestScript(t *testing.T) {
 		UpdateScripts:       *update,
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
-		Cmds:                map[string]func(ts *testscript.TestScript, neg bool, args []string){"exitcode": exitcode},
+		Cmds:                map[string]func(ts *testscript.TestScript, neg bool, args []string){"exitcode": exitcode, "overlap": overlap},
 	})
 }
 
@@ -69,6 +70,50 @@ func exitcode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited %d, want %d", strings.Join(args[1:], " "), got, want)
+	}
+}
+
+// overlap checks the most intervals of one kind that were running at
+// once in a $FAKE_BUSY_LOG file ("<kind> <start ns> <end ns>" lines):
+//
+//	overlap $WORK/busy.log make 2
+//
+// requires exactly 2 (never more, and the parallelism really happened).
+func overlap(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: overlap file kind n")
+	}
+	want, err := strconv.Atoi(args[2])
+	if err != nil {
+		ts.Fatalf("overlap: bad count %q", args[2])
+	}
+	type edge struct {
+		t     int64
+		delta int
+	}
+	var edges []edge
+	for _, l := range strings.Split(ts.ReadFile(args[0]), "\n") {
+		f := strings.Fields(l)
+		if len(f) != 3 || f[0] != args[1] {
+			continue
+		}
+		s, _ := strconv.ParseInt(f[1], 10, 64)
+		e, _ := strconv.ParseInt(f[2], 10, 64)
+		edges = append(edges, edge{s, 1}, edge{e, -1})
+	}
+	sort.Slice(edges, func(i, j int) bool {
+		if edges[i].t != edges[j].t {
+			return edges[i].t < edges[j].t
+		}
+		return edges[i].delta < edges[j].delta // an end before a start at the same instant
+	})
+	n, most := 0, 0
+	for _, e := range edges {
+		n += e.delta
+		most = max(most, n)
+	}
+	if most != want {
+		ts.Fatalf("at most %d %s(s) ran at once, want %d (%d intervals)", most, args[1], want, len(edges)/2)
 	}
 }
 

@@ -32,7 +32,7 @@ _git_rapido ()
 		cache,push|cache,fetch)
 			__gitcomp_nl "$(__git_remotes)"
 			;;
-		test,*|run,*|build,*|boot,*|cut,*|review,*|trailer,*|trailers,*|hooks,*|key,*|net,*|cache,list|cache,prune)
+		run,*|build,*|boot,*|cut,*|review,*|trailer,*|trailers,*|hooks,*|key,*|net,*|cache,list|cache,prune)
 			;;
 		*)
 			__git_complete_refs

@@ -63,8 +63,13 @@ func runConfig(ctx context.Context, env *Env, all, asJSON bool) error {
 		}
 		set := false
 		for _, e := range cfg.Entries {
-			if strings.EqualFold(e.Key, k.Name) {
-				out = append(out, configValue{k.Name, e.Value, e.Scope + " " + e.Origin})
+			// A row with a <name> segment shows each key it stands for.
+			if ek, ok := vmrun.LookupKey(e.Key); ok && ek.Name == k.Name && strings.HasPrefix(strings.ToLower(e.Key), "rapido.") {
+				name := k.Name
+				if strings.Contains(name, "<name>") {
+					name = e.Key
+				}
+				out = append(out, configValue{name, e.Value, e.Scope + " " + e.Origin})
 				set = true
 			}
 		}
@@ -74,7 +79,7 @@ func runConfig(ctx context.Context, env *Env, all, asJSON bool) error {
 	}
 	var unknown []configValue
 	for _, e := range cfg.Entries {
-		if strings.HasPrefix(e.Key, "rapido.") && !known[strings.ToLower(e.Key)] && !knownPrefix(e.Key) {
+		if _, ok := vmrun.LookupKey(e.Key); strings.HasPrefix(e.Key, "rapido.") && !ok && !known[strings.ToLower(e.Key)] && !knownPrefix(e.Key) {
 			unknown = append(unknown, configValue{e.Key, e.Value, e.Scope + " " + e.Origin})
 		}
 	}

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"os"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -15,6 +17,7 @@ type rebaseOptions struct {
 	review, ack bool
 	interactive bool
 	noEdit      bool
+	jobs        int
 }
 
 func init() {
@@ -22,7 +25,7 @@ func init() {
 		o := &rebaseOptions{}
 		return &Command{
 			Name:     "rebase",
-			Synopsis: []string{"rebase [--test [<test options>]] [--review | --ack] [-i] [--no-edit] <upstream> [-- <cmd>...]"},
+			Synopsis: []string{"rebase [--test [<test options>] [--jobs <n>]] [--review | --ack] [-i] [--no-edit] <upstream> [-- <cmd>...]"},
 			Short:    "rebase with a test (and/or review) exec line after every pick",
 			Long: `Starts "git rebase -i <upstream>" with an "exec git rapido test" line (--test)
 and/or "exec git rapido review" (--review, --ack) after each pick, placed as
@@ -33,7 +36,14 @@ Each passing commit gets its Tested-by:; the first failing commit stops the
 rebase with the reason and the log path. Fix it, "git commit --amend", then
 "git rebase --continue": the failed exec line runs again
 (--reschedule-failed-exec). Test options and a command after "--" are passed
-to every "git rapido test".`,
+to every "git rapido test".
+
+With --jobs N, the commits of <upstream>..HEAD are first tested in N job
+slots at once, as "git rapido test --jobs N <upstream>..HEAD" does (up to
+the first failure); the rebase then starts and its exec lines find the
+verdicts in the cache, so they only add the trailers and stop at the first
+failure as before. A commit whose code the rebase changes (a new upstream)
+is tested by its exec line.`,
 			Flags: func(fs *pflag.FlagSet) {
 				o.test.Register(fs)
 				fs.BoolVar(&o.doTest, "test", false, "test every commit (exec git rapido test)")
@@ -41,6 +51,7 @@ to every "git rapido test".`,
 				fs.BoolVar(&o.ack, "ack", false, "add your Acked-by: to every commit")
 				fs.BoolVarP(&o.interactive, "interactive", "i", false, "open the todo in the editor (the default unless --no-edit)")
 				fs.BoolVar(&o.noEdit, "no-edit", false, "do not open the todo in the editor")
+				fs.IntVarP(&o.jobs, "jobs", "j", 0, "with --test: first test the range in `n` job slots at once")
 			},
 			Run: func(ctx context.Context, env *Env, args []string) error {
 				return runRebase(ctx, env, o, args)
@@ -71,6 +82,25 @@ func runRebase(ctx context.Context, env *Env, o *rebaseOptions, args []string) e
 	}
 	if err := o.test.Check(); err != nil {
 		return err // refused now, not on every exec line
+	}
+	if o.jobs < 0 || (o.jobs > 0 && !o.doTest) {
+		return Usagef("--jobs: want a positive count, with --test")
+	}
+	if n, _ := env.Runner.Git(ctx, "rev-list", "--count", args[0]+"..HEAD"); o.jobs > 0 && strings.TrimSpace(n) != "0" {
+		// The verdicts go to the cache; the rebase below reads them.
+		// Its outcome is the exec lines' to report.
+		to := &testOptions{test: o.test, jobs: o.jobs}
+		err := runTestRange(ctx, env, to, []string{args[0] + "..HEAD"}, command)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var xe *ExitError
+		if err != nil && !errors.As(err, &xe) {
+			return err
+		}
+		if errors.As(err, &xe) && xe.Err != nil {
+			return err // the range could not be tested at all
+		}
 	}
 	var execs []string
 	if o.doTest {

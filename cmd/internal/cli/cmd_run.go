@@ -66,7 +66,7 @@ under $(git rev-parse --git-path rapido/logs)/ and their directory is printed.`,
 
 // configSection is the CONFIGURATION of every command that runs a test.
 var configSection = keyLines("rapido.buildDir", "rapido.jobs", "rapido.kernelConfig", "rapido.kconfig",
-	"rapido.arch", "rapido.crossCompile", "rapido.llvm", "rapido.cc", "rapido.makeWrapper",
+	"rapido.arch", "rapido.crossCompile", "rapido.llvm", "rapido.cc", "rapido.makeWrapper", "rapido.compilerLauncher",
 	"rapido.cut", "rapido.cutPath", "rapido.qemu", "rapido.memory", "rapido.cpus", "rapido.accel",
 	"rapido.kernelArgs", "rapido.qemuExtraArgs", "rapido.timeout", "rapido.bootTimeout", "rapido.net.mode") +
 	"\nRAPIDO_MAKE overrides the make binary."

@@ -25,14 +25,21 @@ type testOptions struct {
 	force      bool
 	repeat     int
 	noVerify   bool
+	// A revision range (testrange.go).
+	jobs        int
+	keepGoing   bool
+	json        bool
+	removeSlots bool
 }
 
 func init() {
 	Register(func() *Command {
 		o := &testOptions{}
 		return &Command{
-			Name:      "test",
-			Synopsis:  []string{"test [<test options>] [--no-trailer | --trailer-key <key>] [--force] [--repeat <n>] [--no-verify] [--script <file> | -- <cmd> [<arg>...]]"},
+			Name: "test",
+			Synopsis: []string{"test [<test options>] [--no-trailer | --trailer-key <key>] [--force] [--repeat <n>] [--no-verify] [--script <file> | -- <cmd> [<arg>...]]",
+				"test [<test options>] [--jobs <n>] [--keep-going] [--json] [--force] <revision range> [-- <cmd> [<arg>...]]",
+				"test --remove-slots"},
 			Short:     "test HEAD in QEMU and add a Tested-by: trailer when it passes",
 			UsageExit: 128,
 			Long: `Tests HEAD exactly as "git rapido run" does and, when the test passes, adds
@@ -84,6 +91,10 @@ the amend: nothing is written and the hook is named (exit 128).`,
 				fs.BoolVar(&o.force, "force", false, "test again even if the verdict cache has a verdict for this tree")
 				fs.IntVar(&o.repeat, "repeat", 1, "run the test `n` times whatever the cache holds; any failure is the verdict")
 				fs.BoolVar(&o.noVerify, "no-verify", false, "do not run the pre-commit and commit-msg hooks")
+				fs.IntVarP(&o.jobs, "jobs", "j", 0, "with a range: test in `n` job slots at once (default: from CPUs and memory)")
+				fs.BoolVar(&o.keepGoing, "keep-going", false, "with a range: test every commit, not only up to the first failure")
+				fs.BoolVar(&o.json, "json", false, "with a range: print a JSON report for scripts")
+				fs.BoolVar(&o.removeSlots, "remove-slots", false, "remove the job slots (worktrees and build directories) and exit")
 			},
 			Run: func(ctx context.Context, env *Env, args []string) error {
 				return runTest(ctx, env, o, args)
@@ -93,6 +104,19 @@ the amend: nothing is written and the hook is named (exit 128).`,
 }
 
 func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error {
+	if o.removeSlots {
+		return removeSlots(ctx, env, args)
+	}
+	revs, cmdArgs := args, []string(nil)
+	if env.DashAt >= 0 {
+		revs, cmdArgs = args[:env.DashAt], args[env.DashAt:]
+	}
+	if len(revs) > 0 {
+		return runTestRange(ctx, env, o, revs, cmdArgs)
+	}
+	if o.jobs != 0 || o.keepGoing || o.json {
+		return Usagef("--jobs, --keep-going and --json take a revision range")
+	}
 	if err := attest.CheckTrailerKey(o.trailerKey); err != nil {
 		return Usagef("--trailer-key: %v", err)
 	}

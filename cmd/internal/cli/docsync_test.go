@@ -59,13 +59,13 @@ func TestReadmeConfigTable(t *testing.T) {
 	var documented []string
 	row := regexp.MustCompile("(?m)^\\| (`rapido\\.[^|]*)\\|")
 	for _, m := range row.FindAllStringSubmatch(table, -1) {
-		for _, k := range regexp.MustCompile("`(rapido\\.[A-Za-z.]+)`").FindAllStringSubmatch(m[1], -1) {
+		for _, k := range regexp.MustCompile("`(rapido\\.[A-Za-z.<>]+)`").FindAllStringSubmatch(m[1], -1) {
 			documented = append(documented, k[1])
 		}
 	}
 	// Keys mentioned in a row's description (e.g. "also rapido.llvm").
 	for _, m := range regexp.MustCompile("(?m)^\\|.*$").FindAllString(table, -1) {
-		for _, k := range regexp.MustCompile("`(rapido\\.[A-Za-z.]+)`").FindAllStringSubmatch(m, -1) {
+		for _, k := range regexp.MustCompile("`(rapido\\.[A-Za-z.<>]+)`").FindAllStringSubmatch(m, -1) {
 			documented = append(documented, k[1])
 		}
 	}
@@ -117,7 +117,7 @@ func TestReadmeConfigDefaults(t *testing.T) {
 	}
 	for _, m := range rows {
 		shown := strings.TrimSpace(strings.ReplaceAll(m[2], "`", ""))
-		for _, k := range regexp.MustCompile("`(rapido\\.[A-Za-z.]+)`").FindAllStringSubmatch(m[1], -1) {
+		for _, k := range regexp.MustCompile("`(rapido\\.[A-Za-z.<>]+)`").FindAllStringSubmatch(m[1], -1) {
 			key, ok := vmrun.LookupKey(k[1])
 			if !ok {
 				continue // TestReadmeConfigTable reports it
@@ -133,7 +133,7 @@ func TestReadmeConfigDefaults(t *testing.T) {
 // give ("default `10m`", "`auto` (default)") against the key each option
 // overrides.
 func TestReadmeFlagDefaults(t *testing.T) {
-	row := regexp.MustCompile("(?m)^\\| `--[^|]*\\| `(rapido\\.[A-Za-z.]+)` \\| (.*) \\|$")
+	row := regexp.MustCompile("(?m)^\\| `--[^|]*\\| `(rapido\\.[A-Za-z.<>]+)` \\| (.*) \\|$")
 	def := regexp.MustCompile("default `([^`]*)`|`([^`]*)` \\(default\\)")
 	n := 0
 	for _, m := range row.FindAllStringSubmatch(readme(t), -1) {

@@ -1,7 +1,8 @@
 // Package fakemake is a test double for make, registered as "fake-make" in
 // the hermetic CLI tier. It answers the targets git rapido's kernel build
 // calls, writes a stand-in kernel image that names a scenario for fake-qemu,
-// and fails like a compiler when the scenario is "build-fail". Only
+// and fails like a compiler when the scenario is "build-fail" (or on a full
+// disk when it is "disk-full"). Only
 // _test.go files may import it.
 //
 // The scenario is $FAKE_MAKE_SCENARIO, else the first word of the file
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Main is the fake's entry point.
@@ -22,6 +24,10 @@ func Main() {
 		f, err := os.OpenFile(log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err == nil {
 			fmt.Fprintln(f, "make "+strings.Join(args, " "))
+			// ccache's launcher travels in the environment, not in argv.
+			if p := os.Getenv("CCACHE_PREFIX"); p != "" {
+				fmt.Fprintln(f, "env CCACHE_PREFIX="+p)
+			}
 			f.Close()
 		}
 	}
@@ -68,6 +74,7 @@ func Main() {
 		case "olddefconfig":
 			// Keep what git rapido merged: every requested option "takes".
 		case "bzImage", "Image":
+			defer busy("make")()
 			fmt.Println("  CC      fs/proc/version.o")
 			fmt.Println("  CC      fs/proc/cmdline.o")
 			for i, w := range warnings {
@@ -77,6 +84,11 @@ func Main() {
 				fmt.Fprintln(os.Stderr, "fs/proc/cmdline.c:32:30: error: expected expression before ';' token")
 				fmt.Fprintln(os.Stderr, "make[3]: *** [scripts/Makefile.build:250: fs/proc/cmdline.o] Error 1")
 				fmt.Fprintln(os.Stderr, "make: *** [Makefile:2012: .] Error 2")
+				os.Exit(2)
+			}
+			if scenario == "disk-full" {
+				fmt.Fprintln(os.Stderr, "fs/proc/version.c:20:1: fatal error: error writing to /tmp/ccQx1.s: No space left on device")
+				fmt.Fprintln(os.Stderr, "make[3]: *** [scripts/Makefile.build:250: fs/proc/version.o] Error 1")
 				os.Exit(2)
 			}
 			fmt.Println("  LD      vmlinux")
@@ -93,6 +105,24 @@ func Main() {
 		default:
 			fmt.Fprintf(os.Stderr, "fake-make: *** No rule to make target '%s'.  Stop.\n", t)
 			os.Exit(2)
+		}
+	}
+}
+
+// busy sleeps $FAKE_BUSY (a duration: the model of a build or a boot) and
+// appends "<what> <start ns> <end ns>" to $FAKE_BUSY_LOG when the caller
+// returns: tests count how many makes and QEMUs overlapped.
+func busy(what string) func() {
+	start := time.Now()
+	if d, err := time.ParseDuration(os.Getenv("FAKE_BUSY")); err == nil {
+		time.Sleep(d)
+	}
+	return func() {
+		if log := os.Getenv("FAKE_BUSY_LOG"); log != "" {
+			if f, err := os.OpenFile(log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
+				fmt.Fprintf(f, "%s %d %d\n", what, start.UnixNano(), time.Now().UnixNano())
+				f.Close()
+			}
 		}
 	}
 }

@@ -96,6 +96,19 @@ func Main() {
 			scenario = "pass"
 		}
 	}
+	start := time.Now()
+	if d, err := time.ParseDuration(os.Getenv("FAKE_BUSY")); err == nil {
+		time.Sleep(d)
+	}
+	if log := os.Getenv("FAKE_BUSY_LOG"); log != "" {
+		// Written when QEMU ends (a hanging scenario never does).
+		defer func() {
+			if f, err := os.OpenFile(log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
+				fmt.Fprintf(f, "qemu %d %d\n", start.UnixNano(), time.Now().UnixNano())
+				f.Close()
+			}
+		}()
+	}
 	switch scenario {
 	case "pass":
 		boot()

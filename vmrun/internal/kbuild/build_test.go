@@ -197,3 +197,17 @@ func TestBuildCancelled(t *testing.T) {
 		t.Errorf("Build with a cancelled context = %v; want context.Canceled", err)
 	}
 }
+
+// TestBuildDiskFull: a build that fails because the disk is full says so
+// and is the machine's trouble (a ConfigError, never cached), not a broken
+// tree.
+func TestBuildDiskFull(t *testing.T) {
+	b := newBuildEnv(t)
+	abs, _ := filepath.Abs("testdata/build-nospace.log")
+	t.Setenv("FAKE_MAKE_FAIL", abs)
+	_, err := Build(context.Background(), b.o)
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "disk is full") || !strings.Contains(err.Error(), b.o.BuildDir) {
+		t.Fatalf("Build error = %v (%T); want a ConfigError naming the full disk and the build dir", err, err)
+	}
+}

@@ -15,7 +15,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -60,6 +62,10 @@ type Options struct {
 	Terminal                    bool
 	Verbose                     bool // stream make's output instead of the live line
 	Exec                        Execer
+
+	// Launcher runs each compile (icecc, distcc): it goes where kbuild
+	// calls the compiler, not in front of make (see MakeArgs).
+	Launcher string
 }
 
 // Result describes a finished build.
@@ -128,19 +134,88 @@ func MakeArgs(o Options, ccache bool) []string {
 	if o.LLVM != "" {
 		args = append(args, "LLVM="+o.LLVM)
 	}
-	// ccache goes in front of the compiler make would pick; with LLVM=1
-	// and no CC, kbuild picks clang itself and we leave it alone.
-	cc := o.CC
-	if cc == "" && ccache && o.LLVM == "" {
-		cc = o.CrossCompile + "gcc"
-	}
-	if ccache && cc != "" && !strings.HasPrefix(cc, "ccache ") {
-		cc = "ccache " + cc
-	}
-	if cc != "" {
+	if cc := compilerCommand(o, ccache); cc != "" {
 		args = append(args, "CC="+cc)
 	}
 	return args
+}
+
+// compilerCommand is the CC= value: the compiler make would pick, behind
+// ccache when it is used, else behind the launcher. ccache goes in front of
+// the compiler make would pick; with LLVM=1 and neither CC nor a launcher,
+// kbuild picks clang itself and we leave it alone.
+func compilerCommand(o Options, ccache bool) string {
+	cc := o.CC
+	if cc == "" && (ccache || o.Launcher != "") {
+		switch {
+		case o.LLVM == "":
+			cc = o.CrossCompile + "gcc"
+		case o.Launcher != "":
+			cc = clangName(o.LLVM)
+		}
+	}
+	switch {
+	case cc == "":
+	case ccache:
+		if !strings.HasPrefix(cc, "ccache ") {
+			cc = "ccache " + cc
+		}
+	case o.Launcher != "":
+		if f := strings.Fields(cc); filepath.Base(f[0]) != filepath.Base(o.Launcher) {
+			cc = o.Launcher + " " + cc
+		}
+	}
+	return cc
+}
+
+// clangName is the clang kbuild picks for LLVM=1, LLVM=-VER or LLVM=DIR/.
+func clangName(llvm string) string {
+	switch {
+	case strings.HasSuffix(llvm, "/"):
+		return llvm + "clang"
+	case strings.HasPrefix(llvm, "-"):
+		return "clang" + llvm
+	}
+	return "clang"
+}
+
+// MakeEnv is what make's environment gets besides the caller's. With both
+// ccache and a launcher, ccache stays in CC and runs the launcher on a miss
+// (CCACHE_PREFIX, ccache's own way): hits stay local, misses are
+// distributed, and CC — which kbuild records in every object's command
+// line — is the same with and without the launcher, so switching it on or
+// off rebuilds nothing.
+func MakeEnv(o Options, ccache bool) []string {
+	if o.Launcher != "" && ccache && compilerCommand(o, ccache) != "" {
+		return []string{"CCACHE_PREFIX=" + o.Launcher}
+	}
+	return nil
+}
+
+// IceccJobsPerCPU is make's -j per local CPU with icecc, which cannot be
+// asked for its cluster's size: enough to keep a few helpers busy while
+// the local machine preprocesses. rapido.jobs overrides it.
+const IceccJobsPerCPU = 4
+
+// LauncherJobs is make's -j for a launcher when rapido.jobs is not set:
+// what "distcc -j" answers (its hosts' capacity), else IceccJobsPerCPU per
+// local CPU.
+func LauncherJobs(o Options) int {
+	if filepath.Base(o.Launcher) == "distcc" {
+		cmd := exec.Command(o.Launcher, "-j")
+		var out strings.Builder
+		cmd.Stdout = &out
+		var err error
+		if o.Exec != nil {
+			err = o.Exec.Run(cmd)
+		} else {
+			err = cmd.Run()
+		}
+		if n, perr := strconv.Atoi(strings.TrimSpace(out.String())); err == nil && perr == nil && n > 0 {
+			return n
+		}
+	}
+	return IceccJobsPerCPU * runtime.NumCPU()
 }
 
 // IsConfigTarget reports whether a base configuration names a make target
@@ -346,8 +421,19 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	defer logf.Close()
 	_, ccacheErr := exec.LookPath("ccache")
-	common := MakeArgs(o, ccacheErr == nil && os.Getenv("RAPIDO_NO_CCACHE") == "")
-	b := &builder{o: o, log: logf, common: common, prog: newProgress(o.Progress, o.Terminal, start), warn: newWarningTally()}
+	ccache := ccacheErr == nil && os.Getenv("RAPIDO_NO_CCACHE") == ""
+	if o.Launcher != "" {
+		// A missing launcher would fail every compile like a broken
+		// tree; it is this machine that cannot build.
+		if _, err := exec.LookPath(o.Launcher); err != nil {
+			return nil, &ConfigError{fmt.Errorf("compiler launcher %s: not found (install it, or unset rapido.compilerLauncher)", o.Launcher)}
+		}
+		if o.Jobs == 0 {
+			o.Jobs = LauncherJobs(o)
+		}
+	}
+	common := MakeArgs(o, ccache)
+	b := &builder{o: o, log: logf, common: common, env: MakeEnv(o, ccache), prog: newProgress(o.Progress, o.Terminal, start), warn: newWarningTally()}
 	b.prog.verbose = o.Verbose
 
 	res := &Result{BuildDir: o.BuildDir, Log: logPath, ConfigPath: filepath.Join(o.BuildDir, ".config")}
@@ -443,9 +529,11 @@ type builder struct {
 	o      Options
 	log    io.Writer
 	common []string
+	env    []string // added to make's environment (MakeEnv)
 	prog   *progress
 	warn   *warningTally
 	errs   []string
+	full   bool // the disk filled up: the machine's trouble, not the tree's
 }
 
 // configure keeps an existing .config whose inputs have not changed; else
@@ -509,6 +597,9 @@ func (b *builder) make(ctx context.Context, count bool, args ...string) error {
 	argv = append(argv, args...)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = b.o.SourceDir
+	if len(b.env) > 0 {
+		cmd.Env = append(os.Environ(), b.env...)
+	}
 	// make's own job server children must die with it on Ctrl-C.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -522,6 +613,9 @@ func (b *builder) make(ctx context.Context, count bool, args ...string) error {
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(b.log, line)
+			if strings.Contains(line, "No space left on device") || strings.Contains(line, "Disk quota exceeded") {
+				b.full = true
+			}
 			if isErrorLine(line) && len(b.errs) < 40 {
 				b.errs = append(b.errs, line)
 			}
@@ -532,7 +626,7 @@ func (b *builder) make(ctx context.Context, count bool, args ...string) error {
 		}
 		io.Copy(io.Discard, pr)
 	}()
-	fmt.Fprintf(b.log, "+ %s\n", strings.Join(argv, " "))
+	fmt.Fprintf(b.log, "+ %s\n", strings.Join(append(append([]string(nil), b.env...), argv...), " "))
 	var err error
 	if b.o.Exec != nil {
 		err = b.o.Exec.Run(cmd)
@@ -583,6 +677,9 @@ func (b *builder) buildError(err error, log string) error {
 	var ee *exec.Error
 	if errors.As(err, &ee) {
 		return &ConfigError{fmt.Errorf("%w (install make and a compiler)", err)}
+	}
+	if b.full {
+		return &ConfigError{fmt.Errorf("build in %s: the disk is full (log: %s)", b.o.BuildDir, log)}
 	}
 	return &Error{Log: log, Excerpt: ErrorExcerpt(b.errs), Err: err}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -281,5 +282,65 @@ func TestBuiltinFragment(t *testing.T) {
 		if !slices.Contains(lines, want) {
 			t.Errorf("built-in fragment lacks %s", want)
 		}
+	}
+}
+
+// TestMakeLauncher: a compiler launcher goes where kbuild calls the
+// compiler, never in front of make. With ccache, CC keeps ccache and the
+// launcher goes into CCACHE_PREFIX, so ccache still answers hits and CC
+// (which kbuild records per object) does not change.
+func TestMakeLauncher(t *testing.T) {
+	base := Options{SourceDir: "/src", BuildDir: "/build", Jobs: 8, Launcher: "icecc"}
+	for _, tc := range []struct {
+		name    string
+		mod     func(o *Options)
+		ccache  bool
+		want    string
+		wantEnv string
+	}{
+		{"icecc", func(o *Options) {}, false, "-C /src O=/build -j8 CC=icecc gcc", ""},
+		{"icecc-ccache", func(o *Options) {}, true, "-C /src O=/build -j8 CC=ccache gcc", "CCACHE_PREFIX=icecc"},
+		{"distcc-path", func(o *Options) { o.Launcher = "/usr/bin/distcc" }, false, "-C /src O=/build -j8 CC=/usr/bin/distcc gcc", ""},
+		{"cross", func(o *Options) { o.Arch = "arm64"; o.CrossCompile = "aarch64-linux-gnu-" }, false,
+			"-C /src O=/build -j8 ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- CC=icecc aarch64-linux-gnu-gcc", ""},
+		{"llvm", func(o *Options) { o.LLVM = "1" }, false, "-C /src O=/build -j8 LLVM=1 CC=icecc clang", ""},
+		{"llvm-version-ccache", func(o *Options) { o.LLVM = "-15" }, true, "-C /src O=/build -j8 LLVM=-15 CC=ccache clang-15", "CCACHE_PREFIX=icecc"},
+		{"cc", func(o *Options) { o.CC = "gcc-12" }, false, "-C /src O=/build -j8 CC=icecc gcc-12", ""},
+		{"cc-already-launched", func(o *Options) { o.CC = "icecc gcc-12" }, false, "-C /src O=/build -j8 CC=icecc gcc-12", ""},
+	} {
+		o := base
+		tc.mod(&o)
+		if got := strings.Join(MakeArgs(o, tc.ccache), " "); got != tc.want {
+			t.Errorf("%s: MakeArgs = %q; want %q", tc.name, got, tc.want)
+		}
+		if got := strings.Join(MakeEnv(o, tc.ccache), " "); got != tc.wantEnv {
+			t.Errorf("%s: MakeEnv = %q; want %q", tc.name, got, tc.wantEnv)
+		}
+	}
+	// Without a launcher make's environment is the caller's.
+	if env := MakeEnv(Options{SourceDir: "s", BuildDir: "b"}, true); env != nil {
+		t.Errorf("MakeEnv without a launcher = %q; want nothing", env)
+	}
+}
+
+// TestLauncherJobs: distcc says its hosts' capacity; icecc cannot be asked
+// and gets a documented multiple of the local CPUs.
+func TestLauncherJobs(t *testing.T) {
+	dir := t.TempDir()
+	distcc := filepath.Join(dir, "distcc")
+	if err := os.WriteFile(distcc, []byte("#!/bin/sh\n[ \"$1\" = -j ] && echo 12\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := LauncherJobs(Options{Launcher: distcc}); got != 12 {
+		t.Errorf("LauncherJobs(distcc answering 12) = %d; want 12", got)
+	}
+	if got, want := LauncherJobs(Options{Launcher: "icecc"}), IceccJobsPerCPU*runtime.NumCPU(); got != want {
+		t.Errorf("LauncherJobs(icecc) = %d; want %d", got, want)
+	}
+	broken := filepath.Join(dir, "broken", "distcc")
+	os.MkdirAll(filepath.Dir(broken), 0o755)
+	os.WriteFile(broken, []byte("#!/bin/sh\necho no hosts >&2; exit 1\n"), 0o755)
+	if got, want := LauncherJobs(Options{Launcher: broken}), IceccJobsPerCPU*runtime.NumCPU(); got != want {
+		t.Errorf("LauncherJobs(failing distcc) = %d; want the fallback %d", got, want)
 	}
 }
