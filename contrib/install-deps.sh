@@ -28,6 +28,7 @@ wanted=(
 	e2fsprogs:/sbin/mkfs.ext4
 	dmsetup:/sbin/dmsetup
 	rsync:rsync
+	b4:b4
 )
 if [ "${RAPIDO_DEPS_BENCH:-}" = 1 ]; then
 	wanted+=(dracut-core:/usr/bin/dracut hyperfine:hyperfine jq:jq)
