@@ -100,7 +100,7 @@ func (t *Tester) Test(ctx context.Context, s *Spec, o TestOptions) (*TestResult,
 		return nil, err
 	}
 	if Cacheable(r.Verdict.Status) {
-		t.store(ctx, c, w, after, digest, r.Verdict)
+		t.store(ctx, c, w, after, digest, r.Verdict, described(plan))
 	}
 	return r, nil
 }
@@ -172,7 +172,7 @@ func Cacheable(s Status) bool { return s != Infra && s != "" }
 // store records v for the worktree's tree, unless the worktree changed
 // while the test ran (then no tree is known to have been built). Failing to
 // store is a warning: the verdict stands.
-func (t *Tester) store(ctx context.Context, c *cache.Cache, w *Worktree, after *worktreeCheck, spec string, v *Verdict) {
+func (t *Tester) store(ctx context.Context, c *cache.Cache, w *Worktree, after *worktreeCheck, spec string, v *Verdict, desc []string) {
 	warn := func(err error) {
 		if t.Warn != nil {
 			fmt.Fprintf(t.Warn, "warning: verdict not cached: %v\n", err)
@@ -188,6 +188,7 @@ func (t *Tester) store(ctx context.Context, c *cache.Cache, w *Worktree, after *
 		return
 	}
 	e := EntryOf(spec, w.Tree, v)
+	e.Described = desc
 	if w.Clean() {
 		// Tested as this very commit; log uses the parents to tell a
 		// fresh verdict from one found by tree after a rebase.
@@ -215,13 +216,29 @@ func EntryOf(spec, tree string, v *Verdict) cache.Entry {
 	timings, _ := json.Marshal(v.Timings)
 	return cache.Entry{Spec: spec, Tree: tree, Status: string(v.Status), Reason: v.Reason, Excerpt: v.Excerpt,
 		Release: v.KernelRelease, Duration: v.Duration, Timings: timings, Time: v.Started.UTC().Truncate(time.Second),
-		LogDir: v.LogDir, Runs: v.Runs, Passed: v.Passed}
+		LogDir: v.LogDir, Runs: v.Runs, Passed: v.Passed, Accel: v.Accel}
+}
+
+// described is the plan in words for the cache entry: what --dry-run
+// prints, less the cache key (the entry's Spec already is the key).
+func described(p *Plan) []string {
+	lines, err := p.Describe()
+	if err != nil {
+		return nil
+	}
+	out := lines[:0]
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "cache key: ") {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // VerdictOf turns a cache entry back into a verdict.
 func VerdictOf(e cache.Entry) *Verdict {
 	v := &Verdict{Status: Status(e.Status), Reason: e.Reason, Excerpt: e.Excerpt, LogDir: e.LogDir,
-		KernelRelease: e.Release, Started: e.Time, Duration: e.Duration, Runs: e.RunCount(), Passed: e.Passed}
+		KernelRelease: e.Release, Started: e.Time, Duration: e.Duration, Runs: e.RunCount(), Passed: e.Passed, Accel: e.Accel}
 	if len(e.Timings) > 0 {
 		json.Unmarshal(e.Timings, &v.Timings) // unreadable timings only lose the breakdown
 	}
