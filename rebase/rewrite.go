@@ -75,6 +75,17 @@ func RewriteMessages(ctx context.Context, g Git, o RewriteOptions) (map[string]s
 	if _, err := g.Git(ctx, "update-ref", "-m", reflog, "HEAD", newTip, tip); err != nil {
 		return nil, fmt.Errorf("rewrite %.12s: %w: %v", tip, ErrMoved, err)
 	}
+	// As after git rebase: post-rewrite learns every old and new id (the
+	// hook git rapido installs warns about verdicts made stale).
+	if hooks, err := hooksDir(ctx, g, o.Dir); err == nil {
+		var lines strings.Builder
+		for _, c := range o.Commits {
+			if n, ok := mapped[c]; ok {
+				lines.WriteString(c + " " + n + "\n")
+			}
+		}
+		runHook(ctx, g, o.Dir, hooks, "post-rewrite", []byte(lines.String()), "rebase")
+	}
 	return mapped, nil
 }
 

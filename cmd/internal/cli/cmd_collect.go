@@ -186,7 +186,8 @@ func linearRange(ctx context.Context, env *Env, rng string) ([]rangeCommit, erro
 		}
 		ids, subj, _ := strings.Cut(l, "\x00")
 		f := strings.Fields(ids)
-		if len(f) != 2 || (prev != "" && f[1] != prev) {
+		root := len(f) == 1 && prev == "" // the range starts at a root commit
+		if !root && (len(f) != 2 || (prev != "" && f[1] != prev)) {
 			return nil, &ExitError{Code: 1, Err: fmt.Errorf("trailers collect: %s is not a linear range (merges or side branches)", termsafe.Escape(rng))}
 		}
 		cs = append(cs, rangeCommit{id: f[0], subject: subj})
@@ -213,26 +214,19 @@ func matchPatches(ctx context.Context, env *Env, ps []*mbox.Patch, cs []rangeCom
 	if format == "sha256" {
 		hexLen = 64
 	}
-	// The commits' patch-ids.
-	var commitIDs = map[string]string{} // patch-id -> commit
-	var diffs bytes.Buffer
+	// The commits' patch-ids: one git log for the whole range, with
+	// git's diff configuration (renames) as format-patch uses it.
+	logArgs := []string{"log", "-p", "--no-color", "--no-ext-diff", "--full-index", "--format=commit %H", "--no-walk=unsorted"}
 	for _, c := range cs {
-		out, err := env.Runner.Output(ctx, "git", "diff-tree", "-p", "--no-color", "--no-ext-diff", "--full-index", "--root", c.id)
-		if err != nil {
-			return nil, &ExitError{Code: 128, Err: fmt.Errorf("trailers collect: diff %.12s: %w", c.id, err)}
-		}
-		fmt.Fprintf(&diffs, "commit %s\n", c.id)
-		// diff-tree prints the commit id first; patch-id reads the diff.
-		if _, rest, ok := bytes.Cut(out, []byte("\n")); ok {
-			diffs.Write(rest)
-		}
+		logArgs = append(logArgs, c.id)
 	}
-	pid, err := collectPatchIDs(ctx, env, diffs.Bytes())
+	diffs, err := env.Runner.Output(ctx, "git", logArgs...)
+	if err != nil {
+		return nil, &ExitError{Code: 128, Err: fmt.Errorf("trailers collect: diff the range: %w", err)}
+	}
+	commitIDs, err := collectPatchIDs(ctx, env, diffs) // patch-id -> commit
 	if err != nil {
 		return nil, err
-	}
-	for id, c := range pid {
-		commitIDs[id] = c
 	}
 	var mail bytes.Buffer
 	for i, p := range ps {
