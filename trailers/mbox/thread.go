@@ -15,8 +15,9 @@ import (
 //   - a follow-up is any message of the thread that is not a patch; its
 //     trailers go to the patch its reply chain leads to, or, for the cover
 //     letter, to every patch (b4 am -t);
-//   - a trailer is a line "Key: value" with a space after the colon and no
-//     space in the key, anywhere in the unquoted text: quoted lines (">")
+//   - a trailer is a line "Key: value" with a blank after the colon and no
+//     space in the key, indented or not, anywhere in the unquoted text:
+//     quoted lines (">")
 //     and everything after a signature line ("-- ") are skipped, a "---"
 //     is not an end;
 //   - only the line itself is taken: continuation lines are not joined;
@@ -29,7 +30,8 @@ import (
 //     Closes, Cc and the like;
 //   - trailers are added in the order of the mbox, a patch's own replies
 //     before the cover letter's, each once: one already in the commit
-//     message or already added (compared without a "# comment") is skipped.
+//     message or already added (compared without regard to case and
+//     without a "# comment") is skipped.
 
 // Trailer is one trailer found in a reply.
 type Trailer struct {
@@ -205,6 +207,7 @@ func replyTrailers(m *Message) []Trailer {
 		if line == "-- " {
 			break
 		}
+		line = strings.TrimLeft(line, " \t") // an indented trailer counts
 		if strings.HasPrefix(line, ">") {
 			continue
 		}
@@ -247,13 +250,13 @@ func sentBy(t Trailer, m *Message) bool {
 }
 
 // Identity is how two trailers are told apart when deciding whether one is
-// already there: the key without regard to case and the value without a
+// already there: key and value without regard to case, the value without a
 // "# comment".
 func Identity(key, value string) string {
 	if i := strings.Index(value, " #"); i >= 0 {
 		value = value[:i]
 	}
-	return strings.ToLower(key) + ":" + strings.TrimSpace(value)
+	return strings.ToLower(key + ":" + strings.TrimSpace(value))
 }
 
 // CoverSubjectOr is the cover letter's subject, or the first patch's when
