@@ -86,6 +86,21 @@ func TestThread(t *testing.T) {
 	}
 }
 
+func TestCRLF(t *testing.T) {
+	crlf := strings.ReplaceAll(thread, "\n", "\r\n")
+	msgs, err := Read(strings.NewReader(crlf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Thread(msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Patches) != 1 || len(s.Patches[0].Trailers) != 3 || strings.Contains(s.Patches[0].Trailers[0].Value, "\r") {
+		t.Errorf("CRLF thread: %+v", s.Patches)
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	for name, in := range map[string]string{
 		"not mbox":     "hello\n",
