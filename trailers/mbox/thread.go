@@ -28,6 +28,9 @@ import (
 //   - a value without an address is taken for a key with a hyphen
 //     (Change-Id) and for Fixes, never for a "-by" key, nor for Link,
 //     Closes, Cc and the like;
+//   - (not b4) a trailer with a control character — a terminal escape, a
+//     bidirectional override — is refused, where b4 would write it into
+//     the commit message;
 //   - trailers are added in the order of the mbox, a patch's own replies
 //     before the cover letter's, each once: one already in the commit
 //     message or already added (compared without regard to case and
@@ -60,6 +63,9 @@ type Series struct {
 	CoverTrailers []Trailer
 	// Mismatched are person trailers not sent by the person named.
 	Mismatched []Trailer
+	// Unsafe are trailers with control characters (terminal escapes,
+	// bidirectional overrides): never written into a commit message.
+	Unsafe []Trailer
 }
 
 var (
@@ -141,6 +147,10 @@ func Thread(msgs []*Message) (*Series, error) {
 			continue
 		}
 		for _, t := range replyTrailers(m) {
+			if hasControl(t.Value) {
+				s.Unsafe = append(s.Unsafe, t)
+				continue
+			}
 			if !sentBy(t, m) {
 				s.Mismatched = append(s.Mismatched, t)
 				continue
@@ -266,4 +276,19 @@ func (s *Series) CoverSubjectOr() string {
 		return s.CoverSubject
 	}
 	return s.Patches[0].Subject
+}
+
+// hasControl reports a control character (C0 but tab, DEL, C1) or a
+// Unicode bidirectional control in s.
+func hasControl(s string) bool {
+	for _, r := range s {
+		switch {
+		case r == '\t':
+		case r < 0x20 || (r >= 0x7f && r < 0xa0):
+			return true
+		case r == '\u061c' || r == '\u200e' || r == '\u200f' || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069'):
+			return true
+		}
+	}
+	return false
 }

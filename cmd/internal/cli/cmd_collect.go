@@ -94,6 +94,10 @@ func runCollect(ctx context.Context, env *Env, args []string, dryRun bool) error
 				termsafe.Line(m.Subject), termsafe.Line(m.FromEmail))
 		}
 	}
+	for _, t := range series.Unsafe {
+		fmt.Fprintf(env.Stderr, "warning: refused %s from %s: it holds control characters\n",
+			termsafe.Line(t.String()), termsafe.Line(t.From.FromEmail))
+	}
 	for _, t := range series.Mismatched {
 		fmt.Fprintf(env.Stderr, "warning: ignored %s (sent by %s, not the person it names)\n",
 			termsafe.Line(t.String()), termsafe.Line(t.From.FromEmail))
@@ -153,7 +157,7 @@ func runCollect(ctx context.Context, env *Env, args []string, dryRun bool) error
 	}
 	mapped, err := rebase.RewriteMessages(ctx, env.Runner, rebase.RewriteOptions{
 		Dir: env.Runner.Dir, Commits: ids, Messages: msgsByCommit,
-		Reflog: fmt.Sprintf("rapido trailers collect: %d trailers from %s", total, series.CoverSubjectOr()),
+		Reflog: fmt.Sprintf("rapido trailers collect: %d trailers from %s", total, termsafe.Escape(series.CoverSubjectOr())),
 	})
 	if err != nil {
 		return &ExitError{Code: 128, Err: fmt.Errorf("trailers collect: %w", err)}
