@@ -138,6 +138,11 @@ func FuzzRead(f *testing.F) {
 			return
 		}
 		for _, p := range s.Patches {
+			for _, tr := range p.Trailers {
+				if hasControl(tr.String()) || strings.Contains(tr.String(), "\n") {
+					t.Fatalf("a trailer with a control character: %q", tr.String())
+				}
+			}
 			msg, _ := AddTrailers("s\n\nb\n", p.Trailers)
 			if !strings.HasPrefix(msg, "s\n\nb\n") {
 				t.Fatalf("AddTrailers changed the message: %q", msg)
