@@ -34,6 +34,7 @@ wanted=(
 	openssh-server:/usr/sbin/sshd
 	openssh-client:ssh
 	util-linux:unshare
+	b4:b4
 )
 if [ "${RAPIDO_DEPS_BENCH:-}" = 1 ]; then
 	wanted+=(dracut-core:/usr/bin/dracut hyperfine:hyperfine jq:jq)

@@ -100,7 +100,7 @@ func (t *Tester) Test(ctx context.Context, s *Spec, o TestOptions) (*TestResult,
 		return nil, err
 	}
 	if Cacheable(r.Verdict.Status) {
-		t.store(ctx, c, w, after, digest, r.Verdict)
+		t.store(ctx, c, w, after, digest, r.Verdict, described(plan))
 	}
 	return r, nil
 }
@@ -177,7 +177,7 @@ func Cacheable(s Status) bool { return s != Infra && s != "" }
 // store records v for the worktree's tree, unless the worktree changed
 // while the test ran (then no tree is known to have been built). Failing to
 // store is a warning: the verdict stands.
-func (t *Tester) store(ctx context.Context, c *cache.Cache, w *Worktree, after *worktreeCheck, spec string, v *Verdict) {
+func (t *Tester) store(ctx context.Context, c *cache.Cache, w *Worktree, after *worktreeCheck, spec string, v *Verdict, desc []string) {
 	warn := func(err error) {
 		if t.Warn != nil {
 			fmt.Fprintf(t.Warn, "warning: verdict not cached: %v\n", err)
@@ -193,6 +193,7 @@ func (t *Tester) store(ctx context.Context, c *cache.Cache, w *Worktree, after *
 		return
 	}
 	e := EntryOf(spec, w.Tree, v)
+	e.Described = desc
 	if w.Clean() {
 		// Tested as this very commit; log uses the parents to tell a
 		// fresh verdict from one found by tree after a rebase.
@@ -220,13 +221,29 @@ func EntryOf(spec, tree string, v *Verdict) cache.Entry {
 	timings, _ := json.Marshal(v.Timings)
 	return cache.Entry{Spec: spec, Tree: tree, Status: string(v.Status), Reason: v.Reason, Excerpt: v.Excerpt,
 		Release: v.KernelRelease, Duration: v.Duration, Timings: timings, Time: v.Started.UTC().Truncate(time.Second),
-		LogDir: v.LogDir, Runs: v.Runs, Passed: v.Passed}
+		LogDir: v.LogDir, Runs: v.Runs, Passed: v.Passed, Accel: v.Accel}
+}
+
+// described is the plan in words for the cache entry: what --dry-run
+// prints, less the cache key (the entry's Spec already is the key).
+func described(p *Plan) []string {
+	lines, err := p.Describe()
+	if err != nil {
+		return nil
+	}
+	out := lines[:0]
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "cache key: ") {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // VerdictOf turns a cache entry back into a verdict.
 func VerdictOf(e cache.Entry) *Verdict {
 	v := &Verdict{Status: Status(e.Status), Reason: e.Reason, Excerpt: e.Excerpt, LogDir: e.LogDir,
-		KernelRelease: e.Release, Started: e.Time, Duration: e.Duration, Runs: e.RunCount(), Passed: e.Passed}
+		KernelRelease: e.Release, Started: e.Time, Duration: e.Duration, Runs: e.RunCount(), Passed: e.Passed, Accel: e.Accel}
 	if len(e.Timings) > 0 {
 		json.Unmarshal(e.Timings, &v.Timings) // unreadable timings only lose the breakdown
 	}
@@ -242,6 +259,7 @@ type CommitTest struct {
 	c      *cache.Cache
 	built  *Built
 	check  *worktreeCheck
+	desc   []string // the spec in words, stored with the verdict
 	Result *TestResult
 }
 
@@ -266,8 +284,9 @@ func (t *Tester) LookupAll(ctx context.Context, s *Spec, commits []Commit, o Tes
 		return nil, err
 	}
 	var cts []*CommitTest
+	desc := described(plan)
 	for _, cm := range commits {
-		ct := &CommitTest{t: t, c: c, Result: &TestResult{Worktree: &Worktree{Commit: cm.ID, Tree: cm.Tree}, Spec: digest}}
+		ct := &CommitTest{t: t, c: c, desc: desc, Result: &TestResult{Worktree: &Worktree{Commit: cm.ID, Tree: cm.Tree}, Spec: digest}}
 		ct.Result.Decision = cache.Judge(cm.Tree, digest, all[cm.Tree], t.Trust)
 		if !o.Force && ct.Result.Decision.Outcome == cache.Hit {
 			ct.Result.Verdict, ct.Result.Cached = VerdictOf(ct.Result.Decision.Entry.Entry), true
@@ -333,7 +352,7 @@ func (ct *CommitTest) Boot(ctx context.Context) error {
 	}
 	ct.Result.Verdict = v
 	if Cacheable(v.Status) {
-		ct.t.store(ctx, ct.c, ct.Result.Worktree, ct.check, ct.Result.Spec, v)
+		ct.t.store(ctx, ct.c, ct.Result.Worktree, ct.check, ct.Result.Spec, v, ct.desc)
 	}
 	return nil
 }

@@ -25,9 +25,23 @@ type layerRule struct {
 // for the module path.
 var layerRules = []layerRule{
 	{
-		pkgs:   []string{"./trailers/..."},
+		pkgs:   []string{"./trailers", "./trailers/attest"},
 		forbid: []string{"os/exec", "os/signal", "os/user", "net/...", "github.com/go-git/...", "./cmd/...", "./vmrun/...", "./rebase/...", "./bisect/...", "./hooks/..."},
 		why:    "the trailer engine is pure: no processes, no network, no repository access, nothing of git rapido but itself",
+	},
+	{
+		// The mail reader parses with net/mail and net/textproto, which
+		// pull in package net for address types; it may not import a
+		// network package itself.
+		pkgs:   []string{"./trailers/mbox"},
+		forbid: []string{"os/exec", "os/signal", "os/user", "net/http/...", "net/rpc/...", "net/smtp", "crypto/tls", "github.com/go-git/...", "./cmd/...", "./vmrun/...", "./rebase/...", "./bisect/...", "./hooks/..."},
+		why:    "the mail reader is pure: no processes, no network client, no repository access",
+	},
+	{
+		pkgs:   []string{"./trailers/mbox"},
+		direct: true,
+		forbid: []string{"net"},
+		why:    "the mail reader parses mail; it opens no connection",
 	},
 	{
 		pkgs:   []string{"./trailers/..."},

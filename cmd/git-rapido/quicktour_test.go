@@ -32,10 +32,17 @@ func TestQuickTour(t *testing.T) {
 			// Bisect needs a regression between v6.1 and HEAD.
 			sc.WriteString("cp $WORK/fail rapido-scenario\nexec git commit -q -a -m 'mm: regress'\n")
 		}
+		if strings.Contains(c, "trailers collect series.mbx") {
+			// The thread from the list: the series and a review of it.
+			sc.WriteString("exec bash $WORK/thread.sh\n")
+		}
 		if strings.Contains(c, " boot") {
 			sc.WriteString("stdin $WORK/empty\n")
 		}
 		fmt.Fprintf(&sc, "exec bash -c %s\n", quoteScript(c))
+		if strings.Contains(c, "trailers collect series.mbx") {
+			sc.WriteString("exec git log -2 --format=%B\nstdout -count=2 '^Reviewed-by: Re Viewer <reviewer@example.org>$'\n")
+		}
 	}
 	sc.WriteString(quickTourFiles)
 	dir := t.TempDir()
@@ -98,8 +105,13 @@ exec git config rapido.trustedKeys $HOME/pub.asc
 mkdir t
 cp $WORK/check.sh t/check.sh
 cp $WORK/my-test.sh $HOME/my-test.sh
-exec git commit -q --allow-empty -m 'mm: one'
-exec git commit -q --allow-empty -m 'mm: two'
+mkdir mm
+cp $WORK/check.sh mm/one.c
+exec git add mm/one.c
+exec git commit -q -m 'mm: one'
+cp $WORK/my-test.sh mm/two.c
+exec git add mm/two.c
+exec git commit -q -m 'mm: two'
 `
 
 const quickTourFiles = `
@@ -108,6 +120,23 @@ pass
 -- fail --
 fail
 -- empty --
+-- thread.sh --
+set -e
+git format-patch -q --cover-letter --thread --stdout origin/master..HEAD >series.mbx
+id=$(sed -n 's/^Message-ID: *//Ip' series.mbx | head -n1)
+cat >>series.mbx <<MAIL
+From reviewer Mon Sep 17 00:00:00 2001
+From: Re Viewer <reviewer@example.org>
+Date: Tue, 14 Nov 2023 22:13:20 +0000
+Subject: Re: [PATCH 0/2] *** SUBJECT HERE ***
+Message-ID: <review-1@example.org>
+In-Reply-To: $id
+References: $id
+
+Looks good.
+
+Reviewed-by: Re Viewer <reviewer@example.org>
+MAIL
 -- check.sh --
 #!/bin/sh
 grep -q "^Linux version" /proc/version

@@ -64,6 +64,23 @@ func TestRealRebase(t *testing.T) {
 	if strings.Contains(stderr, "build: build") || strings.Contains(stderr, "boot: ") {
 		t.Errorf("the second rebase built or booted")
 	}
+
+	// The series' report from those verdicts: the real kernel release, the
+	// accelerator and the spec in words, and a reply ending in Tested-by.
+	report := r.mustRun(t, r.clone, r.bin, "report", "v6.1..HEAD")
+	t.Logf("git rapido report:\n%s", report)
+	for _, want := range []string{"4 commit(s): 4 passed.", "- Kernel release: 6.1", "- Accelerator: tcg", "  - cut: "} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	if n := strings.Count(report, "| pass ("); n != 4 {
+		t.Errorf("the report shows %d passes, want 4", n)
+	}
+	reply := r.mustRun(t, r.clone, r.bin, "report", "--format=mail", "--in-reply-to", "<cover.demo@example.org>", "--subject", "[PATCH 0/4] demo", "v6.1..HEAD")
+	if !strings.HasSuffix(reply, "\nTested-by: Rapido Test <rapido@example.org>\n") || strings.Count(reply, "Tested-by:") != 1 {
+		t.Errorf("the reply does not end in one Tested-by:\n%s", reply)
+	}
 }
 
 // TestRealBisect: a 12-commit series where commit 4 does not compile and

@@ -68,6 +68,11 @@ type Entry struct {
 	// of Runs passed". Zero Runs means one run.
 	Runs   int `json:"runs,omitempty"`
 	Passed int `json:"passed,omitempty"`
+	// Accel is the accelerator the boot ran under (kvm, tcg) and Described
+	// the test spec in words (the --dry-run lines without the cache key),
+	// for git rapido report.
+	Accel     string   `json:"accel,omitempty"`
+	Described []string `json:"described,omitempty"`
 	Provenance
 }
 

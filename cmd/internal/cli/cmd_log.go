@@ -24,6 +24,8 @@ type logEntry struct {
 	Reason   string        `json:"reason,omitempty"`
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	Trailers []string      `json:"trailers"`
+
+	judged *cache.Judged // the entry shown, for git rapido report
 }
 
 func init() {
@@ -61,11 +63,25 @@ func logVerdict(e *logEntry, js []cache.Judged, parents string) {
 	e.Trust = "untrusted"
 	if sum.Entry != nil {
 		e.Trust = trustLabel(*sum.Entry)
+		e.judged = sum.Entry
 	}
 }
 
 func runLog(ctx context.Context, env *Env, args []string, asJSON bool, max int) error {
+	entries, err := readLog(ctx, env, args, max, false)
+	if err != nil {
+		return err
+	}
+	return printLog(ctx, env, entries, asJSON)
+}
+
+// readLog is each commit of the range (newest first, or oldest first with
+// reverse) with what the verdict cache says of it.
+func readLog(ctx context.Context, env *Env, args []string, max int, reverse bool) ([]logEntry, error) {
 	logArgs := []string{"log", "-z", "--format=%H%x1f%T%x1f%P%x1f%B"}
+	if reverse {
+		logArgs = append(logArgs, "--reverse")
+	}
 	switch {
 	case len(args) > 0:
 		logArgs = append(logArgs, args...)
@@ -81,19 +97,19 @@ func runLog(ctx context.Context, env *Env, args []string, asJSON bool, max int) 
 	}
 	out, err := env.Runner.Output(ctx, "git", logArgs...)
 	if err != nil {
-		return fmt.Errorf("log: %w", err)
+		return nil, fmt.Errorf("log: %w", err)
 	}
 	verdicts, err := (&cache.Cache{Git: cliGit{env.Runner}}).List(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	policy, err := trustPolicy(ctx, env)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tcfg, err := trailerConfig(ctx, env)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var entries []logEntry
 	for _, rec := range strings.Split(string(out), "\x00") {
@@ -117,6 +133,10 @@ func runLog(ctx context.Context, env *Env, args []string, asJSON bool, max int) 
 		}
 		entries = append(entries, e)
 	}
+	return entries, nil
+}
+
+func printLog(ctx context.Context, env *Env, entries []logEntry, asJSON bool) error {
 	if asJSON {
 		b, _ := json.MarshalIndent(entries, "", "  ")
 		fmt.Fprintln(env.Stdout, string(b))

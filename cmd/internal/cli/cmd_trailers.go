@@ -24,9 +24,10 @@ import (
 func init() {
 	Register(func() *Command {
 		c := &Command{
-			Name:     "trailers",
-			Synopsis: []string{"trailers [--in-place] [--trim-empty] [(--trailer <token>[(=|:)<value>])...] [--parse] [<file>...]"},
-			Short:    "add or parse trailers, exactly as git interpret-trailers",
+			Name: "trailers",
+			Synopsis: []string{"trailers [--in-place] [--trim-empty] [(--trailer <token>[(=|:)<value>])...] [--parse] [<file>...]",
+				"trailers collect [--dry-run] (<mbox> | -) [<range>]"},
+			Short: "add or parse trailers, exactly as git interpret-trailers",
 			Long: `A drop-in replacement for "git interpret-trailers", done in-process by the
 same trailer engine git rapido uses when it appends Tested-by: trailers. It
 reads each <file> (or the standard input) and writes the message with the
@@ -40,7 +41,11 @@ follow them, and --no-where etc. go back to the configuration.
 
 Two behaviours follow current git rather than git 2.39: an input without a
 final newline gets one first (git >= 2.47), and a "---" divider followed by
-a scissors line is handled instead of hanging (git >= 2.45).`,
+a scissors line is handled instead of hanging (git >= 2.45).
+
+"git rapido trailers collect" adds the trailers given in replies on a
+mailing list to the commits of a range; see "git rapido trailers collect
+--help".`,
 			Sections: []Section{
 				{Title: "CONFIGURATION", Body: `Read once from git (all scopes, -c, includes):
 trailer.separators, trailer.where, trailer.ifexists, trailer.ifmissing,
@@ -82,6 +87,14 @@ file cannot be read or rewritten, 129 for a usage error.`},
 const trailersProg = "git rapido trailers"
 
 func runTrailers(ctx context.Context, env *Env, c *Command, args []string) error {
+	if len(args) > 0 && args[0] == "collect" {
+		// "git rapido trailers collect": a file named "collect" is
+		// ./collect, as for any command with subcommands.
+		if code := runCommand(ctx, env, collectCommand(), args[1:]); code != 0 {
+			return &ExitError{Code: code}
+		}
+		return nil
+	}
 	// git reads core.commentChar before it parses options, so a bad one
 	// wins over a bad option.
 	cfg, err := trailerConfig(ctx, env)

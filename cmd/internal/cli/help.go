@@ -124,7 +124,7 @@ func helpSections(c *Command) []Section {
 		syn = []string{"git rapido " + c.Name}
 	}
 	secs := []Section{
-		{"NAME", "git-rapido-" + c.Name + " - " + c.Short},
+		{"NAME", "git-rapido-" + strings.ReplaceAll(c.Name, " ", "-") + " - " + c.Short},
 		{"SYNOPSIS", strings.Join(syn, "\n")},
 	}
 	if c.Long != "" {
