@@ -95,7 +95,13 @@ func readHead(ctx context.Context, g Git) (*Worktree, error) {
 
 // worktreeTree writes the worktree's tree through a temporary copy of the
 // index; the real index and the worktree are left alone.
-func worktreeTree(ctx context.Context, g Git) (string, error) {
+func worktreeTree(ctx context.Context, g Git) (string, error) { return indexTree(ctx, g, ".") }
+
+// indexTree writes the tree of the worktree directory rel ("." for the
+// whole worktree), tracked and untracked files alike (ignored ones left
+// out), through a temporary copy of the index; the real index and the
+// worktree are left alone.
+func indexTree(ctx context.Context, g Git, rel string) (string, error) {
 	idx, err := g.Git(ctx, "rev-parse", "--path-format=absolute", "--git-path", "index")
 	if err != nil {
 		return "", err
@@ -122,8 +128,16 @@ func worktreeTree(ctx context.Context, g Git) (string, error) {
 			return "", err
 		}
 	}
-	if _, err := g.GitEnv(ctx, env, "add", "-A"); err != nil {
+	if rel == "." {
+		if _, err := g.GitEnv(ctx, env, "add", "-A"); err != nil {
+			return "", err
+		}
+		return g.GitEnv(ctx, env, "write-tree")
+	}
+	// rel is relative to the top whatever directory git runs in, and
+	// taken literally: a directory named "*" is not a glob.
+	if _, err := g.GitEnv(ctx, env, "add", "-A", "--", ":(top,literal)"+rel); err != nil {
 		return "", err
 	}
-	return g.GitEnv(ctx, env, "write-tree")
+	return g.GitEnv(ctx, env, "write-tree", "--prefix="+rel+"/")
 }

@@ -22,6 +22,8 @@ type testFlags struct {
 	buildDir               string
 	noBuild                bool
 	net                    string
+	shares                 []string
+	pwd                    bool
 }
 
 func (f *testFlags) Register(fs *pflag.FlagSet) {
@@ -36,6 +38,8 @@ func (f *testFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.kappend, "append", "", "extra kernel command line `params`")
 	fs.StringVar(&f.net, "net", "", "VM network `mode`: none, user or bridge "+keyNote("rapido.net.mode"))
 	fs.StringVar(&f.buildDir, "build-dir", "", "build in `dir` "+keyNote("rapido.buildDir"))
+	fs.StringArrayVar(&f.shares, "share", nil, "mount the host directory in the guest over 9p: `hostdir[:guestdir[:rw]]` (read-only unless rw; repeatable)")
+	fs.BoolVar(&f.pwd, "pwd", false, "share the current directory read-only at "+vmrun.PwdGuestDir+" and start the test there")
 }
 
 // settings pairs each value flag with the key it overrides: both go
@@ -94,6 +98,12 @@ func (f *testFlags) Args() []string {
 	add("append", f.kappend)
 	add("build-dir", f.buildDir)
 	add("net", f.net)
+	for _, sh := range f.shares {
+		add("share", sh)
+	}
+	if f.pwd {
+		a = append(a, "--pwd")
+	}
 	return a
 }
 
@@ -164,6 +174,9 @@ func (f *testFlags) Spec(ctx context.Context, env *Env, args []string) (*vmrun.S
 		}
 	}
 	s.Cut.Command = command
+	if err := f.addShares(s); err != nil {
+		return nil, err
+	}
 	if err := f.apply(s); err != nil {
 		return nil, err
 	}
@@ -181,4 +194,33 @@ func (f *testFlags) Spec(ctx context.Context, env *Env, args []string) (*vmrun.S
 		s.Label = head
 	}
 	return s, nil
+}
+
+// addShares puts --share and --pwd into s. A share that cannot be served
+// (missing, not a directory, unreadable) is refused here, before anything
+// is built or started.
+func (f *testFlags) addShares(s *vmrun.Spec) error {
+	if len(f.shares) == 0 && !f.pwd {
+		return nil
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("--share: read the current directory: %w", err)
+	}
+	for _, v := range f.shares {
+		sh, err := vmrun.ParseShare(v, cwd)
+		if err != nil {
+			return Usagef("--share: %v", err)
+		}
+		s.Cut.Shares = append(s.Cut.Shares, sh)
+	}
+	if f.pwd {
+		sh, err := vmrun.PwdShare(cwd)
+		if err != nil {
+			return Usagef("--pwd: %v", err)
+		}
+		s.Cut.Shares = append(s.Cut.Shares, sh)
+		s.Cut.Workdir = sh.Guest
+	}
+	return nil
 }
