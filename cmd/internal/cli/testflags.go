@@ -38,7 +38,7 @@ func (f *testFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.kappend, "append", "", "extra kernel command line `params`")
 	fs.StringVar(&f.net, "net", "", "VM network `mode`: none, user or bridge "+keyNote("rapido.net.mode"))
 	fs.StringVar(&f.buildDir, "build-dir", "", "build in `dir` "+keyNote("rapido.buildDir"))
-	fs.StringArrayVar(&f.shares, "share", nil, "mount the host directory in the guest over 9p: `hostdir[:guestdir[:rw]]` (read-only unless rw; repeatable)")
+	fs.StringArrayVar(&f.shares, "share", nil, "mount `hostdir[:guestdir[:rw]]` in the guest over 9p (at the same path, read-only unless rw; repeatable)")
 	fs.BoolVar(&f.pwd, "pwd", false, "share the current directory read-only at "+vmrun.PwdGuestDir+" and start the test there")
 }
 
@@ -109,7 +109,9 @@ func (f *testFlags) Args() []string {
 
 // repoPaths returns the worktree top and its per-worktree rapido directory.
 func repoPaths(ctx context.Context, env *Env) (top, rapidoDir string, err error) {
-	out, err := env.Runner.Git(ctx, "rev-parse", "--show-toplevel", "--git-path", "rapido")
+	// --git-path is relative to the current directory, which may be a
+	// subdirectory of the worktree: ask for it absolute.
+	out, err := env.Runner.Git(ctx, "rev-parse", "--show-toplevel", "--path-format=absolute", "--git-path", "rapido")
 	if err != nil {
 		return "", "", fmt.Errorf("not in a git work tree (git rapido tests the kernel tree you are in): %w", err)
 	}
@@ -197,8 +199,9 @@ func (f *testFlags) Spec(ctx context.Context, env *Env, args []string) (*vmrun.S
 }
 
 // addShares puts --share and --pwd into s. A share that cannot be served
-// (missing, not a directory, unreadable) is refused here, before anything
-// is built or started.
+// (missing, not a directory, unreadable) or is misspelt is refused here,
+// before anything is built or started, in one line: the full usage would
+// bury the fix.
 func (f *testFlags) addShares(s *vmrun.Spec) error {
 	if len(f.shares) == 0 && !f.pwd {
 		return nil
@@ -210,14 +213,14 @@ func (f *testFlags) addShares(s *vmrun.Spec) error {
 	for _, v := range f.shares {
 		sh, err := vmrun.ParseShare(v, cwd)
 		if err != nil {
-			return Usagef("--share: %v", err)
+			return fmt.Errorf("--share: %w", err)
 		}
 		s.Cut.Shares = append(s.Cut.Shares, sh)
 	}
 	if f.pwd {
 		sh, err := vmrun.PwdShare(cwd)
 		if err != nil {
-			return Usagef("--pwd: %v", err)
+			return fmt.Errorf("--pwd: %w", err)
 		}
 		s.Cut.Shares = append(s.Cut.Shares, sh)
 		s.Cut.Workdir = sh.Guest
