@@ -80,6 +80,18 @@ func readShareKey(ctx context.Context, g Git, top string, s Share) (shareKey, er
 	if err != nil {
 		return shareKey{why: fmt.Sprintf("git cannot write a tree of it (%v)", firstLine(err.Error()))}, nil
 	}
+	// A repository inside the share (a submodule, a nested clone) is in
+	// the tree as its HEAD commit only: its uncommitted files are not.
+	ls, err := g.Git(ctx, "ls-tree", "-r", "--full-tree", tree)
+	if err != nil {
+		return shareKey{}, err
+	}
+	for _, l := range strings.Split(ls, "\n") {
+		if strings.HasPrefix(l, "160000 ") {
+			_, name, _ := strings.Cut(l, "\t")
+			return shareKey{why: fmt.Sprintf("it holds another git repository (%s), whose files its tree does not describe", name)}, nil
+		}
+	}
 	return shareKey{tree: tree}, nil
 }
 

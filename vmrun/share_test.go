@@ -155,6 +155,18 @@ func TestShareKey(t *testing.T) {
 			t.Errorf("share %s: key collides with another spec's", tc.share)
 		}
 	}
+	// A repository nested in the share is keyed by its HEAD only: not cached.
+	nested := execGit{filepath.Join(f.dir, "tools/t/nested")}
+	os.MkdirAll(nested.dir, 0o755)
+	for _, args := range [][]string{{"init", "-q"}, {"commit", "-q", "--allow-empty", "-m", "n"}} {
+		if _, err := nested.Git(ctx, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, why := sharedKey(t, g, s); !strings.Contains(why, "another git repository (nested)") {
+		t.Errorf("a share holding a nested repository: Uncached() = %q", why)
+	}
+	os.RemoveAll(nested.dir)
 	// Before KeyShares nothing is known of the share: not cached.
 	if why := mustPlan(t, s).Uncached(); why == "" {
 		t.Error("a plan whose shares were not read claims to be cacheable")
