@@ -50,12 +50,12 @@ func (p *Plan) qemuShares() []qemu.Share {
 type shareKey struct{ tree, why string }
 
 // KeyShares reads what the test will read from each share, for the cache
-// key (Key, Uncached). A read-only share inside the repository is keyed on
-// the git tree of its files as they are in the worktree — tracked or not,
-// committed or not; ignored files are left out, as git add leaves them.
-// A writable share, and one outside the repository, has no key: git
-// rapido cannot tell what the test read there, so its verdict is not
-// cached.
+// key (Key, Uncached). A read-only share inside the repository (or inside
+// a git worktree of its own) is keyed on the git tree of its files as they
+// are in the worktree — tracked or not, committed or not; ignored files
+// are left out, as git add leaves them. A writable share, and one in no
+// git worktree, has no key: git rapido cannot tell what the test read
+// there, so its verdict is not cached.
 func (p *Plan) KeyShares(ctx context.Context, g Git) error {
 	p.shareKeys = make([]shareKey, len(p.shares()))
 	for i, s := range p.shares() {
@@ -72,17 +72,32 @@ func readShareKey(ctx context.Context, g Git, top string, s Share) (shareKey, er
 	if s.RW {
 		return shareKey{why: "it is writable (rw), and what the test writes there is no input git rapido can key"}, nil
 	}
+	repo, kind := "", "tree"
 	rel, ok := insideRepo(top, s.Host)
 	if !ok {
-		return shareKey{why: "it is outside the repository, so no git tree describes its files"}, nil
+		// Outside the kernel's repository, a share that is in a git
+		// worktree of its own (an fstests checkout) is keyed the same
+		// way, on that repository's tree.
+		other, err := g.Git(ctx, "-C", s.Host, "rev-parse", "--show-toplevel")
+		if err != nil {
+			return shareKey{why: "it is outside the repository and in no git worktree, so no git tree describes its files"}, nil
+		}
+		if rel, ok = insideRepo(other, s.Host); !ok {
+			return shareKey{why: "it is in no git worktree, so no git tree describes its files"}, nil
+		}
+		repo, kind = other, "other-tree"
 	}
-	tree, err := indexTree(ctx, g, rel)
+	tree, err := indexTree(ctx, g, repo, rel)
 	if err != nil {
 		return shareKey{why: fmt.Sprintf("git cannot write a tree of it (%v)", firstLine(err.Error()))}, nil
 	}
 	// A repository inside the share (a submodule, a nested clone) is in
 	// the tree as its HEAD commit only: its uncommitted files are not.
-	ls, err := g.Git(ctx, "ls-tree", "-r", "--full-tree", tree)
+	args := []string{"ls-tree", "-r", "--full-tree", tree}
+	if repo != "" {
+		args = append([]string{"-C", repo}, args...)
+	}
+	ls, err := g.Git(ctx, args...)
 	if err != nil {
 		return shareKey{}, err
 	}
@@ -92,7 +107,7 @@ func readShareKey(ctx context.Context, g Git, top string, s Share) (shareKey, er
 			return shareKey{why: fmt.Sprintf("it holds another git repository (%s), whose files its tree does not describe", name)}, nil
 		}
 	}
-	return shareKey{tree: tree}, nil
+	return shareKey{tree: kind + " " + tree}, nil
 }
 
 // insideRepo returns dir relative to the worktree top, when it is inside
@@ -142,7 +157,7 @@ func (p *Plan) shareKeyLines() string {
 	for i, s := range p.shares() {
 		k := "unkeyed"
 		if i < len(p.shareKeys) && p.shareKeys[i].tree != "" {
-			k = "tree " + p.shareKeys[i].tree
+			k = p.shareKeys[i].tree
 		}
 		fmt.Fprintf(&b, "share %s %s %s\n", s.Guest, s.Mode(), k)
 	}

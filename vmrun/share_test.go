@@ -173,6 +173,38 @@ func TestShareKey(t *testing.T) {
 	}
 }
 
+// TestShareKeyOtherRepository: a share in a git worktree of its own (an
+// fstests checkout beside the kernel) is keyed on that repository's tree.
+func TestShareKeyOtherRepository(t *testing.T) {
+	f, g := shareRepo(t)
+	ctx := context.Background()
+	other := execGit{t.TempDir()}
+	os.MkdirAll(filepath.Join(other.dir, "tests"), 0o755)
+	os.WriteFile(filepath.Join(other.dir, "tests/check"), []byte("#!/bin/sh\n"), 0o755)
+	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}, {"commit", "-q", "-m", "o"}} {
+		if _, err := other.Git(ctx, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := clone(f.spec)
+	sh, err := ParseShare(filepath.Join(other.dir, "tests")+":/mnt/fstests", "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Cut.Shares = []Share{sh}
+	k1, why := sharedKey(t, g, s)
+	if why != "" {
+		t.Fatalf("a share in another repository: not cached because %q", why)
+	}
+	os.WriteFile(filepath.Join(other.dir, "tests/check"), []byte("#!/bin/sh\nexit 1\n"), 0o755)
+	if k2, _ := sharedKey(t, g, s); k2 == k1 {
+		t.Error("an edit in the other repository's share did not change the key")
+	}
+	if _, err := other.Git(ctx, "diff", "--cached", "--quiet"); err != nil {
+		t.Errorf("keying changed the other repository's index: %v", err)
+	}
+}
+
 // TestShareKeySymlinkedTop: the repository reached through a symlink is
 // still the repository.
 func TestShareKeySymlinkedTop(t *testing.T) {
