@@ -175,3 +175,26 @@ func TestShareDirectiveErrors(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseShare: whatever the flag says, a share that is accepted is an
+// existing absolute host directory on a clean absolute mount point that is
+// not git rapido's own.
+func FuzzParseShare(f *testing.F) {
+	dir := f.TempDir()
+	os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755)
+	for _, s := range []string{"a", "a:/mnt", "a:/mnt:rw", "a/b:/x/../y", "::", "a:/proc/x:ro", "../" + filepath.Base(dir) + "/a:/m", "a:/:rw"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		s, err := ParseShare(v, dir)
+		if err != nil {
+			return
+		}
+		if !filepath.IsAbs(s.Host) || checkHostDir(s.Host) != nil {
+			t.Errorf("ParseShare(%q) accepted host %q", v, s.Host)
+		}
+		if checkGuestDir(s.Guest) != nil || s.Guest == "/" || !strings.HasPrefix(s.Guest, "/") {
+			t.Errorf("ParseShare(%q) accepted guest %q", v, s.Guest)
+		}
+	})
+}
