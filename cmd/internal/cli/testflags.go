@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,8 @@ type testFlags struct {
 	net                    string
 	shares                 []string
 	pwd                    bool
+	warnings               string
+	quiet, verbose         bool
 }
 
 func (f *testFlags) Register(fs *pflag.FlagSet) {
@@ -40,6 +43,19 @@ func (f *testFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.buildDir, "build-dir", "", "build in `dir` "+keyNote("rapido.buildDir"))
 	fs.StringArrayVar(&f.shares, "share", nil, "mount `hostdir[:guestdir[:rw]]` in the guest over 9p (at the same path, read-only unless rw; repeatable)")
 	fs.BoolVar(&f.pwd, "pwd", false, "share the current directory read-only at "+vmrun.PwdGuestDir+" and start the test there")
+	fs.StringVar(&f.warnings, "warnings", "", "a build that adds compiler warnings: warn, or fail the commit ("+"`policy`"+") "+keyNote("rapido.warnings"))
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only the verdict, no progress")
+	fs.BoolVarP(&f.verbose, "verbose", "v", false, "stream make's output instead of the progress line")
+}
+
+// host is what the run may use of this terminal: progress on stderr (none
+// with --quiet), make's own output with --verbose.
+func (f *testFlags) host(env *Env) vmrun.Host {
+	h := vmrun.Host{Exec: env.Runner, Progress: env.Stderr, Terminal: IsTerminal(env.Stderr), Verbose: f.verbose}
+	if f.quiet {
+		h.Progress, h.Terminal, h.Verbose = io.Discard, false, false
+	}
+	return h
 }
 
 // settings pairs each value flag with the key it overrides: both go
@@ -53,6 +69,7 @@ func (f *testFlags) settings() []flagSetting {
 		{"--memory", "rapido.memory", f.memory},
 		{"--cpus", "rapido.cpus", f.cpus},
 		{"--net", "rapido.net.mode", f.net},
+		{"--warnings", "rapido.warnings", f.warnings},
 	}
 }
 
@@ -103,6 +120,13 @@ func (f *testFlags) Args() []string {
 	}
 	if f.pwd {
 		a = append(a, "--pwd")
+	}
+	add("warnings", f.warnings)
+	if f.quiet {
+		a = append(a, "--quiet")
+	}
+	if f.verbose {
+		a = append(a, "--verbose")
 	}
 	return a
 }
