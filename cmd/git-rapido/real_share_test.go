@@ -16,8 +16,8 @@ import (
 // TestRealShare runs a script straight from the host worktree with --pwd
 // (its exit code is the verdict's, a second test is answered by the cache
 // under the script's tree), reads back on the host a file the guest wrote
-// through a rw share, and refuses a missing share with 128 before
-// anything starts.
+// through a rw share, calls a kernel without 9p "cannot test", and refuses
+// a missing share with 128 before anything starts.
 func TestRealShare(t *testing.T) {
 	r := requireReal(t, "real-share")
 	r.setConfig(t, "rapido.kconfig")
@@ -96,6 +96,17 @@ func TestRealShare(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(out, "g")); err == nil {
 			t.Error("the guest wrote through a read-only share")
+		}
+	})
+
+	// A kernel whose 9p never registered (its initcall blacklisted): the
+	// guest cannot mount the share, which is "cannot test", not a failure
+	// of the kernel, with what the kernel needs.
+	t.Run("kernel-without-9p", func(t *testing.T) {
+		_, stderr, code := r.run(r.clone, r.bin, "run", "--pwd", "--append", "initcall_blacklist=init_v9fs", "--", "true")
+		want := "cannot test: mount share rapido0 on /mnt/pwd: no such device (the kernel lacks 9p: it needs CONFIG_NET_9P_VIRTIO=y and CONFIG_9P_FS=y)"
+		if code != 128 || !strings.Contains(stderr, want) {
+			t.Errorf("share on a kernel without 9p: exit %d, want 128 with %q\n%s", code, want, stderr)
 		}
 	})
 
