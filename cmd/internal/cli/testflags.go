@@ -131,6 +131,16 @@ func (f *testFlags) Args() []string {
 	return a
 }
 
+// execDir is where an exec line of rebase --test must run its test: git
+// runs exec lines at the worktree's top, while --pwd shares the directory
+// the command was started from. "" when the top will do.
+func (f *testFlags) execDir() (string, error) {
+	if !f.pwd {
+		return "", nil
+	}
+	return os.Getwd()
+}
+
 // repoPaths returns the worktree top and its per-worktree rapido directory.
 func repoPaths(ctx context.Context, env *Env) (top, rapidoDir string, err error) {
 	// --git-path is relative to the current directory, which may be a
