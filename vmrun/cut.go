@@ -26,6 +26,10 @@ type CutOptions struct {
 	// Lookup reads git config for the manifest's config directive (the
 	// command layer sets it to the git config's Get).
 	Lookup func(key string) (string, bool)
+	// Shares are host directories the guest mounts (--share, --pwd);
+	// Workdir is the guest directory the test starts in (--pwd).
+	Shares  []Share
+	Workdir string
 }
 
 // CutPlan is a resolved cut, ready to be written.

@@ -24,7 +24,7 @@ import (
 func (s *Spec) cutHost() (*cut.Host, error) {
 	o := s.Cut
 	return cut.ScanHost(cut.Options{Name: o.Name, Manifest: o.Manifest, Script: o.Script,
-		Command: o.Command, SearchPath: o.SearchPath, Lookup: o.Lookup})
+		Command: o.Command, SearchPath: o.SearchPath, Lookup: o.Lookup, Shares: o.Shares, Workdir: o.Workdir})
 }
 
 // CutKconfig returns the kconfig items the spec's cut asks for, in order:

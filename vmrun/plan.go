@@ -26,6 +26,8 @@ type Plan struct {
 	cacheDir string
 	arch     kbuild.Arch
 	compiler string
+	// shareKeys are the shares' keys, read by KeyShares (share.go).
+	shareKeys []shareKey
 }
 
 // NewPlan resolves s. Every error is one the run would meet before
@@ -85,6 +87,7 @@ func (p *Plan) Key() (string, error) {
 		return "", err
 	}
 	fmt.Fprintf(h, "cut-host %s\n", hd)
+	h.Write([]byte(p.shareKeyLines()))
 	// Only a policy that can change the verdict is in the key, so keys made
 	// before it existed still answer.
 	if s.Warnings == WarningsFail {
@@ -117,7 +120,7 @@ func (p *Plan) Describe() ([]string, error) {
 	case len(p.spec.Cut.Command) > 0:
 		test = fmt.Sprintf("command %q", p.spec.Cut.Command)
 	}
-	return []string{
+	return append(p.describeShares(),
 		fmt.Sprintf("arch: %s", p.arch.Name),
 		fmt.Sprintf("compiler: %s", p.compiler),
 		fmt.Sprintf("kernel config: %s + %q", b.BaseConfig, b.Fragments),
@@ -125,7 +128,7 @@ func (p *Plan) Describe() ([]string, error) {
 		fmt.Sprintf("test: %s, timeout %s", test, p.spec.Cut.Timeout),
 		fmt.Sprintf("vm: memory %s, cpus %d", p.spec.QEMU.Memory, p.spec.QEMU.CPUs),
 		fmt.Sprintf("cache key: %s", key),
-	}, nil
+	), nil
 }
 
 // kernelImage is where the build leaves the kernel.
@@ -141,7 +144,7 @@ func (p *Plan) qemuConfig(kernel, initrd, runDir string) (qemu.Config, error) {
 		Binary: s.QEMU.Binary, Memory: s.QEMU.Memory, CPUs: s.QEMU.CPUs,
 		Kernel: kernel, Initrd: initrd, Console: p.arch.Console,
 		KernelArgs: s.QEMU.KernelArgs, ExtraArgs: append(append([]string(nil), p.arch.Machine...), s.QEMU.ExtraArgs...),
-		Interactive: s.Interactive,
+		Interactive: s.Interactive, Shares: p.qemuShares(),
 	}
 	// An interactive boot has no console log and no verdict channel.
 	if !s.Interactive {
@@ -179,6 +182,6 @@ func (o CutOptions) internal() cut.Options {
 		Name: o.Name, Manifest: o.Manifest, Script: o.Script, Command: o.Command,
 		SearchPath: o.SearchPath, ModulesDir: o.ModulesDir, Release: o.KernelRelease,
 		Init: o.InitBinary, TimeoutSec: int(o.Timeout / time.Second), Env: o.Env,
-		Lookup: o.Lookup,
+		Lookup: o.Lookup, Shares: o.Shares, Workdir: o.Workdir,
 	}
 }

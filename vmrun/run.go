@@ -804,6 +804,8 @@ func classify(v *Verdict, o *bootOutcome) {
 	switch {
 	case ok && res.ExitCode == 0 && res.Error == "":
 		v.Status, v.Reason = Pass, "test passed"
+	case ok && res.Infra:
+		v.Status, v.Reason, v.Excerpt = Infra, "cannot test: "+res.Error, res.Tail
 	case ok && res.Error != "":
 		v.Status, v.Reason, v.Excerpt = Fail, res.Error, res.Tail
 	case ok && res.TimedOut:

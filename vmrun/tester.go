@@ -80,11 +80,22 @@ func (t *Tester) Test(ctx context.Context, s *Spec, o TestOptions) (*TestResult,
 	if err != nil {
 		return nil, err
 	}
+	if err := plan.KeyShares(ctx, t.Git); err != nil {
+		return nil, err
+	}
 	digest, err := plan.Key()
 	if err != nil {
 		return nil, fmt.Errorf("digest test spec: %w", err)
 	}
 	r := &TestResult{Worktree: w, Spec: digest}
+	if why := plan.Uncached(); why != "" {
+		// What the test reads has no key: the cache neither answers
+		// nor records (docs/cache.md).
+		t.warn(fmt.Errorf("%s", why))
+		r.Decision.Outcome = cache.Miss
+		r.Verdict, err = t.runN(ctx, s, plan, max(o.Repeat, 1), &worktreeCheck{git: t.Git})
+		return r, err
+	}
 	c := &cache.Cache{Git: t.Git}
 	es, err := c.Get(ctx, w.Tree)
 	if err != nil {
@@ -100,9 +111,20 @@ func (t *Tester) Test(ctx context.Context, s *Spec, o TestOptions) (*TestResult,
 		return nil, err
 	}
 	if Cacheable(r.Verdict.Status) {
+		if why := plan.sharesChanged(ctx, t.Git); why != "" {
+			t.warn(fmt.Errorf("%s", why))
+			return r, nil
+		}
 		t.store(ctx, c, w, after, digest, r.Verdict, described(plan))
 	}
 	return r, nil
+}
+
+// warn says why a verdict is not cached; the verdict stands.
+func (t *Tester) warn(err error) {
+	if t.Warn != nil {
+		fmt.Fprintf(t.Warn, "warning: verdict not cached: %v\n", err)
+	}
 }
 
 // worktreeCheck reads the worktree again once the first build is done: the

@@ -95,8 +95,22 @@ func readHead(ctx context.Context, g Git) (*Worktree, error) {
 
 // worktreeTree writes the worktree's tree through a temporary copy of the
 // index; the real index and the worktree are left alone.
-func worktreeTree(ctx context.Context, g Git) (string, error) {
-	idx, err := g.Git(ctx, "rev-parse", "--path-format=absolute", "--git-path", "index")
+func worktreeTree(ctx context.Context, g Git) (string, error) { return indexTree(ctx, g, "", ".") }
+
+// indexTree writes the tree of the worktree directory rel ("." for the
+// whole worktree), tracked and untracked files alike (ignored ones left
+// out), through a temporary copy of the index; the real index and the
+// worktree are left alone. repo names another repository's worktree ("":
+// the one git runs in).
+func indexTree(ctx context.Context, g Git, repo, rel string) (string, error) {
+	var in []string
+	if repo != "" {
+		in = []string{"-C", repo}
+	}
+	git := func(env []string, args ...string) (string, error) {
+		return g.GitEnv(ctx, env, append(append([]string(nil), in...), args...)...)
+	}
+	idx, err := git(nil, "rev-parse", "--path-format=absolute", "--git-path", "index")
 	if err != nil {
 		return "", err
 	}
@@ -118,12 +132,20 @@ func worktreeTree(ctx context.Context, g Git) (string, error) {
 		}
 	} else {
 		os.Remove(tmp)
-		if _, err := g.GitEnv(ctx, env, "read-tree", "HEAD"); err != nil {
+		if _, err := git(env, "read-tree", "HEAD"); err != nil {
 			return "", err
 		}
 	}
-	if _, err := g.GitEnv(ctx, env, "add", "-A"); err != nil {
+	if rel == "." {
+		if _, err := git(env, "add", "-A"); err != nil {
+			return "", err
+		}
+		return git(env, "write-tree")
+	}
+	// rel is relative to the top whatever directory git runs in, and
+	// taken literally: a directory named "*" is not a glob.
+	if _, err := git(env, "add", "-A", "--", ":(top,literal)"+rel); err != nil {
 		return "", err
 	}
-	return g.GitEnv(ctx, env, "write-tree")
+	return git(env, "write-tree", "--prefix="+rel+"/")
 }

@@ -105,6 +105,8 @@ exec git config rapido.trustedKeys $HOME/pub.asc
 mkdir t
 cp $WORK/check.sh t/check.sh
 cp $WORK/my-test.sh $HOME/my-test.sh
+cp $WORK/my-test.sh my-test
+chmod 755 my-test
 mkdir mm
 cp $WORK/check.sh mm/one.c
 exec git add mm/one.c

@@ -108,7 +108,15 @@ func runRebase(ctx context.Context, env *Env, o *rebaseOptions, args []string) e
 		if len(command) > 0 {
 			line = append(append(line, "--"), command...)
 		}
-		execs = append(execs, gitexec.Quote(line...))
+		exec := gitexec.Quote(line...)
+		dir, err := o.test.execDir()
+		if err != nil {
+			return err
+		}
+		if dir != "" {
+			exec = "cd " + gitexec.Quote(dir) + " && " + exec
+		}
+		execs = append(execs, exec)
 	}
 	if o.review {
 		execs = append(execs, "git rapido review")

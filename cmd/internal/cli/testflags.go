@@ -23,6 +23,8 @@ type testFlags struct {
 	buildDir               string
 	noBuild                bool
 	net                    string
+	shares                 []string
+	pwd                    bool
 	warnings               string
 	quiet, verbose         bool
 }
@@ -39,6 +41,8 @@ func (f *testFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.kappend, "append", "", "extra kernel command line `params`")
 	fs.StringVar(&f.net, "net", "", "VM network `mode`: none, user or bridge "+keyNote("rapido.net.mode"))
 	fs.StringVar(&f.buildDir, "build-dir", "", "build in `dir` "+keyNote("rapido.buildDir"))
+	fs.StringArrayVar(&f.shares, "share", nil, "mount `hostdir[:guestdir[:rw]]` in the guest over 9p (at the same path, read-only unless rw; repeatable)")
+	fs.BoolVar(&f.pwd, "pwd", false, "share the current directory read-only at "+vmrun.PwdGuestDir+" and start the test there")
 	fs.StringVar(&f.warnings, "warnings", "", "a build that adds compiler warnings: warn, or fail the commit ("+"`policy`"+") "+keyNote("rapido.warnings"))
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only the verdict, no progress")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "stream make's output instead of the progress line")
@@ -111,6 +115,12 @@ func (f *testFlags) Args() []string {
 	add("append", f.kappend)
 	add("build-dir", f.buildDir)
 	add("net", f.net)
+	for _, sh := range f.shares {
+		add("share", sh)
+	}
+	if f.pwd {
+		a = append(a, "--pwd")
+	}
 	add("warnings", f.warnings)
 	if f.quiet {
 		a = append(a, "--quiet")
@@ -121,9 +131,21 @@ func (f *testFlags) Args() []string {
 	return a
 }
 
+// execDir is where an exec line of rebase --test must run its test: git
+// runs exec lines at the worktree's top, while --pwd shares the directory
+// the command was started from. "" when the top will do.
+func (f *testFlags) execDir() (string, error) {
+	if !f.pwd {
+		return "", nil
+	}
+	return os.Getwd()
+}
+
 // repoPaths returns the worktree top and its per-worktree rapido directory.
 func repoPaths(ctx context.Context, env *Env) (top, rapidoDir string, err error) {
-	out, err := env.Runner.Git(ctx, "rev-parse", "--show-toplevel", "--git-path", "rapido")
+	// --git-path is relative to the current directory, which may be a
+	// subdirectory of the worktree: ask for it absolute.
+	out, err := env.Runner.Git(ctx, "rev-parse", "--show-toplevel", "--path-format=absolute", "--git-path", "rapido")
 	if err != nil {
 		return "", "", fmt.Errorf("not in a git work tree (git rapido tests the kernel tree you are in): %w", err)
 	}
@@ -188,6 +210,9 @@ func (f *testFlags) Spec(ctx context.Context, env *Env, args []string) (*vmrun.S
 		}
 	}
 	s.Cut.Command = command
+	if err := f.addShares(s); err != nil {
+		return nil, err
+	}
 	if err := f.apply(s); err != nil {
 		return nil, err
 	}
@@ -205,4 +230,34 @@ func (f *testFlags) Spec(ctx context.Context, env *Env, args []string) (*vmrun.S
 		s.Label = head
 	}
 	return s, nil
+}
+
+// addShares puts --share and --pwd into s. A share that cannot be served
+// (missing, not a directory, unreadable) or is misspelt is refused here,
+// before anything is built or started, in one line: the full usage would
+// bury the fix.
+func (f *testFlags) addShares(s *vmrun.Spec) error {
+	if len(f.shares) == 0 && !f.pwd {
+		return nil
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("--share: read the current directory: %w", err)
+	}
+	for _, v := range f.shares {
+		sh, err := vmrun.ParseShare(v, cwd)
+		if err != nil {
+			return fmt.Errorf("--share: %w", err)
+		}
+		s.Cut.Shares = append(s.Cut.Shares, sh)
+	}
+	if f.pwd {
+		sh, err := vmrun.PwdShare(cwd)
+		if err != nil {
+			return fmt.Errorf("--pwd: %w", err)
+		}
+		s.Cut.Shares = append(s.Cut.Shares, sh)
+		s.Cut.Workdir = sh.Guest
+	}
+	return nil
 }

@@ -4,7 +4,10 @@
 // kernel and that the initramfs is a newc archive with an executable /init,
 // then plays the scenario named in the kernel file written by fake-make:
 // pass, fail, not-found, not-executable, oops, panic, kasan, warn, hang,
-// silent, qemu-crash, flaky. Only _test.go files may import it.
+// silent, qemu-crash, flaky. Shares (-fsdev local + virtio-9p-pci) are
+// checked as QEMU does (a missing directory stops it) and logged; the fake
+// guest writes a file into each writable one. Only _test.go files may
+// import it.
 package fakeqemu
 
 import (
@@ -21,6 +24,7 @@ import (
 // Main is the fake's entry point.
 func Main() {
 	var kernel, initrd, console, verdict string
+	var fsdevs []string
 	args := os.Args[1:]
 	for i := 0; i+1 < len(args); i++ {
 		v := args[i+1]
@@ -31,6 +35,8 @@ func Main() {
 			initrd = v
 		case "-serial":
 			console = strings.TrimPrefix(v, "file:")
+		case "-fsdev":
+			fsdevs = append(fsdevs, v)
 		case "-chardev":
 			for _, kv := range strings.Split(v, ",") {
 				if p, ok := strings.CutPrefix(kv, "path="); ok {
@@ -47,6 +53,7 @@ func Main() {
 			f.Close()
 		}
 	}
+	shares(fsdevs)
 	kb, err := os.ReadFile(kernel)
 	if err != nil {
 		fail("could not open kernel file '%s': %v", kernel, err)
@@ -168,6 +175,38 @@ func hang() {
 	}
 	for {
 		time.Sleep(time.Hour)
+	}
+}
+
+// shares checks each -fsdev's directory as QEMU does, logs it to
+// FAKE_QEMU_LOG ("share PATH ro|rw") and, standing in for a guest that
+// writes, puts rapido-fake-guest into each writable one.
+func shares(fsdevs []string) {
+	for _, v := range fsdevs {
+		// QemuOpts: ",," is a comma inside a value.
+		opts := strings.Split(strings.ReplaceAll(v, ",,", "\x00"), ",")
+		path, mode := "", "rw"
+		for _, o := range opts {
+			o = strings.ReplaceAll(o, "\x00", ",")
+			if p, ok := strings.CutPrefix(o, "path="); ok {
+				path = p
+			}
+			if o == "readonly=on" {
+				mode = "ro"
+			}
+		}
+		if fi, err := os.Stat(path); err != nil || !fi.IsDir() {
+			fail("-device virtio-9p-pci: cannot initialize fsdev: failed to open '%s': No such file or directory", path)
+		}
+		if log := os.Getenv("FAKE_QEMU_LOG"); log != "" {
+			if f, err := os.OpenFile(log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
+				fmt.Fprintf(f, "share %s %s\n", path, mode)
+				f.Close()
+			}
+		}
+		if mode == "rw" {
+			os.WriteFile(path+"/rapido-fake-guest", []byte("written by the guest\n"), 0o644)
+		}
 	}
 }
 

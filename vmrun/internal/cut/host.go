@@ -25,6 +25,9 @@ type Host struct {
 	// Env holds the config directives' values (RAPIDO_KEY=value), which
 	// hooks get in their environment as the test does.
 	Env map[string]string
+	// Shares are the host directories QEMU serves to the guest over 9p:
+	// the share directives', then the options' (share.go).
+	Shares []Share
 }
 
 // Digest hashes the host side for the verdict cache: the kconfig items,
@@ -56,6 +59,9 @@ func ScanHost(o Options) (*Host, error) {
 		return nil, err
 	}
 	if err := r.manifest(src, text, 0); err != nil {
+		return nil, err
+	}
+	if err := finishShares(&r.plan.Host, o); err != nil {
 		return nil, err
 	}
 	r.plan.Host.Env = r.configEnv(nil)
@@ -129,6 +135,8 @@ func (r *resolver) hostDirective(src, verb string, args []string) (bool, error) 
 		}
 		abs, _ := filepath.Abs(p)
 		r.plan.Host.Hooks = append(r.plan.Host.Hooks, abs)
+	case "share":
+		return true, r.shareDirective(src, args)
 	case "config":
 		if len(args) == 0 {
 			return true, fmt.Errorf("config: want one or more KEY[=DEFAULT]")

@@ -37,6 +37,11 @@ type Options struct {
 	Hostname   string
 	// Lookup reads git config for the config directive (key rapido.KEY).
 	Lookup func(key string) (string, bool)
+	// Shares are host directories mounted in the guest (--share, --pwd),
+	// after the manifest's share directives; Workdir, when set, is the
+	// guest directory the test starts in (--pwd).
+	Shares  []Share
+	Workdir string
 }
 
 // Plan is a resolved cut: every entry of the image, nothing written yet.
@@ -123,6 +128,13 @@ func Prepare(o Options) (*Plan, error) {
 		return nil, err
 	}
 	p.Image.release(ownFiles)
+	if err := finishShares(&p.Host, o); err != nil {
+		return nil, err
+	}
+	if len(p.Host.Shares) > 0 && p.VMs > 1 {
+		return nil, fmt.Errorf("%s: share: a cut booting %d VMs cannot share host directories (one VM only)", src, p.VMs)
+	}
+	p.Spec.Shares, p.Spec.Dir = guestShares(p.Host.Shares), o.Workdir
 	if o.Script != "" {
 		if err := r.autorun(o.Script, "script"); err != nil {
 			return nil, fmt.Errorf("add --script: %w", err)
@@ -344,7 +356,7 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 	case "include":
 		return r.includeDirective(src, args, depth)
 	}
-	return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include, shell, vms, verdict-from, kconfig, qemu-arg, host-hook, config)", verb)
+	return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include, shell, vms, verdict-from, kconfig, qemu-arg, host-hook, config, share)", verb)
 }
 
 // wantArgs checks a directive's argument count; usage names the arguments.

@@ -77,6 +77,10 @@ type Spec struct {
 	Hostname   string            `json:"hostname,omitempty"`
 	// Shell starts an interactive shell on the console instead of a test.
 	Shell bool `json:"shell,omitempty"`
+	// Shares are host directories to mount before the test (share.go).
+	Shares []Share `json:"shares,omitempty"`
+	// Dir is the directory the test starts in ("/" when empty).
+	Dir string `json:"dir,omitempty"`
 }
 
 // Event is one line on the verdict port.
@@ -88,6 +92,9 @@ type Event struct {
 	TimedOut bool     `json:"timed_out,omitempty"`
 	Tail     []string `json:"tail,omitempty"`
 	Error    string   `json:"error,omitempty"` // the guest could not run the test
+	// Infra says the test could not run for want of something outside
+	// the code under test (a share that did not mount): cannot test.
+	Infra bool `json:"infra,omitempty"`
 }
 
 // Main runs as PID 1 and never returns normally: it restarts the machine.
@@ -149,6 +156,10 @@ func run(console io.Writer, port *os.File, boot Boot) Event {
 			return Event{Event: "result", ExitCode: 126, Error: msg, Tail: []string{msg}, UptimeMS: uptimeMS()}
 		}
 	}
+	if err := mountShares(spec.Shares); err != nil {
+		msg := err.Error()
+		return Event{Event: "result", ExitCode: 126, Error: msg, Tail: []string{msg}, Infra: true, UptimeMS: uptimeMS()}
+	}
 	if spec.Shell {
 		shell(console, env)
 		return Event{Event: "result", ExitCode: 0, UptimeMS: uptimeMS()}
@@ -192,9 +203,14 @@ func runTest(console io.Writer, spec *Spec, env []string) Event {
 		steps = append(steps, spec.Command)
 	}
 	res := Event{Event: "result"}
+	dir := "/"
+	if spec.Dir != "" {
+		dir = spec.Dir
+		env = append(env, "PWD="+dir)
+	}
 	for _, argv := range steps {
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-		cmd.Env, cmd.Stdout, cmd.Stderr, cmd.Dir = env, out, out, "/"
+		cmd.Env, cmd.Stdout, cmd.Stderr, cmd.Dir = env, out, out, dir
 		// Own process group, so a timeout kills the test's children too.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }

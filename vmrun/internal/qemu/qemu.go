@@ -35,6 +35,8 @@ type Config struct {
 	// Net is the VM's network card; the zero value means none (and the
 	// command line is as it was before networking existed).
 	Net Net
+	// Shares are host directories served over 9p (share.go).
+	Shares []Share
 	// Trace, when set, gets QEMU's command line just before it starts:
 	// the runner prints it under GIT_TRACE as it does for git and make.
 	Trace func(argv []string) `json:"-"`
@@ -142,6 +144,7 @@ func BuildArgs(c Config) []string {
 			"-device", "virtserialport,chardev=rapido,name="+VerdictPortName)
 	}
 	args = append(args, netArgs(c.Net)...)
+	args = append(args, shareArgs(c.Shares)...)
 	return append(args, c.ExtraArgs...)
 }
 

@@ -1,0 +1,195 @@
+package vmrun
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/git-rapido/git-rapido/vmrun/internal/cut"
+	"github.com/git-rapido/git-rapido/vmrun/internal/qemu"
+)
+
+// Host directories in the guest: a share is mounted over 9p, so a test runs
+// the host's files in place (--share, --pwd, the share directive).
+
+// Share is a host directory mounted in the guest.
+type Share = cut.Share
+
+// PwdGuestDir is where --pwd mounts the current directory in the guest. It
+// is the same on every machine, so that the verdict of a test run from a
+// directory of the repository is found again by a teammate whose clone
+// lives elsewhere.
+const PwdGuestDir = "/mnt/pwd"
+
+// ParseShare reads --share HOSTDIR[:GUESTDIR[:ro|rw]], a relative HOSTDIR
+// being relative to base, and checks the directory can be served.
+func ParseShare(v, base string) (Share, error) { return cut.ParseShare(v, base) }
+
+// PwdShare is --pwd: dir (the current directory) shared read-only at
+// PwdGuestDir; the test starts there.
+func PwdShare(dir string) (Share, error) {
+	return cut.ParseShare(dir+":"+PwdGuestDir+":ro", "/")
+}
+
+// shares are the plan's shares, the manifest's and the options'.
+func (p *Plan) shares() []Share { return p.cut.Host.Shares }
+
+// qemuShares is the QEMU side of the shares: tag and host path.
+func (p *Plan) qemuShares() []qemu.Share {
+	var out []qemu.Share
+	for i, s := range p.shares() {
+		out = append(out, qemu.Share{Tag: cut.ShareTag(i), Path: s.Host, RW: s.RW})
+	}
+	return out
+}
+
+// shareKey is what the cache key holds for one share: the git tree of its
+// files, or why it has none.
+type shareKey struct{ tree, why string }
+
+// KeyShares reads what the test will read from each share, for the cache
+// key (Key, Uncached). A read-only share inside the repository (or inside
+// a git worktree of its own) is keyed on the git tree of its files as they
+// are in the worktree — tracked or not, committed or not; ignored files
+// are left out, as git add leaves them. A writable share, and one in no
+// git worktree, has no key: git rapido cannot tell what the test read
+// there, so its verdict is not cached.
+func (p *Plan) KeyShares(ctx context.Context, g Git) error {
+	p.shareKeys = make([]shareKey, len(p.shares()))
+	for i, s := range p.shares() {
+		k, err := readShareKey(ctx, g, p.build.SourceDir, s)
+		if err != nil {
+			return fmt.Errorf("share %s: %w", s.Host, err)
+		}
+		p.shareKeys[i] = k
+	}
+	return nil
+}
+
+func readShareKey(ctx context.Context, g Git, top string, s Share) (shareKey, error) {
+	if s.RW {
+		return shareKey{why: "it is writable (rw), and what the test writes there is no input git rapido can key"}, nil
+	}
+	repo, kind := "", "tree"
+	rel, ok := insideRepo(top, s.Host)
+	if !ok {
+		// Outside the kernel's repository, a share that is in a git
+		// worktree of its own (an fstests checkout) is keyed the same
+		// way, on that repository's tree.
+		other, err := g.Git(ctx, "-C", s.Host, "rev-parse", "--show-toplevel")
+		if err != nil {
+			return shareKey{why: "it is outside the repository and in no git worktree, so no git tree describes its files"}, nil
+		}
+		if rel, ok = insideRepo(other, s.Host); !ok {
+			return shareKey{why: "it is in no git worktree, so no git tree describes its files"}, nil
+		}
+		repo, kind = other, "other-tree"
+	}
+	tree, err := indexTree(ctx, g, repo, rel)
+	if err != nil {
+		return shareKey{why: fmt.Sprintf("git cannot write a tree of it (%v)", firstLine(err.Error()))}, nil
+	}
+	// A repository inside the share (a submodule, a nested clone) is in
+	// the tree as its HEAD commit only: its uncommitted files are not.
+	args := []string{"ls-tree", "-r", "--full-tree", tree}
+	if repo != "" {
+		args = append([]string{"-C", repo}, args...)
+	}
+	ls, err := g.Git(ctx, args...)
+	if err != nil {
+		return shareKey{}, err
+	}
+	for _, l := range strings.Split(ls, "\n") {
+		if strings.HasPrefix(l, "160000 ") {
+			_, name, _ := strings.Cut(l, "\t")
+			return shareKey{why: fmt.Sprintf("it holds another git repository (%s), whose files its tree does not describe", name)}, nil
+		}
+	}
+	return shareKey{tree: kind + " " + tree}, nil
+}
+
+// insideRepo returns dir relative to the worktree top, when it is inside
+// it and not in the repository's .git.
+func insideRepo(top, dir string) (string, bool) {
+	if top == "" {
+		return "", false
+	}
+	t, err1 := filepath.EvalSymlinks(top)
+	d, err2 := filepath.EvalSymlinks(dir)
+	if err1 != nil || err2 != nil {
+		return "", false
+	}
+	rel, err := filepath.Rel(t, d)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", false
+	}
+	if first, _, _ := strings.Cut(rel, string(filepath.Separator)); first == ".git" {
+		return "", false
+	}
+	if fi, err := os.Stat(filepath.Join(t, ".git")); err != nil || fi == nil {
+		return "", false
+	}
+	return filepath.ToSlash(rel), true
+}
+
+// Uncached says why a verdict of the plan must not be cached ("" when it
+// may be): a share whose files have no key.
+func (p *Plan) Uncached() string {
+	for i, s := range p.shares() {
+		why := "its files were not read"
+		if i < len(p.shareKeys) {
+			if p.shareKeys[i].tree != "" {
+				continue
+			}
+			why = p.shareKeys[i].why
+		}
+		return fmt.Sprintf("share %s: %s", s.Host, why)
+	}
+	return ""
+}
+
+// shareKeyLines are the key's lines for the shares (none without shares,
+// so that every other key stays as it was).
+func (p *Plan) shareKeyLines() string {
+	var b strings.Builder
+	for i, s := range p.shares() {
+		k := "unkeyed"
+		if i < len(p.shareKeys) && p.shareKeys[i].tree != "" {
+			k = p.shareKeys[i].tree
+		}
+		fmt.Fprintf(&b, "share %s %s %s\n", s.Guest, s.Mode(), k)
+	}
+	if d := p.spec.Cut.Workdir; d != "" {
+		fmt.Fprintf(&b, "workdir %s\n", d)
+	}
+	return b.String()
+}
+
+// sharesChanged reads the shares' keys again after a run: a share edited
+// while the test ran leaves no key describing what the test read.
+func (p *Plan) sharesChanged(ctx context.Context, g Git) string {
+	for i, s := range p.shares() {
+		if i >= len(p.shareKeys) || p.shareKeys[i].tree == "" {
+			continue
+		}
+		k, err := readShareKey(ctx, g, p.build.SourceDir, s)
+		if err != nil || k.tree != p.shareKeys[i].tree {
+			return fmt.Sprintf("share %s changed during the test", s.Host)
+		}
+	}
+	return ""
+}
+
+// describeShares is --dry-run's line for the shares.
+func (p *Plan) describeShares() []string {
+	var out []string
+	for _, s := range p.shares() {
+		out = append(out, fmt.Sprintf("share: %s on %s (%s)", s.Host, s.Guest, s.Mode()))
+	}
+	if d := p.spec.Cut.Workdir; d != "" {
+		out = append(out, "test directory: "+d)
+	}
+	return out
+}
