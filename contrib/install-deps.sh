@@ -28,6 +28,9 @@ wanted=(
 	e2fsprogs:/sbin/mkfs.ext4
 	dmsetup:/sbin/dmsetup
 	rsync:rsync
+	qemu-system-common:qemu-storage-daemon
+	qemu-utils:qemu-io
+	btrfs-progs:/sbin/mkfs.btrfs
 )
 if [ "${RAPIDO_DEPS_BENCH:-}" = 1 ]; then
 	wanted+=(dracut-core:/usr/bin/dracut hyperfine:hyperfine jq:jq)
