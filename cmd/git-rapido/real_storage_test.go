@@ -123,48 +123,59 @@ func storageManifest(t *testing.T, extra, script string) string {
 	return filepath.Join(dir, "t.cut")
 }
 
-// TestRealStorageDaemonInterrupt sends SIGINT to git rapido while the
-// guest is using the daemons' disks: git rapido ends, and takes QEMU and
-// every qemu-storage-daemon with it.
+// TestRealStorageDaemonInterrupt signals git rapido while the guest is
+// using the daemons' disks: on SIGINT (Ctrl-C) git rapido stops QEMU and
+// every qemu-storage-daemon itself; on SIGKILL it cannot, and they die of
+// their parent-death signal (package tether).
 func TestRealStorageDaemonInterrupt(t *testing.T) {
 	r, tmp := setupRealStorage(t)
-	// The run's log directory is found by the line its guest prints.
-	marker := fmt.Sprintf("storage-interrupt-%d ready", time.Now().UnixNano())
-	m := storageManifest(t, "", "dd if=/dev/zero of=/dev/vda bs=64k count=16 conv=fsync 2>/dev/null\necho "+marker+"\nsleep 600\n")
-	cmd := exec.Command(r.bin, "run", "--accel", "tcg", "--manifest", m)
-	cmd.Dir, cmd.Env = r.clone, r.env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	deadline := time.Now().Add(20 * time.Minute)
-	for !consoleSays(r.clone, marker) {
-		select {
-		case err := <-done:
-			t.Fatalf("git rapido ended before the guest was ready (%v)\n%s", err, stderr.String())
-		case <-time.After(500 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("the guest never became ready\n%s", stderr.String())
-		}
-	}
-	if leftovers(tmp) == "" {
-		t.Fatal("no process names the test's TMPDIR while the VM runs: the leftover check below would prove nothing")
-	}
-	cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("git rapido did not end within 30 s of SIGINT\n%s", stderr.String())
-	}
-	t.Logf("after SIGINT: exit %d\n%s", cmd.ProcessState.ExitCode(), stderr.String())
-	if left := leftovers(tmp); left != "" {
-		t.Errorf("processes outlived the interrupted run:\n%s", left)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			// The run's log directory is found by the line its guest prints.
+			marker := fmt.Sprintf("storage-interrupt-%d ready", time.Now().UnixNano())
+			m := storageManifest(t, "", "dd if=/dev/zero of=/dev/vda bs=64k count=16 conv=fsync 2>/dev/null\necho "+marker+"\nsleep 600\n")
+			cmd := exec.Command(r.bin, "run", "--accel", "tcg", "--manifest", m)
+			cmd.Dir, cmd.Env = r.clone, r.env
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			deadline := time.Now().Add(20 * time.Minute)
+			for !consoleSays(r.clone, marker) {
+				select {
+				case err := <-done:
+					t.Fatalf("git rapido ended before the guest was ready (%v)\n%s", err, stderr.String())
+				case <-time.After(500 * time.Millisecond):
+				}
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatalf("the guest never became ready\n%s", stderr.String())
+				}
+			}
+			if n := strings.Count(leftovers(tmp), "qemu-storage-daemon"); n != 2 {
+				t.Fatalf("%d daemons name the test's TMPDIR while the VM runs, want 2: the leftover check below would prove nothing\n%s", n, leftovers(tmp))
+			}
+			cmd.Process.Signal(sig)
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("git rapido did not end within 30 s of %s\n%s", sig, stderr.String())
+			}
+			t.Logf("after %s: exit %d\n%s", sig, cmd.ProcessState.ExitCode(), stderr.String())
+			// The parent-death signal is delivered as git rapido exits,
+			// and the daemons take a moment to die of it.
+			left := leftovers(tmp)
+			for end := time.Now().Add(5 * time.Second); left != "" && time.Now().Before(end); left = leftovers(tmp) {
+				time.Sleep(100 * time.Millisecond)
+			}
+			if left != "" {
+				t.Errorf("processes outlived the run ended by %s:\n%s", sig, left)
+			}
+		})
 	}
 }
 
