@@ -94,6 +94,18 @@ func startStorage(ctx context.Context, disks []cut.StorageDisk, logDir string, q
 	return s, nil
 }
 
+// storageDryRun is startStorage's QEMU arguments for a dry run: the
+// images where the run would create them, the sockets in a placeholder
+// directory.
+func storageDryRun(disks []cut.StorageDisk, runDir, memory string) []string {
+	var qd []qemu.StorageDisk
+	for _, d := range disks {
+		qd = append(qd, qemu.StorageDisk{Name: d.Name, Export: d.Export, Options: d.Options,
+			Image: filepath.Join(runDir, "storage-"+d.Name+".img"), Socket: filepath.Join("<storage-dir>", d.Name+".sock")})
+	}
+	return qemu.StorageQEMUArgs(qd, memory)
+}
+
 // createImage makes a fresh sparse raw image of size bytes.
 func createImage(path string, size int64) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
