@@ -197,8 +197,8 @@ func TestRealStorageDaemonCrash(t *testing.T) {
 	m := storageManifest(t, "", "dd if=/dev/zero of=/dev/vda bs=64k count=16 conv=fsync 2>/dev/null\necho c >/proc/sysrq-trigger\nsleep 600\n")
 	_, stderr, code := r.run(r.clone, r.bin, "run", "--accel", "tcg", "--manifest", m)
 	t.Logf("exit %d\n%s", code, stderr)
-	if code != 1 || !strings.Contains(strings.ToLower(stderr), "panic") {
-		t.Errorf("a guest panic: exit %d, want 1 with the panic named\n%s", code, stderr)
+	if code != 2 || !regexp.MustCompile(`rapido: crash .*Kernel panic - not syncing`).MatchString(stderr) {
+		t.Errorf("a guest panic: exit %d, want 2 (crash) naming the panic\n%s", code, stderr)
 	}
 	if left := leftovers(tmp); left != "" {
 		t.Errorf("processes outlived the crashed run:\n%s", left)
