@@ -229,9 +229,18 @@ func (r *cutHostRun) boot(ctx context.Context, s *Spec, qc qemu.Config) error {
 	return err
 }
 
-// judge fails a passing verdict whose hook failed.
+// judge fails a passing verdict whose hook failed, and turns any verdict
+// into cannot test when a storage daemon died under the VM.
 func (r *cutHostRun) judge(v *Verdict) {
-	if r == nil || r.failure == "" || v.Status != Pass {
+	if r == nil {
+		return
+	}
+	// A disk that went away under the guest: the run cannot test.
+	if why := r.storage.died(); why != "" {
+		infra(v, errors.New(why))
+		return
+	}
+	if r.failure == "" || v.Status != Pass {
 		return
 	}
 	v.Status, v.Reason, v.Excerpt = Fail, r.failure, r.excerpt

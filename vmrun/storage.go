@@ -40,6 +40,8 @@ type storageRun struct {
 }
 
 type storageProc struct {
+	name    string // the disk
+	log     string
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed once the daemon has exited and err is set
 	err     error
@@ -151,7 +153,7 @@ func (s *storageRun) start(ctx context.Context, bin string, d qemu.StorageDisk, 
 		ours.Close()
 		return err
 	}
-	p := &storageProc{cmd: cmd, exited: make(chan struct{}), monitor: ours}
+	p := &storageProc{name: d.Name, log: logPath, cmd: cmd, exited: make(chan struct{}), monitor: ours}
 	go func() { p.err = <-done; close(p.exited) }()
 	s.procs = append(s.procs, p)
 	theirs.Close()
@@ -215,6 +217,22 @@ func (p *storageProc) wait(grace time.Duration) error {
 		<-p.exited
 	}
 	return p.err
+}
+
+// died says which daemon ended on its own while the VM ran, or "": the
+// guest lost a disk, so whatever it reported says nothing of the kernel.
+func (s *storageRun) died() string {
+	if s == nil {
+		return ""
+	}
+	for _, p := range s.procs {
+		select {
+		case <-p.exited:
+			return fmt.Sprintf("storage-daemon %s: qemu-storage-daemon %s while the VM ran (log: %s)", p.name, exitText(p.err), p.log)
+		default:
+		}
+	}
+	return ""
 }
 
 // stop ends every daemon (SIGTERM lets it flush its image, SIGKILL after

@@ -118,3 +118,27 @@ func TestStorageDaemonMissing(t *testing.T) {
 		t.Errorf("err = %v, want %q", err, want)
 	}
 }
+
+// A daemon that dies while the VM runs turns the verdict, whatever it
+// was, into cannot test naming the disk.
+func TestStorageDaemonDiesMidRun(t *testing.T) {
+	needStorageDaemon(t)
+	t.Setenv("TMPDIR", t.TempDir())
+	s, err := startStorage(context.Background(), []cut.StorageDisk{{Name: "vdisk", Size: 1 << 20}}, t.TempDir(), &qemu.Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.stop()
+	r := &cutHostRun{storage: s}
+	v := &Verdict{Status: Pass}
+	r.judge(v)
+	if v.Status != Pass {
+		t.Fatalf("judged %s with every daemon running: %s", v.Status, v.Reason)
+	}
+	s.procs[0].cmd.Process.Kill()
+	<-s.procs[0].exited
+	r.judge(v)
+	if v.Status != Infra || !strings.HasPrefix(v.Reason, "storage-daemon vdisk: qemu-storage-daemon signal: killed while the VM ran (log: ") {
+		t.Errorf("verdict %s %q, want infra naming the disk", v.Status, v.Reason)
+	}
+}
