@@ -3,11 +3,13 @@ package vmrun
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/git-rapido/git-rapido/vmrun/internal/cut"
 	"github.com/git-rapido/git-rapido/vmrun/internal/qemu"
@@ -53,6 +55,11 @@ func TestStorageNBDServesAndStops(t *testing.T) {
 	if err != nil {
 		t.Fatalf("qemu-io through the export: %v\n%s", err, out)
 	}
+	// A client that went away (QEMU exiting) does not end the daemon:
+	// judge must not take the end of a run for a dead disk.
+	if why := s.died(); why != "" {
+		t.Errorf("after the client left: %s", why)
+	}
 	s.stop()
 	if left := alive(s.dir); left != "" {
 		t.Errorf("left running: %s", left)
@@ -79,6 +86,16 @@ func TestStorageVhostUserBlkReady(t *testing.T) {
 	defer s.stop()
 	if fi, err := os.Stat(filepath.Join(s.dir, "vdisk.sock")); err != nil || fi.Mode()&os.ModeSocket == 0 {
 		t.Errorf("export socket: %v", err)
+	}
+	// A client that connects and goes away does not end the daemon.
+	c, err := net.Dial("unix", filepath.Join(s.dir, "vdisk.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	time.Sleep(200 * time.Millisecond) // give a wrongly exiting daemon the time to exit
+	if why := s.died(); why != "" {
+		t.Errorf("after the client left: %s", why)
 	}
 	args := strings.Join(qc.ExtraArgs, " ")
 	if !strings.Contains(args, "memory-backend-memfd,id=rapido-mem,size=256M,share=on") || !strings.Contains(args, "vhost-user-blk-pci,chardev=storage-vdisk") {
