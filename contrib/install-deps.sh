@@ -35,6 +35,9 @@ wanted=(
 	openssh-client:ssh
 	util-linux:unshare
 	b4:b4
+	qemu-system-common:qemu-storage-daemon
+	qemu-utils:qemu-io
+	btrfs-progs:/sbin/mkfs.btrfs
 )
 if [ "${RAPIDO_DEPS_BENCH:-}" = 1 ]; then
 	wanted+=(dracut-core:/usr/bin/dracut hyperfine:hyperfine jq:jq)

@@ -78,6 +78,7 @@ type cutHostRun struct {
 	excerpt  []string
 	files    []*os.File // hook logs, closed by cleanup
 	trace    func([]string)
+	storage  *storageRun // the storage-daemon disks (storage.go)
 }
 
 // startCutHost adds the cut's QEMU arguments to qc and runs every hook's
@@ -118,6 +119,13 @@ func startCutHost(ctx context.Context, h *cut.Host, qc *qemu.Config, bo BuildOpt
 			return nil, fmt.Errorf("host-hook %s prepare: %w (log: %s)", filepath.Base(hook), err, logPath)
 		}
 	}
+	// The daemons start last, next to QEMU, once nothing else can fail.
+	st, err := startStorage(ctx, h.Storage, logDir, qc, r.trace)
+	if err != nil {
+		r.cleanup()
+		return nil, err
+	}
+	r.storage = st
 	return r, nil
 }
 
@@ -221,9 +229,18 @@ func (r *cutHostRun) boot(ctx context.Context, s *Spec, qc qemu.Config) error {
 	return err
 }
 
-// judge fails a passing verdict whose hook failed.
+// judge fails a passing verdict whose hook failed, and turns any verdict
+// into cannot test when a storage daemon died under the VM.
 func (r *cutHostRun) judge(v *Verdict) {
-	if r == nil || r.failure == "" || v.Status != Pass {
+	if r == nil {
+		return
+	}
+	// A disk that went away under the guest: the run cannot test.
+	if why := r.storage.died(); why != "" {
+		infra(v, errors.New(why))
+		return
+	}
+	if r.failure == "" || v.Status != Pass {
 		return
 	}
 	v.Status, v.Reason, v.Excerpt = Fail, r.failure, r.excerpt
@@ -233,6 +250,8 @@ func (r *cutHostRun) cleanup() {
 	if r == nil {
 		return
 	}
+	// QEMU has exited: its disks' daemons go now.
+	r.storage.stop()
 	for _, f := range r.files {
 		f.Close()
 	}

@@ -167,6 +167,7 @@ func TestContribCutsScan(t *testing.T) {
 	for name, wantK := range map[string]string{
 		"fstests-smoke": "CONFIG_ZRAM=y", "fstests-local": "CONFIG_XFS_FS=y",
 		"usb-gadget": "CONFIG_USB_DUMMY_HCD=y", "multipath": "CONFIG_DM_MULTIPATH=y", "kselftest": "CONFIG_VIRTIO_BLK=y",
+		"btrfs-seed": "CONFIG_BTRFS_FS=y", "storage-daemon": "CONFIG_VIRTIO_BLK=y",
 	} {
 		s := &Spec{Cut: CutOptions{Name: name, SearchPath: []string{dir},
 			Lookup: func(k string) (string, bool) { v, ok := cfg[k]; return v, ok }}}

@@ -173,6 +173,7 @@ func (p *Plan) DryRun() ([]string, error) {
 	}
 	qc.Accel, _ = resolveAccel(p.spec.QEMU.Accel, p.spec.QEMU.Binary)
 	qc.ExtraArgs = append(qc.ExtraArgs, cutQEMUArgs(&p.cut.Host, runDir, "<qmp-socket>")...)
+	qc.ExtraArgs = append(qc.ExtraArgs, storageDryRun(p.cut.Host.Storage, runDir, qc.Memory)...)
 	return append([]string{qc.Binary}, qemu.BuildArgs(qc)...), nil
 }
 

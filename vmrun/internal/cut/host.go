@@ -28,17 +28,22 @@ type Host struct {
 	// Shares are the host directories QEMU serves to the guest over 9p:
 	// the share directives', then the options' (share.go).
 	Shares []Share
+	// Storage are the disks served by qemu-storage-daemon (storage.go).
+	Storage []StorageDisk
 }
 
 // Digest hashes the host side for the verdict cache: the kconfig items,
 // the QEMU arguments and the content of every hook script. The empty Host
 // hashes to "" so that cuts without host directives keep their old keys.
 func (h *Host) Digest() (string, error) {
-	if len(h.Kconfig) == 0 && len(h.QEMUArgs) == 0 && len(h.Hooks) == 0 {
+	if len(h.Kconfig) == 0 && len(h.QEMUArgs) == 0 && len(h.Hooks) == 0 && len(h.Storage) == 0 {
 		return "", nil
 	}
 	s := sha256.New()
 	fmt.Fprintf(s, "kconfig %q\nqemu-arg %q\n", h.Kconfig, h.QEMUArgs)
+	for _, d := range h.Storage {
+		fmt.Fprintf(s, "storage-daemon %s %d %s %q\n", d.Name, d.Size, d.Export, d.Options)
+	}
 	for _, p := range h.Hooks {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -137,6 +142,8 @@ func (r *resolver) hostDirective(src, verb string, args []string) (bool, error) 
 		r.plan.Host.Hooks = append(r.plan.Host.Hooks, abs)
 	case "share":
 		return true, r.shareDirective(src, args)
+	case "storage-daemon":
+		return true, r.storageDirective(args)
 	case "config":
 		if len(args) == 0 {
 			return true, fmt.Errorf("config: want one or more KEY[=DEFAULT]")

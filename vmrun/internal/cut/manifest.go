@@ -151,6 +151,9 @@ func Prepare(o Options) (*Plan, error) {
 	if p.VerdictFrom > p.VMs {
 		return nil, fmt.Errorf("%s: verdict-from %d: the cut boots only %d VM(s)", src, p.VerdictFrom, p.VMs)
 	}
+	if len(p.Host.Storage) > 0 && p.VMs > 1 {
+		return nil, fmt.Errorf("%s: storage-daemon: a daemon's disk serves one VM, and the cut boots %d", src, p.VMs)
+	}
 	if err := p.addFixed(o.Init); err != nil {
 		return nil, err
 	}
@@ -356,7 +359,7 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 	case "include":
 		return r.includeDirective(src, args, depth)
 	}
-	return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include, shell, vms, verdict-from, kconfig, qemu-arg, host-hook, config, share)", verb)
+	return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include, shell, vms, verdict-from, kconfig, qemu-arg, host-hook, storage-daemon, config, share)", verb)
 }
 
 // wantArgs checks a directive's argument count; usage names the arguments.
