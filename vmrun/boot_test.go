@@ -25,6 +25,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	-serial) case "$2" in file:*) CONSOLE=${2#file:};; esac; shift ;;
 	-accel) ACCEL=$2; shift ;;
+	-bios) BIOS=$2; shift ;;
 	-chardev) V=$(printf '%s' "${2#*path=}" | sed 's/,,/,/g'); shift ;;
 	esac
 	shift
@@ -70,6 +71,15 @@ exec-stuck)
 error)
 	echo "qemu-system-x86_64: -kernel bzImage: could not open kernel" >&2
 	exit 1 ;;
+refuse-fast)
+	# A QEMU that cannot take the fast path's arguments.
+	if [ -n "$BIOS" ]; then
+		echo "qemu-system-x86_64: Error loading uncompressed kernel without PVH ELF Note" >&2
+		exit 1
+	fi
+	say "[    0.300000] Run /init as init process" "rapido-init: start"
+	event '{"event":"init","uptime_ms":300}' '{"event":"test-start","uptime_ms":320}' '{"event":"result","exit_code":0,"uptime_ms":400}'
+	say "rapido-verdict: exit=0" ;;
 esac
 `
 
@@ -187,6 +197,82 @@ func TestRunWithFakeQEMU(t *testing.T) {
 			}
 			if tc.status == Pass && (v.Timings.KernelBoot != 300*time.Millisecond || v.Timings.Test != 80*time.Millisecond) {
 				t.Errorf("timings = %+v; want boot 300ms and test 80ms from the guest's events", v.Timings)
+			}
+			f.checkNoOrphans(t)
+		})
+	}
+}
+
+// withFastBoot installs the fake QEMU as <prefix>/bin/qemu-system-x86_64
+// next to a <prefix>/share/qemu/qboot.rom, and a vmlinux with the PVH
+// entry in the build directory: this host and kernel offer the fast path.
+func (f *fakeRun) withFastBoot(t *testing.T) (rom, vmlinux string) {
+	t.Helper()
+	prefix := t.TempDir()
+	bin := filepath.Join(prefix, "bin", "qemu-system-x86_64")
+	rom = filepath.Join(prefix, "share", "qemu", "qboot.rom")
+	os.MkdirAll(filepath.Dir(bin), 0o755)
+	os.MkdirAll(filepath.Dir(rom), 0o755)
+	if err := os.WriteFile(bin, []byte(fakeQEMU), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(rom, []byte("qboot"), 0o644)
+	vmlinux = filepath.Join(f.spec.Build.BuildDir, "vmlinux")
+	if err := proctest.WriteKernelELF(vmlinux, "Xen", 18); err != nil {
+		t.Fatal(err)
+	}
+	f.spec.QEMU.Binary = bin
+	return rom, vmlinux
+}
+
+// TestRunFastBoot: where QEMU ships qboot and the kernel has a PVH entry,
+// the boot takes the fast path; rapido.fastBoot=off, a kernel without
+// the entry or a QEMU that refuses the fast path's arguments get QEMU's
+// defaults (the last after one refused attempt, said on the progress
+// output), and every one of them still reaches its verdict.
+func TestRunFastBoot(t *testing.T) {
+	for _, tc := range []struct {
+		name, mode, fastBoot string
+		noPVH                bool
+		boot                 string
+		kernel               string // "vmlinux" or "bzImage"
+		bios                 bool
+		note                 string
+	}{
+		{name: "fast", mode: "pass", fastBoot: "auto", boot: "fast", kernel: "vmlinux", bios: true},
+		{name: "off", mode: "pass", fastBoot: "off", boot: "classic", kernel: "bzImage"},
+		{name: "no-pvh-note", mode: "pass", fastBoot: "auto", noPVH: true, boot: "fast", kernel: "bzImage", bios: true},
+		{name: "refused", mode: "refuse-fast", fastBoot: "auto", boot: "classic", kernel: "bzImage",
+			note: "boot: fast boot failed (qemu-system-x86_64: Error loading uncompressed kernel without PVH ELF Note); booting with QEMU's defaults"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeRun(t, tc.mode)
+			rom, vmlinux := f.withFastBoot(t)
+			if tc.noPVH {
+				proctest.WriteKernelELF(vmlinux, "Xen", 17)
+			}
+			f.spec.QEMU.FastBoot = tc.fastBoot
+			var progress bytes.Buffer
+			v, err := Run(context.Background(), f.spec, Host{Progress: &progress})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Status != Pass || v.Boot != tc.boot {
+				t.Errorf("verdict %s %q boot %q; want pass, boot %q (progress %s)", v.Status, v.Reason, v.Boot, tc.boot, progress.String())
+			}
+			cmd, _ := os.ReadFile(filepath.Join(v.LogDir, "qemu.cmd"))
+			kernel := vmlinux
+			if tc.kernel == "bzImage" {
+				kernel = filepath.Join(f.spec.Build.BuildDir, "arch/x86/boot/bzImage")
+			}
+			if !strings.Contains(string(cmd), "-kernel "+kernel+" ") || strings.Contains(string(cmd), "-bios "+rom) != (tc.bios && tc.name != "refused") {
+				t.Errorf("qemu.cmd = %s; want -kernel %s, qboot %t", cmd, kernel, tc.bios)
+			}
+			if tc.note != "" && !strings.Contains(progress.String(), tc.note) {
+				t.Errorf("progress = %q; want %q", progress.String(), tc.note)
+			}
+			if tc.note == "" && strings.Contains(progress.String(), "fast boot failed") {
+				t.Errorf("progress = %q; a fallback without a refusal", progress.String())
 			}
 			f.checkNoOrphans(t)
 		})

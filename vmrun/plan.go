@@ -163,6 +163,7 @@ func (p *Plan) DryRun() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	qc = p.bootConfigs(qc)[0]
 	qc.Accel, _ = resolveAccel(p.spec.QEMU.Accel, p.spec.QEMU.Binary)
 	qc.ExtraArgs = append(qc.ExtraArgs, cutQEMUArgs(&p.cut.Host, runDir, "<qmp-socket>")...)
 	return append([]string{qc.Binary}, qemu.BuildArgs(qc)...), nil
@@ -176,4 +177,35 @@ func (o CutOptions) internal() cut.Options {
 		Init: o.InitBinary, TimeoutSec: int(o.Timeout / time.Second), Env: o.Env,
 		Lookup: o.Lookup,
 	}
+}
+
+// bootConfigs returns the ways to boot qc's VM, to try in order: the fast
+// path (qemu.FastBoot) when rapido.fastBoot allows it and this QEMU and
+// kernel offer it, then qc as it is (QEMU's defaults), which is also the
+// only one when there is no fast path.
+func (p *Plan) bootConfigs(qc qemu.Config) []qemu.Config {
+	fb := p.fastBoot()
+	if !fb.Usable() {
+		return []qemu.Config{qc}
+	}
+	fast := qc
+	fb.Apply(&fast)
+	return []qemu.Config{fast, qc}
+}
+
+// fastBoot finds the fast path for the plan's kernel. It is x86 only (qboot
+// and the PVH entry are), and needs a QEMU that ships qboot: that QEMU is
+// 4.0 or newer, which is when QEMU learnt to boot a PVH vmlinux too.
+func (p *Plan) fastBoot() qemu.FastBoot {
+	if p.spec.QEMU.FastBoot == "off" || p.arch.Name != "x86" {
+		return qemu.FastBoot{}
+	}
+	fb := qemu.FastBoot{Firmware: qemu.QbootFor(p.spec.QEMU.Binary)}
+	if fb.Firmware == "" {
+		return fb
+	}
+	if vmlinux := filepath.Join(p.build.BuildDir, "vmlinux"); qemu.HasPVHEntry(vmlinux) {
+		fb.Kernel = vmlinux
+	}
+	return fb
 }

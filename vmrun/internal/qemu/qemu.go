@@ -32,6 +32,14 @@ type Config struct {
 	KernelArgs  []string
 	ExtraArgs   []string
 	Interactive bool // console on the terminal (git rapido boot)
+	// Firmware is the -bios file; "" keeps QEMU's default (SeaBIOS).
+	// qboot, QEMU's minimal firmware for direct kernel boot, reaches the
+	// kernel sooner (see FastBoot).
+	Firmware string
+	// Machine is the -machine type; "" keeps QEMU's default (pc on
+	// x86). On MachineMicroVM there is no PCI bus: the verdict channel
+	// and the network card are virtio-mmio devices.
+	Machine string
 	// Net is the VM's network card; the zero value means none (and the
 	// command line is as it was before networking existed).
 	Net Net
@@ -65,7 +73,7 @@ type Forward struct {
 }
 
 // netArgs returns the -netdev/-device pair for n, or nothing.
-func netArgs(n Net) []string {
+func netArgs(n Net, machine string) []string {
 	var backend string
 	switch n.Mode {
 	case NetUser:
@@ -88,6 +96,9 @@ func netArgs(n Net) []string {
 		return nil
 	}
 	dev := "virtio-net-pci,netdev=net0"
+	if machine == MachineMicroVM {
+		dev = "virtio-net-device,netdev=net0"
+	}
 	if n.MAC != "" {
 		dev += ",mac=" + n.MAC
 	}
@@ -100,6 +111,12 @@ const VerdictPortName = "rapido.verdict"
 // BuildArgs returns QEMU's argv (without the binary).
 func BuildArgs(c Config) []string {
 	args := []string{"-nodefaults", "-no-reboot", "-display", "none"}
+	if c.Machine != "" {
+		args = append(args, "-machine", c.Machine)
+	}
+	if c.Firmware != "" {
+		args = append(args, "-bios", c.Firmware)
+	}
 	switch c.Accel {
 	case "kvm":
 		args = append(args, "-accel", "kvm", "-cpu", "host")
@@ -134,15 +151,27 @@ func BuildArgs(c Config) []string {
 	}
 	if c.VerdictPath != "" {
 		args = append(args,
-			"-device", "virtio-serial-pci",
+			"-device", virtioSerial(c.Machine),
 			// -chardev is a QemuOpts list: a comma in the path (a
 			// worktree under "linux,v2") must be doubled. -serial
 			// file:PATH takes the rest literally.
 			"-chardev", "file,id=rapido,path="+strings.ReplaceAll(c.VerdictPath, ",", ",,"),
 			"-device", "virtserialport,chardev=rapido,name="+VerdictPortName)
 	}
-	args = append(args, netArgs(c.Net)...)
+	args = append(args, netArgs(c.Net, c.Machine)...)
 	return append(args, c.ExtraArgs...)
+}
+
+// MachineMicroVM is QEMU's minimal x86 machine: no PCI, no ACPI tables to
+// parse, virtio-mmio devices announced on the kernel command line.
+const MachineMicroVM = "microvm"
+
+// virtioSerial is the virtio-serial controller for the machine's bus.
+func virtioSerial(machine string) string {
+	if machine == MachineMicroVM {
+		return "virtio-serial-device"
+	}
+	return "virtio-serial-pci"
 }
 
 // Process is a running QEMU in its own process group.
