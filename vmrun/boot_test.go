@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	-serial) case "$2" in file:*) CONSOLE=${2#file:};; esac; shift ;;
 	-accel) ACCEL=$2; shift ;;
-	-bios) BIOS=$2; shift ;;
+	-kernel) KERNEL=$2; shift ;;
 	-chardev) V=$(printf '%s' "${2#*path=}" | sed 's/,,/,/g'); shift ;;
 	esac
 	shift
@@ -73,7 +73,7 @@ error)
 	exit 1 ;;
 refuse-fast)
 	# A QEMU that cannot take the fast path's arguments.
-	if [ -n "$BIOS" ]; then
+	if [ "${KERNEL##*/}" = vmlinux ]; then
 		echo "qemu-system-x86_64: Error loading uncompressed kernel without PVH ELF Note" >&2
 		exit 1
 	fi
@@ -204,54 +204,65 @@ func TestRunWithFakeQEMU(t *testing.T) {
 }
 
 // withFastBoot installs the fake QEMU as <prefix>/bin/qemu-system-x86_64
-// next to a <prefix>/share/qemu/qboot.rom, and a vmlinux with the PVH
-// entry in the build directory: this host and kernel offer the fast path.
-func (f *fakeRun) withFastBoot(t *testing.T) (rom, vmlinux string) {
+// next to <prefix>/share/qemu/pvh.bin and bios-microvm.bin, and a vmlinux
+// with the PVH entry in the build directory: this host and kernel offer
+// the fast path. mmio says whether the kernel's .config has virtio-mmio.
+func (f *fakeRun) withFastBoot(t *testing.T, mmio bool) (vmlinux string) {
 	t.Helper()
 	prefix := t.TempDir()
 	bin := filepath.Join(prefix, "bin", "qemu-system-x86_64")
-	rom = filepath.Join(prefix, "share", "qemu", "qboot.rom")
 	os.MkdirAll(filepath.Dir(bin), 0o755)
-	os.MkdirAll(filepath.Dir(rom), 0o755)
+	os.MkdirAll(filepath.Join(prefix, "share", "qemu"), 0o755)
 	if err := os.WriteFile(bin, []byte(fakeQEMU), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(rom, []byte("qboot"), 0o644)
+	for _, rom := range []string{"pvh.bin", "bios-microvm.bin"} {
+		os.WriteFile(filepath.Join(prefix, "share", "qemu", rom), []byte("rom"), 0o644)
+	}
 	vmlinux = filepath.Join(f.spec.Build.BuildDir, "vmlinux")
 	if err := proctest.WriteKernelELF(vmlinux, "Xen", 18); err != nil {
 		t.Fatal(err)
 	}
+	config := "CONFIG_64BIT=y\nCONFIG_PVH=y\n"
+	if mmio {
+		config += "CONFIG_VIRTIO_MMIO=y\nCONFIG_VIRTIO_MMIO_CMDLINE_DEVICES=y\n"
+	}
+	os.WriteFile(filepath.Join(f.spec.Build.BuildDir, ".config"), []byte(config), 0o644)
 	f.spec.QEMU.Binary = bin
-	return rom, vmlinux
+	return vmlinux
 }
 
-// TestRunFastBoot: where QEMU ships qboot and the kernel has a PVH entry,
-// the boot takes the fast path; rapido.fastBoot=off, a kernel without
-// the entry or a QEMU that refuses the fast path's arguments get QEMU's
-// defaults (the last after one refused attempt, said on the progress
-// output), and every one of them still reaches its verdict.
+// TestRunFastBoot: where QEMU boots PVH kernels and the kernel has the PVH
+// entry, the boot takes the fast path, on microvm when the kernel has
+// virtio-mmio and nothing asks for other devices; rapido.fastBoot=off, a
+// kernel without the entry or a QEMU that refuses the fast path's
+// arguments get QEMU's defaults (the last after one refused attempt, said
+// on the progress output), and every one of them reaches its verdict.
 func TestRunFastBoot(t *testing.T) {
 	for _, tc := range []struct {
 		name, mode, fastBoot string
-		noPVH                bool
-		boot                 string
-		kernel               string // "vmlinux" or "bzImage"
-		bios                 bool
+		noPVH, mmio          bool
+		extra                []string
+		boot, kernel         string // kernel: "vmlinux" or "bzImage"
+		microvm              bool
 		note                 string
 	}{
-		{name: "fast", mode: "pass", fastBoot: "auto", boot: "fast", kernel: "vmlinux", bios: true},
-		{name: "off", mode: "pass", fastBoot: "off", boot: "classic", kernel: "bzImage"},
-		{name: "no-pvh-note", mode: "pass", fastBoot: "auto", noPVH: true, boot: "fast", kernel: "bzImage", bios: true},
-		{name: "refused", mode: "refuse-fast", fastBoot: "auto", boot: "classic", kernel: "bzImage",
+		{name: "pc", mode: "pass", fastBoot: "auto", boot: "fast", kernel: "vmlinux"},
+		{name: "microvm", mode: "pass", fastBoot: "auto", mmio: true, boot: "fast", kernel: "vmlinux", microvm: true},
+		{name: "extra-args-keep-pc", mode: "pass", fastBoot: "auto", mmio: true, extra: []string{"-device", "virtio-rng-pci"}, boot: "fast", kernel: "vmlinux"},
+		{name: "off", mode: "pass", fastBoot: "off", mmio: true, boot: "classic", kernel: "bzImage"},
+		{name: "no-pvh-note", mode: "pass", fastBoot: "auto", mmio: true, noPVH: true, boot: "classic", kernel: "bzImage"},
+		{name: "refused", mode: "refuse-fast", fastBoot: "auto", mmio: true, boot: "classic", kernel: "bzImage",
 			note: "boot: fast boot failed (qemu-system-x86_64: Error loading uncompressed kernel without PVH ELF Note); booting with QEMU's defaults"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeRun(t, tc.mode)
-			rom, vmlinux := f.withFastBoot(t)
+			vmlinux := f.withFastBoot(t, tc.mmio)
 			if tc.noPVH {
 				proctest.WriteKernelELF(vmlinux, "Xen", 17)
 			}
 			f.spec.QEMU.FastBoot = tc.fastBoot
+			f.spec.QEMU.ExtraArgs = tc.extra
 			var progress bytes.Buffer
 			v, err := Run(context.Background(), f.spec, Host{Progress: &progress})
 			if err != nil {
@@ -265,8 +276,12 @@ func TestRunFastBoot(t *testing.T) {
 			if tc.kernel == "bzImage" {
 				kernel = filepath.Join(f.spec.Build.BuildDir, "arch/x86/boot/bzImage")
 			}
-			if !strings.Contains(string(cmd), "-kernel "+kernel+" ") || strings.Contains(string(cmd), "-bios "+rom) != (tc.bios && tc.name != "refused") {
-				t.Errorf("qemu.cmd = %s; want -kernel %s, qboot %t", cmd, kernel, tc.bios)
+			if !strings.Contains(string(cmd), "-kernel "+kernel+" ") || strings.Contains(string(cmd), "microvm") != tc.microvm ||
+				strings.Contains(string(cmd), "reboot=t") != (tc.boot == "fast") {
+				t.Errorf("qemu.cmd = %s; want -kernel %s, microvm %t", cmd, kernel, tc.microvm)
+			}
+			if tc.microvm && !strings.Contains(string(cmd), "-device virtio-serial-device ") {
+				t.Errorf("qemu.cmd = %s; want the verdict channel on virtio-mmio", cmd)
 			}
 			if tc.note != "" && !strings.Contains(progress.String(), tc.note) {
 				t.Errorf("progress = %q; want %q", progress.String(), tc.note)

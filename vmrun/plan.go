@@ -163,9 +163,9 @@ func (p *Plan) DryRun() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	qc = p.bootConfigs(qc)[0]
 	qc.Accel, _ = resolveAccel(p.spec.QEMU.Accel, p.spec.QEMU.Binary)
 	qc.ExtraArgs = append(qc.ExtraArgs, cutQEMUArgs(&p.cut.Host, runDir, "<qmp-socket>")...)
+	qc = p.bootConfigs(qc)[0]
 	return append([]string{qc.Binary}, qemu.BuildArgs(qc)...), nil
 }
 
@@ -182,9 +182,10 @@ func (o CutOptions) internal() cut.Options {
 // bootConfigs returns the ways to boot qc's VM, to try in order: the fast
 // path (qemu.FastBoot) when rapido.fastBoot allows it and this QEMU and
 // kernel offer it, then qc as it is (QEMU's defaults), which is also the
-// only one when there is no fast path.
+// only one when there is no fast path. qc holds every QEMU argument of the
+// run already (the cut's too).
 func (p *Plan) bootConfigs(qc qemu.Config) []qemu.Config {
-	fb := p.fastBoot()
+	fb := p.fastBoot(qc)
 	if !fb.Usable() {
 		return []qemu.Config{qc}
 	}
@@ -193,19 +194,26 @@ func (p *Plan) bootConfigs(qc qemu.Config) []qemu.Config {
 	return []qemu.Config{fast, qc}
 }
 
-// fastBoot finds the fast path for the plan's kernel. It is x86 only (qboot
-// and the PVH entry are), and needs a QEMU that ships qboot: that QEMU is
-// 4.0 or newer, which is when QEMU learnt to boot a PVH vmlinux too.
-func (p *Plan) fastBoot() qemu.FastBoot {
-	if p.spec.QEMU.FastBoot == "off" || p.arch.Name != "x86" {
+// fastBoot finds the fast path for the plan's kernel and qc's VM: x86
+// only (the PVH entry is), a QEMU that boots a PVH vmlinux (it ships
+// pvh.bin, QEMU 4.0 and newer) and a kernel with the PVH entry. microvm
+// also needs its firmware, a kernel with virtio-mmio command-line devices,
+// no network card and no QEMU arguments of the user's or the cut's, which
+// may name PCI devices.
+func (p *Plan) fastBoot(qc qemu.Config) qemu.FastBoot {
+	s := p.spec
+	if s.QEMU.FastBoot == "off" || p.arch.Name != "x86" || qemu.QEMUData(s.QEMU.Binary, "pvh.bin") == "" {
 		return qemu.FastBoot{}
 	}
-	fb := qemu.FastBoot{Firmware: qemu.QbootFor(p.spec.QEMU.Binary)}
-	if fb.Firmware == "" {
-		return fb
+	vmlinux := filepath.Join(p.build.BuildDir, "vmlinux")
+	if !qemu.HasPVHEntry(vmlinux) {
+		return qemu.FastBoot{}
 	}
-	if vmlinux := filepath.Join(p.build.BuildDir, "vmlinux"); qemu.HasPVHEntry(vmlinux) {
-		fb.Kernel = vmlinux
+	fb := qemu.FastBoot{Kernel: vmlinux}
+	if qemu.QEMUData(s.QEMU.Binary, "bios-microvm.bin") != "" && len(qc.ExtraArgs) == 0 &&
+		(qc.Net.Mode == "" || qc.Net.Mode == qemu.NetNone) &&
+		qemu.KernelConfigHas(filepath.Join(p.build.BuildDir, ".config"), "CONFIG_VIRTIO_MMIO", "CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES") {
+		fb.Machine = qemu.MachineMicroVM
 	}
 	return fb
 }

@@ -17,48 +17,46 @@ const (
 )
 
 // FastBoot is what this host's QEMU and the built kernel offer of a faster
-// way into the kernel than QEMU's defaults (SeaBIOS, the compressed
-// bzImage that decompresses itself, a PC whose buses the kernel probes):
+// way into the kernel than QEMU's defaults (SeaBIOS loading the compressed
+// bzImage, which sets itself up in real mode and decompresses itself, on a
+// PC whose buses the kernel probes):
 //
-//   - Firmware: qboot, the minimal firmware QEMU ships for direct kernel
-//     boot, instead of SeaBIOS;
 //   - Kernel: the uncompressed vmlinux started at its PVH entry point
-//     (CONFIG_PVH), which skips the real-mode setup and the decompressor;
+//     (CONFIG_PVH), which skips the real-mode setup and the decompressor
+//     (XZ for tinyconfig: slow under TCG);
 //   - Machine: microvm, when the kernel can reach its devices there
-//     (CONFIG_VIRTIO_MMIO with command-line devices).
+//     (CONFIG_VIRTIO_MMIO with command-line devices): no PCI bus to probe,
+//     and a qboot-based firmware that does next to nothing.
 //
-// Each is found, not assumed: a QEMU without qboot.rom (older than 4.0,
-// where PVH boot arrived too) or a kernel without the PVH note gets
-// today's command line.
+// Each is found, not assumed: QEMU's data directory has pvh.bin (the
+// option ROM of PVH boot, QEMU 4.0) and bios-microvm.bin (microvm's
+// firmware), the kernel's ELF file has the PVH note and its .config the
+// virtio-mmio options. Whatever is missing gets today's command line.
+//
+// qboot.rom itself is not used on the PC machine: it leaves the MP table
+// without PCI interrupt routing, so a kernel without ACPI (tinyconfig) gets
+// no interrupt for the virtio-serial verdict channel.
 type FastBoot struct {
-	Firmware string // qboot.rom, or ""
-	Kernel   string // vmlinux with a PVH entry, or ""
-	Machine  string // MachineMicroVM, or ""
+	Kernel  string // vmlinux with a PVH entry, or ""
+	Machine string // MachineMicroVM, or ""
 }
 
-// Usable says whether the fast path changes anything. qboot without PVH
-// still loads the bzImage through QEMU's option ROM, and gains less; it is
-// used alone too.
-func (f FastBoot) Usable() bool { return f.Firmware != "" || f.Kernel != "" }
+// Usable says whether the fast path changes anything.
+func (f FastBoot) Usable() bool { return f.Kernel != "" }
 
 // Apply puts the fast path into c.
 func (f FastBoot) Apply(c *Config) {
-	if f.Firmware != "" {
-		c.Firmware = f.Firmware
+	if !f.Usable() {
+		return
 	}
-	if f.Kernel != "" {
-		c.Kernel = f.Kernel
-	}
-	if f.Machine != "" {
-		c.Machine = f.Machine
-	}
+	c.Kernel, c.Machine, c.Fast = f.Kernel, f.Machine, true
 }
 
-// QbootFor finds qboot.rom in the data directory of the QEMU binary
+// QEMUData finds file in the data directory of the QEMU binary
 // (<prefix>/share/qemu for <prefix>/bin/qemu-system-x86_64), or "". A QEMU
-// found elsewhere (a wrapper, a test's stand-in) gets none: its firmware
+// found elsewhere (a wrapper, a test's stand-in) has none: its data
 // directory is unknown.
-func QbootFor(binary string) string {
+func QEMUData(binary, file string) string {
 	path, err := exec.LookPath(binary)
 	if err != nil {
 		return ""
@@ -66,9 +64,9 @@ func QbootFor(binary string) string {
 	if r, err := filepath.EvalSymlinks(path); err == nil {
 		path = r
 	}
-	rom := filepath.Join(filepath.Dir(filepath.Dir(path)), "share", "qemu", "qboot.rom")
-	if fi, err := os.Stat(rom); err == nil && fi.Mode().IsRegular() {
-		return rom
+	f := filepath.Join(filepath.Dir(filepath.Dir(path)), "share", "qemu", file)
+	if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
+		return f
 	}
 	return ""
 }

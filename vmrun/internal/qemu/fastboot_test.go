@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/git-rapido/git-rapido/vmrun/internal/proctest"
@@ -41,47 +42,53 @@ func FuzzHasNote(f *testing.F) {
 	})
 }
 
-func TestQbootFor(t *testing.T) {
+func TestQEMUData(t *testing.T) {
 	prefix := t.TempDir()
 	bin := filepath.Join(prefix, "bin", "qemu-system-x86_64")
 	os.MkdirAll(filepath.Dir(bin), 0o755)
 	os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755)
-	if got := QbootFor(bin); got != "" {
-		t.Errorf("QbootFor without qboot.rom = %q", got)
+	if got := QEMUData(bin, "pvh.bin"); got != "" {
+		t.Errorf("QEMUData without pvh.bin = %q", got)
 	}
-	rom := filepath.Join(prefix, "share", "qemu", "qboot.rom")
+	rom := filepath.Join(prefix, "share", "qemu", "pvh.bin")
 	os.MkdirAll(filepath.Dir(rom), 0o755)
 	os.WriteFile(rom, []byte("rom"), 0o644)
-	if got := QbootFor(bin); got != rom {
-		t.Errorf("QbootFor = %q; want %q", got, rom)
+	if got := QEMUData(bin, "pvh.bin"); got != rom {
+		t.Errorf("QEMUData = %q; want %q", got, rom)
 	}
 	// Found through $PATH by name, as rapido.qemu's default is.
 	t.Setenv("PATH", filepath.Dir(bin))
-	if got := QbootFor("qemu-system-x86_64"); got != rom {
-		t.Errorf("QbootFor by name = %q; want %q", got, rom)
+	if got := QEMUData("qemu-system-x86_64", "pvh.bin"); got != rom {
+		t.Errorf("QEMUData by name = %q; want %q", got, rom)
 	}
-	if got := QbootFor("no-such-qemu"); got != "" {
-		t.Errorf("QbootFor(missing binary) = %q", got)
+	if got := QEMUData("no-such-qemu", "pvh.bin"); got != "" {
+		t.Errorf("QEMUData(missing binary) = %q", got)
 	}
 }
 
 func TestFastBootApply(t *testing.T) {
 	c := Config{Accel: "tcg", Kernel: "/b/arch/x86/boot/bzImage", Initrd: "/i", ConsoleLog: "/c", VerdictPath: "/v"}
+	classic := strings.Join(BuildArgs(c), " ")
 	FastBoot{}.Apply(&c)
-	if slices.Contains(BuildArgs(c), "-bios") {
-		t.Errorf("the zero FastBoot changed the command line: %q", BuildArgs(c))
+	if got := strings.Join(BuildArgs(c), " "); got != classic {
+		t.Errorf("the zero FastBoot changed the command line: %s", got)
 	}
-	fb := FastBoot{Firmware: "/usr/share/qemu/qboot.rom", Kernel: "/b/vmlinux"}
-	if !fb.Usable() || (FastBoot{}).Usable() {
+	fb := FastBoot{Kernel: "/b/vmlinux"}
+	if !fb.Usable() || (FastBoot{Machine: MachineMicroVM}).Usable() {
 		t.Error("Usable")
 	}
 	fb.Apply(&c)
 	args := BuildArgs(c)
-	if i := slices.Index(args, "-bios"); i < 0 || args[i+1] != "/usr/share/qemu/qboot.rom" {
-		t.Errorf("no -bios qboot.rom in %q", args)
-	}
 	if i := slices.Index(args, "-kernel"); i < 0 || args[i+1] != "/b/vmlinux" {
 		t.Errorf("not the vmlinux in %q", args)
+	}
+	if i := slices.Index(args, "-append"); i < 0 || !strings.HasSuffix(args[i+1], " reboot=t noapictimer") {
+		t.Errorf("the fast path's kernel arguments are missing under TCG: %q", args)
+	}
+	// Under KVM the local APIC timer works: it is left alone.
+	c.Accel = "kvm"
+	if args := BuildArgs(c); strings.Contains(strings.Join(args, " "), "noapictimer") {
+		t.Errorf("noapictimer under KVM: %q", args)
 	}
 }
 

@@ -48,12 +48,12 @@ func TestBuildArgsGolden(t *testing.T) {
 		},
 		"fast": func(c *Config) {
 			c.Accel = "tcg"
-			FastBoot{Firmware: "/usr/share/qemu/qboot.rom", Kernel: "/build/vmlinux"}.Apply(c)
+			FastBoot{Kernel: "/build/vmlinux"}.Apply(c)
 		},
 		"microvm": func(c *Config) {
 			c.Accel = "tcg"
 			c.Net = Net{Mode: NetUser, MAC: "52:54:00:12:34:01"}
-			FastBoot{Firmware: "/usr/share/qemu/qboot.rom", Kernel: "/build/vmlinux", Machine: MachineMicroVM}.Apply(c)
+			FastBoot{Kernel: "/build/vmlinux", Machine: MachineMicroVM}.Apply(c)
 		},
 		"arm64": func(c *Config) {
 			c.Binary, c.Accel, c.Console = "qemu-system-aarch64", "tcg", "ttyAMA0"
