@@ -11,24 +11,26 @@ import (
 )
 
 // TestRealBootPaths boots the real kernel both ways git rapido knows: the
-// fast path (qboot and the PVH vmlinux, which the built-in fragment's
-// CONFIG_PVH gives and Debian's QEMU ships) and QEMU's defaults
-// (rapido.fastBoot=off, what a QEMU or kernel without them gets). In each,
+// fast path (the PVH vmlinux on microvm, which the built-in fragment's
+// CONFIG_PVH and virtio-mmio allow and Debian's QEMU supports) and QEMU's
+// defaults (rapido.fastBoot=off, what a QEMU or kernel without them gets). In each,
 // the verdict channel carries a passing and a failing test's result, the
 // panic scan finds a panic at boot, and --timings splits the boot into
 // its phases.
 func TestRealBootPaths(t *testing.T) {
 	r := requireReal(t, "real-tier")
 	root, _ := filepath.Abs("../..")
-	if _, err := os.Stat("/usr/share/qemu/qboot.rom"); err != nil {
-		t.Fatalf("this host's QEMU ships no qboot.rom (%v): the fast path cannot be tested here", err)
+	for _, rom := range []string{"pvh.bin", "bios-microvm.bin"} {
+		if _, err := os.Stat("/usr/share/qemu/" + rom); err != nil {
+			t.Fatalf("this host's QEMU ships no %s (%v): the fast path cannot be tested here", rom, err)
+		}
 	}
 	r.mustRun(t, r.clone, filepath.Join(root, "contrib/kernel/make-series.sh"), "fixtures")
 	t.Cleanup(func() { r.setConfig(t, "rapido.fastBoot") })
 	logs := regexp.MustCompile(`rapido: logs in (\S+)`)
 	for _, mode := range []struct {
 		key, boot, kernel string
-		bios              bool
+		microvm           bool
 	}{
 		{"auto", "fast", "/vmlinux", true},
 		{"off", "classic", "/arch/x86/boot/bzImage", false},
@@ -59,8 +61,8 @@ func TestRealBootPaths(t *testing.T) {
 					continue
 				}
 				cmd, _ := os.ReadFile(filepath.Join(m[1], "qemu.cmd"))
-				if !strings.Contains(string(cmd), mode.kernel+" ") || strings.Contains(string(cmd), "-bios ") != mode.bios {
-					t.Errorf("qemu.cmd = %s; want -kernel ...%s, qboot %t", cmd, mode.kernel, mode.bios)
+				if !strings.Contains(string(cmd), mode.kernel+" ") || strings.Contains(string(cmd), "microvm") != mode.microvm {
+					t.Errorf("qemu.cmd = %s; want -kernel ...%s, microvm %t", cmd, mode.kernel, mode.microvm)
 				}
 				var v struct {
 					Boot    string `json:"boot"`
