@@ -82,7 +82,7 @@ var Keys = []Key{
 	{Name: "rapido.selfTrailer", Kind: Choice, Choices: []string{"add", "warn", "skip"}, Default: "warn", Doc: "a Tested-by on a commit you authored or signed off: add, warn or skip"},
 	{Name: "rapido.policy.require", Kind: Text, Multi: true, Doc: "hooks: <trailer key>[:<ref glob>] required on pushed commits"},
 	{Name: "rapido.policy.allow", Kind: Text, Default: "unsigned", Doc: "hooks: statuses let through besides ok"},
-	{Name: "rapido.fastBoot", Env: "RAPIDO_FAST_BOOT", Kind: Choice, Choices: []string{"auto", "off"}, Default: "auto", Doc: "auto: boot through qboot and the kernel's PVH entry where QEMU and the kernel have them; off: QEMU's defaults"},
+	{Name: "rapido.fastBoot", Env: "RAPIDO_FAST_BOOT", Kind: Choice, Choices: []string{"auto", "off"}, Default: "auto", Doc: "auto: boot vmlinux at its PVH entry (on microvm when the kernel has virtio-mmio) where QEMU and the kernel allow; off: QEMU's defaults"},
 }
 
 // archChoices are kbuild's architectures and x86, which means x86_64 (as

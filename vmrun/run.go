@@ -51,8 +51,8 @@ type QEMUOptions struct {
 	CPUs       int
 	KernelArgs []string
 	ExtraArgs  []string
-	// FastBoot is rapido.fastBoot: auto boots through qboot and the
-	// PVH entry where QEMU and the kernel have them, off never does.
+	// FastBoot is rapido.fastBoot: auto boots vmlinux at its PVH entry
+	// (on microvm where it can) when QEMU and the kernel allow, off never.
 	FastBoot string
 }
 

@@ -57,7 +57,7 @@ type Verdict struct {
 	// after auto-detection and any fallback.
 	Accel string `json:"accel,omitempty"`
 	// Boot is the way the verdict's boot entered the kernel: "fast"
-	// (qboot, PVH vmlinux) or "classic" (QEMU's defaults); see
+	// (the PVH vmlinux, microvm) or "classic" (QEMU's defaults); see
 	// rapido.fastBoot.
 	Boot     string        `json:"boot,omitempty"`
 	Timings  Timings       `json:"timings"`

@@ -64,7 +64,7 @@ BENCH_WARMUP=1 bench_pair run-vs-plain-qemu "git rapido run, nothing changed, vs
 # start, firmware and decompression; the kernel to /init; /init to the
 # test; the test; the shutdown. "before" is QEMU's default boot
 # (rapido.fastBoot=off, the command line git rapido used before the fast
-# path), "after" the fast path (qboot, the PVH vmlinux). TCG is measured
+# path), "after" the fast path (the PVH vmlinux on microvm). TCG is measured
 # everywhere; KVM where auto-detection finds guests make progress under it
 # (not on hosts whose /dev/kvm hangs guests).
 boot_phases() { # boot_phases ID DESCRIPTION ACCEL [FASTBOOT]
