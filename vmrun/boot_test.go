@@ -25,6 +25,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	-serial) case "$2" in file:*) CONSOLE=${2#file:};; esac; shift ;;
 	-accel) ACCEL=$2; shift ;;
+	-kernel) KERNEL=$2; shift ;;
 	-chardev) V=$(printf '%s' "${2#*path=}" | sed 's/,,/,/g'); shift ;;
 	esac
 	shift
@@ -70,6 +71,15 @@ exec-stuck)
 error)
 	echo "qemu-system-x86_64: -kernel bzImage: could not open kernel" >&2
 	exit 1 ;;
+refuse-fast)
+	# A QEMU that cannot take the fast path's arguments.
+	if [ "${KERNEL##*/}" = vmlinux ]; then
+		echo "qemu-system-x86_64: Error loading uncompressed kernel without PVH ELF Note" >&2
+		exit 1
+	fi
+	say "[    0.300000] Run /init as init process" "rapido-init: start"
+	event '{"event":"init","uptime_ms":300}' '{"event":"test-start","uptime_ms":320}' '{"event":"result","exit_code":0,"uptime_ms":400}'
+	say "rapido-verdict: exit=0" ;;
 esac
 `
 
@@ -187,6 +197,103 @@ func TestRunWithFakeQEMU(t *testing.T) {
 			}
 			if tc.status == Pass && (v.Timings.KernelBoot != 300*time.Millisecond || v.Timings.Test != 80*time.Millisecond) {
 				t.Errorf("timings = %+v; want boot 300ms and test 80ms from the guest's events", v.Timings)
+			}
+			f.checkNoOrphans(t)
+		})
+	}
+}
+
+// withFastBoot installs the fake QEMU as <prefix>/bin/qemu-system-x86_64
+// next to <prefix>/share/qemu/pvh.bin and bios-microvm.bin, and a vmlinux
+// with the PVH entry in the build directory: this host and kernel offer
+// the fast path. mmio says whether the kernel's .config has virtio-mmio.
+func (f *fakeRun) withFastBoot(t *testing.T, mmio bool) (vmlinux string) {
+	t.Helper()
+	prefix := t.TempDir()
+	bin := filepath.Join(prefix, "bin", "qemu-system-x86_64")
+	os.MkdirAll(filepath.Dir(bin), 0o755)
+	os.MkdirAll(filepath.Join(prefix, "share", "qemu"), 0o755)
+	if err := os.WriteFile(bin, []byte(fakeQEMU), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, rom := range []string{"pvh.bin", "bios-microvm.bin"} {
+		os.WriteFile(filepath.Join(prefix, "share", "qemu", rom), []byte("rom"), 0o644)
+	}
+	vmlinux = filepath.Join(f.spec.Build.BuildDir, "vmlinux")
+	if err := proctest.WriteKernelELF(vmlinux, "Xen", 18); err != nil {
+		t.Fatal(err)
+	}
+	config := "CONFIG_64BIT=y\nCONFIG_PVH=y\n"
+	if mmio {
+		config += "CONFIG_VIRTIO_MMIO=y\nCONFIG_VIRTIO_MMIO_CMDLINE_DEVICES=y\n"
+	}
+	os.WriteFile(filepath.Join(f.spec.Build.BuildDir, ".config"), []byte(config), 0o644)
+	f.spec.QEMU.Binary = bin
+	return vmlinux
+}
+
+// TestRunFastBoot: where QEMU boots PVH kernels and the kernel has the PVH
+// entry, the boot takes the fast path, on microvm when the kernel has
+// virtio-mmio and nothing asks for other devices; rapido.fastBoot=off, a
+// kernel without the entry or a QEMU that refuses the fast path's
+// arguments get QEMU's defaults (the last after one refused attempt, said
+// on the progress output), and every one of them reaches its verdict.
+func TestRunFastBoot(t *testing.T) {
+	for _, tc := range []struct {
+		name, mode, fastBoot string
+		noPVH, mmio          bool
+		extra                []string
+		share                bool
+		boot, kernel         string // kernel: "vmlinux" or "bzImage"
+		microvm              bool
+		note                 string
+	}{
+		{name: "pc", mode: "pass", fastBoot: "auto", boot: "fast", kernel: "vmlinux"},
+		{name: "microvm", mode: "pass", fastBoot: "auto", mmio: true, boot: "fast", kernel: "vmlinux", microvm: true},
+		{name: "extra-args-keep-pc", mode: "pass", fastBoot: "auto", mmio: true, extra: []string{"-device", "virtio-rng-pci"}, boot: "fast", kernel: "vmlinux"},
+		// A share is a virtio-9p-pci device: microvm has no PCI bus.
+		{name: "share-keeps-pc", mode: "pass", fastBoot: "auto", mmio: true, share: true, boot: "fast", kernel: "vmlinux"},
+		{name: "off", mode: "pass", fastBoot: "off", mmio: true, boot: "classic", kernel: "bzImage"},
+		{name: "no-pvh-note", mode: "pass", fastBoot: "auto", mmio: true, noPVH: true, boot: "classic", kernel: "bzImage"},
+		{name: "refused", mode: "refuse-fast", fastBoot: "auto", mmio: true, boot: "classic", kernel: "bzImage",
+			note: "boot: fast boot failed (qemu-system-x86_64: Error loading uncompressed kernel without PVH ELF Note); booting with QEMU's defaults"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeRun(t, tc.mode)
+			vmlinux := f.withFastBoot(t, tc.mmio)
+			if tc.noPVH {
+				proctest.WriteKernelELF(vmlinux, "Xen", 17)
+			}
+			f.spec.QEMU.FastBoot = tc.fastBoot
+			f.spec.QEMU.ExtraArgs = tc.extra
+			if tc.share {
+				f.spec.Cut.Shares = []Share{{Host: t.TempDir(), Guest: "/mnt/x"}}
+			}
+			var progress bytes.Buffer
+			v, err := Run(context.Background(), f.spec, Host{Progress: &progress})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Status != Pass || v.Boot != tc.boot {
+				t.Errorf("verdict %s %q boot %q; want pass, boot %q (progress %s)", v.Status, v.Reason, v.Boot, tc.boot, progress.String())
+			}
+			cmd, _ := os.ReadFile(filepath.Join(v.LogDir, "qemu.cmd"))
+			kernel := vmlinux
+			if tc.kernel == "bzImage" {
+				kernel = filepath.Join(f.spec.Build.BuildDir, "arch/x86/boot/bzImage")
+			}
+			if !strings.Contains(string(cmd), "-kernel "+kernel+" ") || strings.Contains(string(cmd), "microvm") != tc.microvm ||
+				strings.Contains(string(cmd), "reboot=t") != (tc.boot == "fast") {
+				t.Errorf("qemu.cmd = %s; want -kernel %s, microvm %t", cmd, kernel, tc.microvm)
+			}
+			if tc.microvm && !strings.Contains(string(cmd), "-device virtio-serial-device ") {
+				t.Errorf("qemu.cmd = %s; want the verdict channel on virtio-mmio", cmd)
+			}
+			if tc.note != "" && !strings.Contains(progress.String(), tc.note) {
+				t.Errorf("progress = %q; want %q", progress.String(), tc.note)
+			}
+			if tc.note == "" && strings.Contains(progress.String(), "fast boot failed") {
+				t.Errorf("progress = %q; a fallback without a refusal", progress.String())
 			}
 			f.checkNoOrphans(t)
 		})

@@ -85,6 +85,7 @@ var Keys = []Key{
 	{Name: "rapido.policy.require", Kind: Text, Multi: true, Doc: "hooks: <trailer key>[:<ref glob>] required on pushed commits"},
 	{Name: "rapido.policy.allow", Kind: Text, Default: "unsigned", Doc: "hooks: statuses let through besides ok"},
 	{Name: "rapido.remote.<name>.url", Kind: Text, Doc: "git rapido remote test: the ssh URL of another machine's clone, ssh://[user@]host[:port]/path or host:path"},
+	{Name: "rapido.fastBoot", Env: "RAPIDO_FAST_BOOT", Kind: Choice, Choices: []string{"auto", "off"}, Default: "auto", Doc: "auto: boot vmlinux at its PVH entry (on microvm when the kernel has virtio-mmio) where QEMU and the kernel allow; off: QEMU's defaults"},
 }
 
 // archChoices are kbuild's architectures and x86, which means x86_64 (as
@@ -242,6 +243,8 @@ func (s *Spec) Set(name, value string) error {
 		s.Net.Mode = value
 	case "rapido.warnings":
 		s.Warnings = value
+	case "rapido.fastBoot":
+		s.QEMU.FastBoot = value
 	default:
 		return fmt.Errorf("%s is not a setting of a run", k.Name)
 	}

@@ -174,6 +174,7 @@ func (p *Plan) DryRun() ([]string, error) {
 	qc.Accel, _ = resolveAccel(p.spec.QEMU.Accel, p.spec.QEMU.Binary)
 	qc.ExtraArgs = append(qc.ExtraArgs, cutQEMUArgs(&p.cut.Host, runDir, "<qmp-socket>")...)
 	qc.ExtraArgs = append(qc.ExtraArgs, storageDryRun(p.cut.Host.Storage, runDir, qc.Memory)...)
+	qc = p.bootConfigs(qc)[0]
 	return append([]string{qc.Binary}, qemu.BuildArgs(qc)...), nil
 }
 
@@ -185,4 +186,44 @@ func (o CutOptions) internal() cut.Options {
 		Init: o.InitBinary, TimeoutSec: int(o.Timeout / time.Second), Env: o.Env,
 		Lookup: o.Lookup, Shares: o.Shares, Workdir: o.Workdir,
 	}
+}
+
+// bootConfigs returns the ways to boot qc's VM, to try in order: the fast
+// path (qemu.FastBoot) when rapido.fastBoot allows it and this QEMU and
+// kernel offer it, then qc as it is (QEMU's defaults), which is also the
+// only one when there is no fast path. qc holds every QEMU argument of the
+// run already (the cut's too).
+func (p *Plan) bootConfigs(qc qemu.Config) []qemu.Config {
+	fb := p.fastBoot(qc)
+	if !fb.Usable() {
+		return []qemu.Config{qc}
+	}
+	fast := qc
+	fb.Apply(&fast)
+	return []qemu.Config{fast, qc}
+}
+
+// fastBoot finds the fast path for the plan's kernel and qc's VM: x86
+// only (the PVH entry is), a QEMU that boots a PVH vmlinux (it ships
+// pvh.bin, QEMU 4.0 and newer) and a kernel with the PVH entry. microvm
+// also needs its firmware, a kernel with virtio-mmio command-line devices,
+// no network card, no share (a virtio-9p-pci device) and no QEMU
+// arguments of the user's or the cut's (storage disks among them), which
+// may name PCI devices.
+func (p *Plan) fastBoot(qc qemu.Config) qemu.FastBoot {
+	s := p.spec
+	if s.QEMU.FastBoot == "off" || p.arch.Name != "x86" || qemu.QEMUData(s.QEMU.Binary, "pvh.bin") == "" {
+		return qemu.FastBoot{}
+	}
+	vmlinux := filepath.Join(p.build.BuildDir, "vmlinux")
+	if !qemu.HasPVHEntry(vmlinux) {
+		return qemu.FastBoot{}
+	}
+	fb := qemu.FastBoot{Kernel: vmlinux}
+	if qemu.QEMUData(s.QEMU.Binary, "bios-microvm.bin") != "" && len(qc.ExtraArgs) == 0 && len(qc.Shares) == 0 &&
+		(qc.Net.Mode == "" || qc.Net.Mode == qemu.NetNone) &&
+		qemu.KernelConfigHas(filepath.Join(p.build.BuildDir, ".config"), "CONFIG_VIRTIO_MMIO", "CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES") {
+		fb.Machine = qemu.MachineMicroVM
+	}
+	return fb
 }

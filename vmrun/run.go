@@ -55,6 +55,9 @@ type QEMUOptions struct {
 	CPUs       int
 	KernelArgs []string
 	ExtraArgs  []string
+	// FastBoot is rapido.fastBoot: auto boots vmlinux at its PVH entry
+	// (on microvm where it can) when QEMU and the kernel allow, off never.
+	FastBoot string
 }
 
 // Config is the read side of git config that SpecFromConfig needs;
@@ -118,7 +121,7 @@ func SpecFromConfig(cfg Config, top, rapidoDir string) (*Spec, error) {
 	if _, set := cfg.Get("rapido.jobs"); !set && s.Build.Launcher != "" {
 		s.Build.Jobs = 0 // the launcher's cluster decides (kbuild.LauncherJobs)
 	}
-	for _, k := range []string{"rapido.accel", "rapido.memory", "rapido.cpus", "rapido.bootTimeout", "rapido.timeout", "rapido.warnings"} {
+	for _, k := range []string{"rapido.accel", "rapido.memory", "rapido.cpus", "rapido.bootTimeout", "rapido.timeout", "rapido.warnings", "rapido.fastBoot"} {
 		r.set(s, k, "")
 	}
 	s.Cut.Name = r.get("rapido.cut")
@@ -396,19 +399,29 @@ func bootOne(ctx context.Context, p *Plan, h Host, bo BuildOptions, ch *cut.Host
 	}
 	defer hooks.cleanup()
 	if s.Interactive {
+		qc = p.bootConfigs(qc)[0]
 		qc.Accel = accel
 		return v, hooks.boot(ctx, s, qc)
 	}
-	fmt.Fprintf(progress, "boot: %s (%s)\n", filepath.Base(kernel), accel)
-	out, accel, err := watchProbingKVM(ctx, s, hooks, qc, accel, progress)
+	boots := p.bootConfigs(qc)
+	fmt.Fprintf(progress, "boot: %s (%s%s)\n", filepath.Base(boots[0].Kernel), accel, bootNote(len(boots)))
+	out, accel, err := watchProbingKVM(ctx, s, hooks, boots, accel, progress)
 	if err != nil {
 		return v, err
 	}
-	v.Accel = accel
+	v.Accel, v.Boot = accel, out.boot
 	classify(v, out)
 	hooks.judge(v)
-	v.Timings.KernelBoot, v.Timings.Init, v.Timings.Test, v.Timings.Shutdown = out.timings()
+	out.setTimings(&v.Timings)
 	return v, nil
+}
+
+// bootNote names the fast boot path in the boot line when it is taken.
+func bootNote(boots int) string {
+	if boots > 1 {
+		return ", fast boot"
+	}
+	return ""
 }
 
 // watchProbingKVM boots and watches under accel and, when "auto" chose KVM,
@@ -416,8 +429,8 @@ func bootOne(ctx context.Context, p *Plan, h Host, bo BuildOptions, ch *cut.Host
 // no progress under KVM is booted again under TCG, and either answer is
 // remembered so later runs do not probe again. It returns the accelerator
 // the outcome was produced with.
-func watchProbingKVM(ctx context.Context, s *Spec, hooks *cutHostRun, qc qemu.Config, accel string, progress io.Writer) (*bootOutcome, string, error) {
-	out, err := hooks.watch(ctx, s, qc, accel)
+func watchProbingKVM(ctx context.Context, s *Spec, hooks *cutHostRun, boots []qemu.Config, accel string, progress io.Writer) (*bootOutcome, string, error) {
+	out, err := watchFallingBack(ctx, s, hooks, boots, accel, progress)
 	if err != nil || accel != "kvm" || s.QEMU.Accel != "auto" {
 		return out, accel, err
 	}
@@ -429,9 +442,9 @@ func watchProbingKVM(ctx context.Context, s *Spec, hooks *cutHostRun, qc qemu.Co
 		return out, accel, nil
 	}
 	fmt.Fprintf(progress, "boot: %s; falling back to TCG\n", why)
-	os.Remove(qc.ConsoleLog)
-	os.Remove(qc.VerdictPath)
-	if out, err = hooks.watch(ctx, s, qc, "tcg"); err != nil {
+	os.Remove(boots[0].ConsoleLog)
+	os.Remove(boots[0].VerdictPath)
+	if out, err = watchFallingBack(ctx, s, hooks, boots, "tcg", progress); err != nil {
 		return out, "tcg", err
 	}
 	// Remembered only when QEMU ran under TCG: a QEMU that fails under
@@ -441,6 +454,42 @@ func watchProbingKVM(ctx context.Context, s *Spec, hooks *cutHostRun, qc qemu.Co
 		fmt.Fprintln(progress, "boot: TCG remembered for this QEMU (rm "+accelFile()+" to probe KVM again)")
 	}
 	return out, "tcg", nil
+}
+
+// watchFallingBack boots with the first of boots (the fast path, then
+// QEMU's defaults) and goes on to the next while QEMU refuses one before
+// the guest printed anything: a QEMU or kernel that lacks what the fast
+// path needs gets today's command line rather than a failed run.
+func watchFallingBack(ctx context.Context, s *Spec, hooks *cutHostRun, boots []qemu.Config, accel string, progress io.Writer) (*bootOutcome, error) {
+	for i, qc := range boots {
+		out, err := hooks.watch(ctx, s, qc, accel)
+		if out != nil {
+			out.boot = qemu.BootClassic
+			if i < len(boots)-1 {
+				out.boot = qemu.BootFast
+			}
+		}
+		if err != nil || i == len(boots)-1 || !refused(out) {
+			return out, err
+		}
+		fmt.Fprintf(progress, "boot: fast boot failed (%s); booting with QEMU's defaults (rapido.fastBoot=off skips the attempt)\n", refusal(out))
+		os.Remove(qc.ConsoleLog)
+		os.Remove(qc.VerdictPath)
+	}
+	panic("unreachable")
+}
+
+// refused says whether QEMU exited with an error before the guest wrote
+// a byte to the console: its command line, not the kernel, failed.
+func refused(out *bootOutcome) bool {
+	return out.qemuErr != nil && out.consoleBytes == 0 && out.timedOut == ""
+}
+
+func refusal(out *bootOutcome) string {
+	if msg := firstLine(out.qemuStderr); msg != "" {
+		return msg
+	}
+	return out.qemuErr.Error()
 }
 
 // kvmFailure says why a boot under auto-detected KVM shows that KVM does
@@ -598,8 +647,13 @@ type bootOutcome struct {
 	timedOut   string // why the host stopped the VM
 	noProgress bool   // nothing at all on the console (KVM probe)
 	initSeen   bool
-	wall       time.Duration
-	consoleLog string
+	// initWall is the host's time from QEMU's start to /init's first
+	// console line (zero when it never came).
+	initWall     time.Duration
+	consoleBytes int64 // what the console log held at the end
+	wall         time.Duration
+	consoleLog   string
+	boot         string // qemu.BootFast or qemu.BootClassic
 }
 
 func (o *bootOutcome) event(name string) (guest.Event, bool) {
@@ -611,28 +665,36 @@ func (o *bootOutcome) event(name string) (guest.Event, bool) {
 	return guest.Event{}, false
 }
 
-func (o *bootOutcome) timings() (kernel, init, test, shutdown time.Duration) {
+// setTimings splits the boot into its phases. The guest's events carry
+// its uptime; the host's time to /init's console line, less the guest's
+// uptime then, is what passed before the kernel's clock started (QEMU,
+// firmware, decompression), and the rest of the wall time after the
+// result is the shutdown.
+func (o *bootOutcome) setTimings(t *Timings) {
 	ms := func(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
 	ie, ok1 := o.event("init")
 	ts, ok2 := o.event("test-start")
 	re, ok3 := o.event("result")
 	if !ok1 {
-		return o.wall, 0, 0, 0
+		t.KernelBoot = o.wall
+		return
 	}
-	kernel = ms(ie.UptimeMS)
+	t.KernelBoot = ms(ie.UptimeMS)
+	if o.initWall > t.KernelBoot {
+		t.Firmware = o.initWall - t.KernelBoot
+	}
 	if ok2 {
-		init = ms(ts.UptimeMS - ie.UptimeMS)
+		t.Init = ms(ts.UptimeMS - ie.UptimeMS)
 	}
 	if ok2 && ok3 {
-		test = ms(re.UptimeMS - ts.UptimeMS)
+		t.Test = ms(re.UptimeMS - ts.UptimeMS)
 	}
 	if ok3 {
-		shutdown = o.wall - ms(re.UptimeMS)
-		if shutdown < 0 {
-			shutdown = 0
+		t.Shutdown = o.wall - t.Firmware - ms(re.UptimeMS)
+		if t.Shutdown < 0 {
+			t.Shutdown = 0
 		}
 	}
-	return
 }
 
 // resetRunFiles creates (or empties) the console log and the verdict file
@@ -671,13 +733,14 @@ func bootAndWatch(ctx context.Context, s *Spec, qc qemu.Config, accel string) (*
 	start := time.Now()
 	defer p.Kill()
 
-	c := &consoleFollower{path: qc.ConsoleLog, out: out, lastProgress: start}
+	c := &consoleFollower{path: qc.ConsoleLog, out: out, start: start, lastProgress: start}
 	if done, err := watch(ctx, s, p, accel, start, c); done {
 		return out, err
 	}
 	out.wall = time.Since(start)
 	c.read()
 	c.finish()
+	out.consoleBytes = c.offset
 	if f, err := os.Open(qc.VerdictPath); err == nil {
 		out.guest, _ = guest.ParseEvents(f)
 		f.Close()
@@ -699,6 +762,7 @@ type consoleFollower struct {
 	sc           console.Scanner
 	offset       int64  // bytes of the log read so far
 	partial      []byte // the last line, until its newline arrives
+	start        time.Time
 	lastProgress time.Time
 }
 
@@ -726,8 +790,9 @@ func (c *consoleFollower) read() {
 		line := string(c.partial[:i])
 		c.partial = c.partial[i+1:]
 		c.sc.Line(line)
-		if strings.TrimSpace(line) == guest.ConsoleInitLine {
+		if strings.TrimSpace(line) == guest.ConsoleInitLine && !c.out.initSeen {
 			c.out.initSeen = true
+			c.out.initWall = c.lastProgress.Sub(c.start)
 		}
 	}
 }
@@ -745,8 +810,11 @@ func (c *consoleFollower) finish() {
 // says the outcome is final as it stands (interrupted, with ctx's error, or
 // a KVM probe that saw nothing); otherwise the caller collects the logs.
 func watch(ctx context.Context, s *Spec, p *qemu.Process, accel string, start time.Time, c *consoleFollower) (done bool, err error) {
-	tick := time.NewTicker(50 * time.Millisecond)
+	// Until /init's first line the console is read often: the time it
+	// is seen splits the boot into firmware and kernel (Timings).
+	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
+	slow := false
 	// The guest enforces the test timeout itself and reports the output
 	// tail; the host deadline adds the boot allowance on top as a backstop.
 	deadline := start.Add(s.Timeout + s.BootTimeout)
@@ -759,6 +827,10 @@ func watch(ctx context.Context, s *Spec, p *qemu.Process, accel string, start ti
 			return true, ctx.Err()
 		case now := <-tick.C:
 			c.read()
+			if c.out.initSeen && !slow {
+				tick.Reset(50 * time.Millisecond)
+				slow = true
+			}
 			// Until the first console byte of a KVM probe, the probe
 			// window alone judges: a shorter boot timeout (or overall
 			// timeout) would call a host's broken KVM a kernel hang

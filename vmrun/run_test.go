@@ -90,21 +90,29 @@ func TestCannotStartReason(t *testing.T) {
 }
 
 func TestOutcomeTimings(t *testing.T) {
-	o := &bootOutcome{wall: 2 * time.Second, guest: []guest.Event{
-		{Event: "init", UptimeMS: 680}, {Event: "test-start", UptimeMS: 702}, {Event: "result", UptimeMS: 1201},
-	}}
-	k, i, te, sd := o.timings()
-	if k != 680*time.Millisecond || i != 22*time.Millisecond || te != 499*time.Millisecond || sd != 799*time.Millisecond {
-		t.Errorf("timings = %v %v %v %v", k, i, te, sd)
+	timings := func(o *bootOutcome) Timings { var tm Timings; o.setTimings(&tm); return tm }
+	events := []guest.Event{{Event: "init", UptimeMS: 680}, {Event: "test-start", UptimeMS: 702}, {Event: "result", UptimeMS: 1201}}
+	o := &bootOutcome{wall: 2 * time.Second, guest: events}
+	if tm := timings(o); tm.Firmware != 0 || tm.KernelBoot != 680*time.Millisecond || tm.Init != 22*time.Millisecond ||
+		tm.Test != 499*time.Millisecond || tm.Shutdown != 799*time.Millisecond {
+		t.Errorf("timings = %+v", tm)
+	}
+	// /init's console line seen 1s after QEMU started, at 680ms of guest
+	// uptime: 320ms passed before the kernel's clock started, and they are
+	// not counted as shutdown.
+	o = &bootOutcome{wall: 2 * time.Second, initWall: time.Second, guest: events}
+	if tm := timings(o); tm.Firmware != 320*time.Millisecond || tm.KernelBoot != 680*time.Millisecond ||
+		tm.Shutdown != 479*time.Millisecond {
+		t.Errorf("timings with firmware = %+v", tm)
 	}
 	o = &bootOutcome{wall: 3 * time.Second}
-	if k, i, te, sd := o.timings(); k != 3*time.Second || i+te+sd != 0 {
-		t.Errorf("timings without init = %v %v %v %v; want all in the kernel boot", k, i, te, sd)
+	if tm := timings(o); tm.KernelBoot != 3*time.Second || tm.Firmware+tm.Init+tm.Test+tm.Shutdown != 0 {
+		t.Errorf("timings without init = %+v; want all in the kernel boot", tm)
 	}
 	// Uptime beyond the host's wall clock (clock skew) gives no negative shutdown.
 	o = &bootOutcome{wall: time.Second, guest: []guest.Event{{Event: "init", UptimeMS: 500}, {Event: "result", UptimeMS: 1500}}}
-	if _, _, _, sd := o.timings(); sd != 0 {
-		t.Errorf("shutdown = %v; want 0", sd)
+	if tm := timings(o); tm.Shutdown != 0 {
+		t.Errorf("shutdown = %v; want 0", tm.Shutdown)
 	}
 }
 

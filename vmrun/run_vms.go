@@ -143,7 +143,7 @@ func (r *vmResults) verdict(v *Verdict, accel string, verdictFrom int) *Verdict 
 		vi := r.verdicts[i]
 		v.Status, v.Excerpt, v.Accel = vi.Status, vi.Excerpt, accel
 		v.Reason = fmt.Sprintf("rapido%d: %s", i+1, vi.Reason)
-		v.Timings.KernelBoot, v.Timings.Init, v.Timings.Test, v.Timings.Shutdown = r.outs[i].timings()
+		r.outs[i].setTimings(&v.Timings)
 	}
 	for i := range r.verdicts {
 		if r.ended[i] && r.verdicts[i].Status == Crash {

@@ -30,7 +30,7 @@ func (m mapConfig) All(k string) []string { return append([]string(nil), m[k]...
 // cleanEnv unsets every variable SpecFromConfig reads.
 func cleanEnv(t *testing.T) {
 	t.Helper()
-	for _, k := range []string{"ARCH", "CROSS_COMPILE", "LLVM", "CC", "RAPIDO_MAKE", "RAPIDO_QEMU", "RAPIDO_INIT"} {
+	for _, k := range []string{"ARCH", "CROSS_COMPILE", "LLVM", "CC", "RAPIDO_MAKE", "RAPIDO_QEMU", "RAPIDO_INIT", "RAPIDO_FAST_BOOT"} {
 		t.Setenv(k, "")
 	}
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
@@ -45,7 +45,7 @@ func TestSpecFromConfigDefaults(t *testing.T) {
 	want := &Spec{
 		Build: BuildOptions{SourceDir: "/src/linux", BuildDir: "/src/linux/.git/rapido/build", Jobs: runtime.NumCPU(),
 			BaseConfig: "tinyconfig", Make: "make"},
-		QEMU:        QEMUOptions{Binary: "qemu-system-x86_64", Accel: "auto", Memory: "512M", CPUs: 1},
+		QEMU:        QEMUOptions{Binary: "qemu-system-x86_64", Accel: "auto", Memory: "512M", CPUs: 1, FastBoot: "auto"},
 		BootTimeout: 60 * time.Second,
 		Timeout:     10 * time.Minute,
 		LogRoot:     "/src/linux/.git/rapido/logs",
@@ -91,7 +91,7 @@ func TestSpecFromConfigKeys(t *testing.T) {
 			BaseConfig: "/top/configs/base.config",
 			Fragments:  []string{"CONFIG_KASAN=y", "/top/frag/debug.config", "/abs/x.config", "# CONFIG_SLUB is not set"},
 			Make:       "make"},
-		QEMU: QEMUOptions{Binary: "/opt/qemu/bin/qemu-system-aarch64", Accel: "tcg", Memory: "2G", CPUs: 4,
+		QEMU: QEMUOptions{Binary: "/opt/qemu/bin/qemu-system-aarch64", Accel: "tcg", Memory: "2G", CPUs: 4, FastBoot: "auto",
 			KernelArgs: []string{"loglevel=7", "kasan.fault=panic"}, ExtraArgs: []string{"-device", "virtio-rng-pci"}},
 		BootTimeout: 30 * time.Second,
 		Timeout:     5 * time.Minute,

@@ -55,7 +55,11 @@ type Verdict struct {
 	KernelRelease string `json:"kernel_release,omitempty"`
 	// Accel is the accelerator the verdict's boot ran under (kvm or tcg),
 	// after auto-detection and any fallback.
-	Accel    string        `json:"accel,omitempty"`
+	Accel string `json:"accel,omitempty"`
+	// Boot is the way the verdict's boot entered the kernel: "fast"
+	// (the PVH vmlinux, microvm) or "classic" (QEMU's defaults); see
+	// rapido.fastBoot.
+	Boot     string        `json:"boot,omitempty"`
 	Timings  Timings       `json:"timings"`
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"duration"`
@@ -69,9 +73,14 @@ type Verdict struct {
 
 // Timings splits a run into its phases.
 type Timings struct {
-	Build      time.Duration `json:"build"`
-	Cut        time.Duration `json:"cut"`
-	KernelBoot time.Duration `json:"kernel_boot"` // QEMU start to /init
+	Build time.Duration `json:"build"`
+	Cut   time.Duration `json:"cut"`
+	// Firmware is QEMU's start, the firmware and the kernel's
+	// decompression: from QEMU's start to the kernel's clock starting,
+	// measured as the host's time to /init's first console line less the
+	// guest's uptime then. Zero when /init never ran.
+	Firmware   time.Duration `json:"firmware"`
+	KernelBoot time.Duration `json:"kernel_boot"` // the kernel's clock start to /init (QEMU start to /init when Firmware is zero)
 	Init       time.Duration `json:"init"`        // /init to test start
 	Test       time.Duration `json:"test"`        // the test itself
 	Shutdown   time.Duration `json:"shutdown"`
@@ -79,7 +88,7 @@ type Timings struct {
 
 func (t Timings) String() string {
 	return fmt.Sprintf("build %s, cut %s, boot %s, test %s",
-		round(t.Build), round(t.Cut), round(t.KernelBoot+t.Init), round(t.Test))
+		round(t.Build), round(t.Cut), round(t.Firmware+t.KernelBoot+t.Init), round(t.Test))
 }
 
 func round(d time.Duration) time.Duration {

@@ -5,10 +5,12 @@
 #   - no-op rebuild: git rapido build vs raw make, nothing changed
 #   - run overhead:  git rapido run vs raw make + QEMU, nothing changed
 #   - cache hit:     git rapido test on a tested tree vs the same test uncached
-#   - per-commit loop over 10 commits, one source file changed per commit:
+#   - run, nothing changed, vs a plain QEMU boot of the same kernel
+#   - per-commit loop over 10 commits (8 source changes, 1 docs-only, 1 reword):
 #     git rapido test (cold cache) vs raw make + QEMU by hand, and the same
 #     loop again with the verdict cache warm
-#   - boot to verdict under TCG, split into kernel boot, init and test
+#   - boot to verdict under TCG, split into firmware+decompression, kernel to
+#     /init, init, test and shutdown, QEMU's defaults and the fast path
 source "$(dirname "$0")/lib.sh"
 need make qemu-system-x86_64
 kernel_setup
@@ -42,25 +44,53 @@ BENCH_WARMUP=1 bench_pair noop-build "no-op rebuild (nothing changed)" 3 \
 BENCH_WARMUP=1 bench_pair run-overhead "build + cut + boot + verdict, nothing changed" 3 \
 	"bash $tmp/ours-run.sh" "raw make + qemu" "bash $tmp/raw-run.sh"
 
+# git rapido run with nothing changed against the least a person would type
+# to boot the same kernel: QEMU's defaults, the bzImage, and an initramfs of
+# static busybox whose /init prints a marker and reboots (QEMU exits on
+# -no-reboot). Nothing is built on that side: it is the floor.
+mkdir -p "$tmp/plain/bin"
+cp "$(command -v busybox)" "$tmp/plain/bin/busybox"
+printf '#!/bin/busybox sh\n/bin/busybox echo rapido-plain-marker\n/bin/busybox reboot -f\n' >"$tmp/plain/init"
+chmod +x "$tmp/plain/init"
+(cd "$tmp/plain" && find . | cpio -o -H newc --quiet) >"$tmp/plain.cpio"
+side plain-qemu "rm -f $tmp/plain.log" \
+	"qemu-system-x86_64 -nodefaults -no-reboot -display none -accel tcg -m 512M -smp 1 -kernel $KBUILD/arch/x86/boot/bzImage -initrd $tmp/plain.cpio -append 'console=ttyS0 panic=-1 rdinit=/init quiet' -serial file:$tmp/plain.log" \
+	"grep -q rapido-plain-marker $tmp/plain.log"
+BENCH_WARMUP=1 bench_pair run-vs-plain-qemu "git rapido run, nothing changed, vs a plain QEMU boot of the same kernel" 5 \
+	"bash $tmp/ours-run.sh" "qemu -kernel bzImage -initrd (busybox marker)" "bash $tmp/plain-qemu.sh"
+
 # Boot to verdict, per phase, from git rapido's own timings (--timings
-# prints them; verdict.json in the run's log directory keeps them). TCG is
-# measured everywhere; KVM where auto-detection finds guests make progress
-# under it (not on hosts whose /dev/kvm hangs guests).
-boot_phases() { # boot_phases ID DESCRIPTION ACCEL
+# prints them; verdict.json in the run's log directory keeps them): QEMU's
+# start, firmware and decompression; the kernel to /init; /init to the
+# test; the test; the shutdown. "before" is QEMU's default boot
+# (rapido.fastBoot=off, the command line git rapido used before the fast
+# path), "after" the fast path (the PVH vmlinux on microvm). TCG is measured
+# everywhere; KVM where auto-detection finds guests make progress under it
+# (not on hosts whose /dev/kvm hangs guests).
+boot_phases() { # boot_phases ID DESCRIPTION ACCEL [FASTBOOT]
 	selected "$1" || return 0
 	for i in 1 2 3 4 5; do
-		"$RAPIDO_BIN" run --accel "$3" -- "${test[@]}" 2>&1 | sed -n 's|^rapido: logs in ||p' | tail -1
+		RAPIDO_FAST_BOOT=${4:-auto} "$RAPIDO_BIN" run --accel "$3" -- "${test[@]}" 2>&1 | sed -n 's|^rapido: logs in ||p' | tail -1
 	done >"$tmp/runs"
 	jq -s 'def med(f): map(f) | sort | .[length/2|floor] / 1e9 * 1000 | round / 1000;
-		{kernel: med(.timings.kernel_boot), init: med(.timings.init), test: med(.timings.test),
-		 total: med(.timings.kernel_boot + .timings.init + .timings.test + .timings.shutdown),
-		 accel: (map(.accel) | unique | join(","))}' \
+		{firmware: med(.timings.firmware // 0), kernel: med(.timings.kernel_boot), init: med(.timings.init),
+		 test: med(.timings.test), shutdown: med(.timings.shutdown),
+		 total: med((.timings.firmware // 0) + .timings.kernel_boot + .timings.init + .timings.test + .timings.shutdown),
+		 accel: (map(.accel) | unique | join(",")), boot: (map(.boot // "classic") | unique | join(","))}' \
 		$(sed 's|$|/verdict.json|' "$tmp/runs") >"$tmp/boot.json"
 	[ "$(jq -r .accel "$tmp/boot.json")" = "$3" ] || { echo "bench: $1 ran under $(jq -r .accel "$tmp/boot.json"), want $3" >&2; return 1; }
 	bench_value "$1" "$2" "$(jq .total "$tmp/boot.json")" s \
-		"kernel boot $(jq .kernel "$tmp/boot.json") s, init $(jq .init "$tmp/boot.json") s, test $(jq .test "$tmp/boot.json") s"
+		"$(jq -r '"\(.boot) boot: firmware+decompression \(.firmware) s, kernel to /init \(.kernel) s, init \(.init) s, test \(.test) s, shutdown \(.shutdown) s"' "$tmp/boot.json")"
+	cp "$tmp/boot.json" "$tmp/$1.json"
 }
-boot_phases boot-tcg "boot to verdict under TCG (median of 5)" tcg
+boot_phases boot-tcg-before "boot to verdict under TCG, QEMU's defaults (before; median of 5)" tcg off
+boot_phases boot-tcg "boot to verdict under TCG, fast boot (after; median of 5)" tcg auto
+if selected boot-tcg && selected boot-tcg-before && [ -s "$tmp/boot-tcg.json" ] && [ -s "$tmp/boot-tcg-before.json" ]; then
+	jq -cn --slurpfile a "$tmp/boot-tcg.json" --slurpfile b "$tmp/boot-tcg-before.json" '{bench: "boot-fast",
+		description: "boot to verdict under TCG: fast boot vs QEMU'"'"'s defaults (median of 5)",
+		reference: "QEMU'"'"'s defaults", ours_median_s: $a[0].total, ref_median_s: $b[0].total, runs: 5,
+		speedup: ($b[0].total / $a[0].total)}' >>"$RAPIDO_BENCH_OUT"
+fi
 if selected boot-kvm; then
 	auto=$("$RAPIDO_BIN" run --accel auto -- "${test[@]}" 2>&1 | sed -n 's|^rapido: logs in ||p' | tail -1)
 	if [ "$(jq -r .accel "$auto/verdict.json")" = kvm ]; then
@@ -81,8 +111,9 @@ fi
 bench_pair cache-hit "git rapido test: verdict cached vs uncached (--force)" 3 \
 	"bash $tmp/ours-test.sh" "uncached" "bash $tmp/ours-test.sh --force"
 
-# Per-commit loop over a 10-commit series, one source file changed per
-# commit. Each timed run is one commit: hyperfine's prepare step checks out
+# Per-commit loop over a 10-commit series: eight commits change one source
+# file, one only the documentation, one only its message (its tree is its
+# parent's). Each timed run is one commit: hyperfine's prepare step checks out
 # the next commit (untimed) and the run builds and tests it, so median and
 # spread are per commit, over the series, and each side walks the series once
 # (the loop is the slowest thing make bench does). git rapido walks it forward
@@ -98,6 +129,8 @@ back=()
 for ((i = 8; i >= 0; i--)); do back+=("${fwd[i]}"); done
 back+=(v6.1)
 export CCACHE_DISABLE=1
+# git rapido runs "test" as a user would, the verdict cache emptied first:
+# the reword-only commit's tree is its parent's, tested the step before.
 # step LIST...: a prepare script checking out LIST's next entry each time.
 step() {
 	local name=$1
@@ -109,8 +142,8 @@ step() {
 }
 step loop-steps "${fwd[@]}" "${back[@]}"
 git update-ref -d refs/notes/rapido 2>/dev/null || true
-bench_pair loop-10 "10-commit series, one file changed per commit: time per commit (cold verdict cache)" 10 \
-	"bash $tmp/ours-test.sh --force" "raw make + qemu" "bash $tmp/raw-run.sh" "bash $tmp/loop-steps.sh"
+bench_pair loop-10 "10-commit series (1 docs-only, 1 reword-only): time per commit, cold verdict cache" 10 \
+	"bash $tmp/ours-test.sh" "raw make + qemu" "bash $tmp/raw-run.sh" "bash $tmp/loop-steps.sh"
 if selected loop-10; then
 	[ "$(wc -l <"$tmp/loop-steps.at")" -eq 20 ] || { echo "bench: loop walked $(wc -l <"$tmp/loop-steps.at") steps, want 20" >&2; exit 1; }
 	cold=$(tail -1 "$RAPIDO_BENCH_OUT")

@@ -22,29 +22,72 @@ machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /pro
 	jq -r 'select(.value != null) | "| \(.description) | \(.value) \(.unit) | \(.note) |"' "$in"
 } >"$base.md"
 
-# A horizontal bar chart of speed-ups on a log2 axis, in plain SVG.
-jq -r 'select(.speedup != null) | "\(.speedup)\t\(.description)"' "$in" |
-	awk -F'\t' -v title="git rapido speed-up over the reference (log scale; 1x = same speed)" '
-	{ s[NR] = $1; d[NR] = $2 }
+# A horizontal bar chart of the ratios on a log2 axis centred on 1x: a
+# speed-up is a green bar to the right of the 1x line, a slowdown a red bar
+# to its left. Whiskers show the spread: the two sides' standard deviations
+# carried into the ratio. Only whole-process comparisons are drawn; the Go
+# benchmarks that time work in process (scope "inproc") stay in the table.
+jq -r 'select(.speedup != null and (.scope // "") != "inproc" and (.bench | endswith("-inproc") | not)) |
+	[.speedup, .description, (.ours_median_s // 0), (.ours_stddev_s // 0), (.ref_median_s // 0), (.ref_stddev_s // 0)] | @tsv' "$in" |
+	awk -F'\t' -v title="git rapido against each reference: ratio of medians (log scale; right of 1x: faster)" '
+	function l2(x) { return log(x) / log(2) }
+	function esc(t) { gsub(/&/, "\\&amp;", t); gsub(/</, "\\&lt;", t); return t }
+	function x(v) { return left + (l2(v) - lmin) / (lmax - lmin) * plotw }
+	# wrap(text, i): splits text into lines of at most wrapw characters.
+	function wrap(t, i,   w, n, k, line) {
+		n = split(t, w, " "); nl[i] = 0; line = ""
+		for (k = 1; k <= n; k++) {
+			if (line != "" && length(line) + 1 + length(w[k]) > wrapw) { lines[i, ++nl[i]] = line; line = w[k] }
+			else line = (line == "" ? w[k] : line " " w[k])
+		}
+		lines[i, ++nl[i]] = line
+	}
+	{
+		n++; s[n] = $1; d[n] = $2
+		rel = 0
+		if ($3 > 0 && $5 > 0) rel = sqrt(($4 / $3) ^ 2 + ($6 / $5) ^ 2)
+		lo[n] = s[n] / (1 + rel); hi[n] = s[n] * (1 + rel)
+	}
 	END {
-		n = NR; w = 900; bh = 26; top = 40; left = 330; plotw = w - left - 60
-		max = 1; for (i = 1; i <= n; i++) if (s[i] > max) max = s[i]
-		lmax = log(max) / log(2); if (lmax < 1) lmax = 1
-		h = top + n * bh + 30
+		wrapw = 44; cw = 6.6; lh = 15
+		maxc = 0
+		for (i = 1; i <= n; i++) { wrap(d[i], i); for (k = 1; k <= nl[i]; k++) if (length(lines[i, k]) > maxc) maxc = length(lines[i, k]) }
+		left = int(maxc * cw) + 20; plotw = 420; w = left + plotw + 70
+		lmin = -1; lmax = 1
+		for (i = 1; i <= n; i++) { if (l2(lo[i]) < lmin) lmin = l2(lo[i]); if (l2(hi[i]) > lmax) lmax = l2(hi[i]) }
+		lmin = int(lmin) - (lmin < int(lmin) ? 1 : 0); lmax = int(lmax) + (lmax > int(lmax) ? 1 : 0)
+		top = 40; y = top
+		for (i = 1; i <= n; i++) { rowy[i] = y; rowh[i] = (nl[i] > 1 ? nl[i] * lh + 8 : 26); y += rowh[i] }
+		h = y + 40
 		printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">\n", w, h
 		printf "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
 		printf "<text x=\"10\" y=\"20\" font-size=\"14\">%s</text>\n", title
-		for (i = 1; i <= n; i++) {
-			y = top + (i - 1) * bh
-			v = s[i] > 1 ? log(s[i]) / log(2) : 0
-			bw = plotw * v / lmax; if (bw < 1) bw = 1
-			col = s[i] >= 1 ? "#3a7d44" : "#b33"
-			gsub(/&/, "\\&amp;", d[i]); gsub(/</, "\\&lt;", d[i])
-			printf "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>\n", left - 8, y + 16, d[i]
-			printf "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>\n", left, y + 4, bw, bh - 8, col
-			printf "<text x=\"%.1f\" y=\"%d\">%.2fx</text>\n", left + bw + 4, y + 16, s[i]
+		for (e = lmin; e <= lmax; e++) {
+			gx = x(2 ^ e)
+			printf "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>\n", gx, top, gx, y
+			lab = e >= 0 ? sprintf("%dx", 2 ^ e) : sprintf("1/%dx", 2 ^ -e)
+			printf "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" fill=\"#444\">%s</text>\n", gx, y + 16, lab
 		}
-		printf "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#444\"/>\n", left, top, left, top + n * bh
+		one = x(1)
+		for (i = 1; i <= n; i++) {
+			yy = rowy[i]; bh = rowh[i]
+			for (k = 1; k <= nl[i]; k++)
+				printf "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>\n", left - 8, yy + (bh - nl[i] * lh) / 2 + k * lh - 3, esc(lines[i, k])
+			bx = x(s[i]); x0 = (bx < one ? bx : one); bw = (bx < one ? one - bx : bx - one); if (bw < 1) bw = 1
+			col = s[i] >= 1 ? "#3a7d44" : "#b33"
+			printf "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>\n", x0, yy + 5, bw, bh - 10, col
+			if (hi[i] > lo[i] * 1.001) {
+				cy = yy + bh / 2
+				printf "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#222\"/>\n", x(lo[i]), cy, x(hi[i]), cy
+				printf "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#222\"/>\n", x(lo[i]), cy - 4, x(lo[i]), cy + 4
+				printf "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#222\"/>\n", x(hi[i]), cy - 4, x(hi[i]), cy + 4
+			}
+			# The value stands right of the outer end of the bar (a speed-up)
+			# or right of the 1x line (a slowdown), clear of the labels.
+			tx = (s[i] >= 1 ? (x(hi[i]) > bx ? x(hi[i]) : bx) : one) + 4
+			printf "<text x=\"%.1f\" y=\"%d\">%.2fx</text>\n", tx, yy + bh / 2 + 4, s[i]
+		}
+		printf "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#444\"/>\n", one, top, one, y
 		printf "</svg>\n"
 	}' >"$base.svg"
 echo "bench: wrote $base.md and $base.svg" >&2

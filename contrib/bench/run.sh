@@ -24,7 +24,7 @@ inproc=$(go_median BenchmarkAddInProcess) spawn=$(go_median BenchmarkAddSpawnGit
 if [ -n "$inproc" ] && [ -n "$spawn" ]; then
 	jq -cn --argjson o "$inproc" --argjson r "$spawn" '{bench: "trailers-inproc",
 		description: "add one trailer: in-process engine (Go benchmark)", reference: "spawning git interpret-trailers",
-		ours_median_s: $o, ref_median_s: $r, runs: 5, speedup: ($r / $o)}' >>"$RAPIDO_BENCH_OUT"
+		ours_median_s: $o, ref_median_s: $r, runs: 5, speedup: ($r / $o), scope: "inproc"}' >>"$RAPIDO_BENCH_OUT"
 fi
 cut=$(go_median BenchmarkCutBoot)
 [ -n "$cut" ] && bench_value cut-inproc "cut the boot image in process (Go benchmark, median of 5)" \

@@ -8,8 +8,9 @@
 #        contrib/kernel/make-series.sh demo       a 4-commit series on branch demo, commit 3 regresses
 #        contrib/kernel/make-series.sh bisect     a 12-commit series on branch bisect: 4 does not
 #                                                 compile (fixed in 5), 8 regresses /proc/version
-#        contrib/kernel/make-series.sh loop       a 10-commit series on branch loop, each commit
-#                                                 changing one source file (benchmarks)
+#        contrib/kernel/make-series.sh loop       a 10-commit series on branch loop (benchmarks):
+#                                                 eight change one source file, 4 only the
+#                                                 documentation, 7 only its message
 #
 # The regression is userspace-visible: /proc/version no longer starts with
 # "Linux version" (it gets a "rapido-regressed " prefix), which the test
@@ -23,7 +24,7 @@ n=0
 commit() { # commit SUBJECT
 	n=$((n + 1))
 	export GIT_AUTHOR_DATE="$((1700000000 + n * 60)) +0000" GIT_COMMITTER_DATE="$((1700000000 + n * 60)) +0000"
-	git commit -q -a -m "$1" -m "Fixture commit made by contrib/kernel/make-series.sh."
+	git commit -q -a --allow-empty -m "$1" -m "Fixture commit made by contrib/kernel/make-series.sh."
 }
 
 version=fs/proc/version.c
@@ -89,9 +90,15 @@ bisect)
 	done
 	;;
 loop)
+	# Like a real series: commit 4 touches documentation only, commit 7
+	# only rewords its message (its tree is its parent's).
 	start loop
 	for i in $(seq 10); do
-		harmless "$i"
+		case $i in
+		4) printf '\nrapido fixture: documentation change %s\n' "$i" >>Documentation/admin-guide/README.rst ;;
+		7) ;;
+		*) harmless "$i" ;;
+		esac
 		commit "loop fixture $i"
 	done
 	;;

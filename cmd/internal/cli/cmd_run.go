@@ -55,7 +55,7 @@ under $(git rev-parse --git-path rapido/logs)/ and their directory is printed.`,
 			Flags: func(fs *pflag.FlagSet) {
 				o.test.Register(fs)
 				fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "print the resolved plan (stderr) and the QEMU command line (stdout), and exit")
-				fs.BoolVar(&o.timings, "timings", false, "print how long each phase took (build, cut, kernel boot, init, test, shutdown) and the accelerator")
+				fs.BoolVar(&o.timings, "timings", false, "print how long each phase took (build, cut, firmware, kernel boot, init, test, shutdown), the boot path and the accelerator")
 			},
 			Run: func(ctx context.Context, env *Env, args []string) error {
 				return runRun(ctx, env, o, args)
@@ -155,8 +155,12 @@ func printVerdict(env *Env, v *vmrun.Verdict, cached, timings bool) {
 		if v.Accel != "" {
 			accel = " (" + v.Accel + ")"
 		}
-		fmt.Fprintf(w, "timings: build %s, cut %s, kernel boot %s%s, init %s, test %s, shutdown %s, total %s\n",
-			ms(t.Build), ms(t.Cut), ms(t.KernelBoot), accel, ms(t.Init), ms(t.Test), ms(t.Shutdown), ms(v.Duration))
+		boot := ""
+		if v.Boot != "" {
+			boot = " (" + v.Boot + " boot)"
+		}
+		fmt.Fprintf(w, "timings: build %s, cut %s, firmware %s%s, kernel boot %s%s, init %s, test %s, shutdown %s, total %s\n",
+			ms(t.Build), ms(t.Cut), ms(t.Firmware), boot, ms(t.KernelBoot), accel, ms(t.Init), ms(t.Test), ms(t.Shutdown), ms(v.Duration))
 	}
 }
 

@@ -288,17 +288,21 @@ func (im *Image) Write(w io.Writer) error {
 // already, and returns the path and digest. The rename makes concurrent
 // writers safe: each writes a temporary file and the last rename wins with
 // identical bytes.
+//
+// The digest itself is remembered under the files' identity (see
+// cachedDigest), so a run that cuts the files of an earlier one neither
+// reads nor writes them.
 func (im *Image) WriteCached(dir string) (string, string, error) {
-	sum, err := im.Digest(true)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", fmt.Errorf("write image: %w", err)
+	}
+	sum, _, err := im.cachedDigest(dir)
 	if err != nil {
 		return "", "", err
 	}
 	final := filepath.Join(dir, sum+".cpio")
 	if _, err := os.Stat(final); err == nil {
 		return final, sum, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", "", fmt.Errorf("write image: %w", err)
 	}
 	f, err := os.CreateTemp(dir, ".image-*")
 	if err != nil {

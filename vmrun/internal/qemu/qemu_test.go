@@ -46,6 +46,15 @@ func TestBuildArgsGolden(t *testing.T) {
 		"defaults": func(c *Config) {
 			*c = Config{Kernel: "/k", Initrd: "/i", ConsoleLog: "/c.log"}
 		},
+		"fast": func(c *Config) {
+			c.Accel = "tcg"
+			FastBoot{Kernel: "/build/vmlinux"}.Apply(c)
+		},
+		"microvm": func(c *Config) {
+			c.Accel = "tcg"
+			c.Net = Net{Mode: NetUser, MAC: "52:54:00:12:34:01"}
+			FastBoot{Kernel: "/build/vmlinux", Machine: MachineMicroVM}.Apply(c)
+		},
 		"arm64": func(c *Config) {
 			c.Binary, c.Accel, c.Console = "qemu-system-aarch64", "tcg", "ttyAMA0"
 			c.ExtraArgs = []string{"-M", "virt", "-cpu", "max"}
