@@ -246,10 +246,11 @@ func (r *rangeRun) schedule(ctx context.Context, todo []*rangeCommit) error {
 	}
 	for _, sl := range r.open {
 		// A new slot starts from the user's build rather than cold.
+		t := time.Now()
 		if ok, err := slots.Seed(ctx, sl, r.spec.Build.SourceDir, r.spec.Build.BuildDir); err != nil {
 			fmt.Fprintf(r.env.Stderr, "warning: %v\n", err)
 		} else if ok {
-			fmt.Fprintf(r.env.Stderr, "rapido: slot %d: build directory seeded from %s\n", sl.N, r.spec.Build.BuildDir)
+			fmt.Fprintf(r.env.Stderr, "rapido: slot %d: build directory seeded from %s in %s\n", sl.N, r.spec.Build.BuildDir, time.Since(t).Round(100*time.Millisecond))
 		}
 	}
 	progress := func(sl *series.Slot, c *rangeCommit, what string) {
