@@ -36,7 +36,8 @@ func TestRealSeries(t *testing.T) {
 		Verdict string
 		Commits []struct {
 			Subject, Verdict string
-			LogDir           string `json:"log_dir"`
+			LogDir           string        `json:"log_dir"`
+			Duration         time.Duration `json:"duration_ns"`
 			Slot             int
 		}
 	}
@@ -67,7 +68,7 @@ func TestRealSeries(t *testing.T) {
 			continue
 		}
 		cc := strings.Count(string(b), "  CC  ")
-		t.Logf("%s: slot %d compiled %d object(s)", c.Subject, c.Slot, cc)
+		t.Logf("%s: slot %d compiled %d object(s); build and boot took %s", c.Subject, c.Slot, cc, c.Duration.Round(time.Second))
 		if cc > 50 {
 			t.Errorf("%s: slot %d compiled %d objects: not incremental", c.Subject, c.Slot, cc)
 		}
