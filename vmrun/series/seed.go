@@ -41,7 +41,7 @@ func (s *Slots) Seed(ctx context.Context, sl *Slot, top, from string) (bool, err
 		return false, nil
 	}
 	defer lock.Close()
-	if syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+	if syscall.Flock(int(lock.Fd()), syscall.LOCK_SH|syscall.LOCK_NB) != nil { // shared: slots seed side by side, a build excludes them
 		return false, nil
 	}
 	oldTop, err := filepath.EvalSymlinks(top)
