@@ -28,6 +28,7 @@ if ! grep -q BenchmarkModel8Commits "$gobench" 2>/dev/null && selected series-mo
 	(cd "$REPO_ROOT" && go test -run '^$' -bench 'Model8Commits|Schedule200Over64' -benchtime 1x -count 3 ./vmrun/series/) >"$gobench"
 fi
 model_metric() {
+	[ -f "$gobench" ] || return 0
 	awk -v m="$1" '/^Benchmark(Model8Commits|Schedule200Over64)/ { for (i = 1; i < NF; i++) if ($(i + 1) == m) print $i }' "$gobench" |
 		sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
 }
