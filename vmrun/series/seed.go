@@ -41,7 +41,7 @@ func (s *Slots) Seed(ctx context.Context, sl *Slot, top, from string) (bool, err
 		return false, nil
 	}
 	defer lock.Close()
-	if syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+	if syscall.Flock(int(lock.Fd()), syscall.LOCK_SH|syscall.LOCK_NB) != nil { // shared: slots seed side by side, a build excludes them
 		return false, nil
 	}
 	oldTop, err := filepath.EvalSymlinks(top)
@@ -52,7 +52,19 @@ func (s *Slots) Seed(ctx context.Context, sl *Slot, top, from string) (bool, err
 	if err != nil {
 		return false, err
 	}
-	if err := copyBuild(ctx, from, sl.BuildDir, oldTop, newTop); err != nil {
+	oldBuild, err := filepath.EvalSymlinks(from)
+	if err != nil {
+		return false, err
+	}
+	newBuild, err := filepath.Abs(sl.BuildDir)
+	if err != nil {
+		return false, err
+	}
+	// The build directory first: the user's often lies inside the source
+	// tree (.git/rapido/build), and tools/objtool's .cmd files name it by
+	// its absolute path; a stale objtool would rebuild every object.
+	rw := strings.NewReplacer(oldBuild, newBuild, oldTop, newTop)
+	if err := copyBuild(ctx, from, sl.BuildDir, rw, oldTop, newTop); err != nil {
 		os.RemoveAll(sl.BuildDir)
 		os.MkdirAll(sl.BuildDir, 0o755)
 		return false, fmt.Errorf("slot %d: seed its build from %s: %w%s", sl.N, from, err, diskHint(sl.BuildDir))
@@ -66,10 +78,10 @@ func (s *Slots) Seed(ctx context.Context, sl *Slot, top, from string) (bool, err
 }
 
 // copyBuild copies a build directory, keeping modes and mtimes, with the
-// source directory's path rewritten from oldTop to newTop in text files
-// and symbolic links.
-func copyBuild(ctx context.Context, from, to, oldTop, newTop string) error {
-	old, repl := []byte(oldTop), []byte(newTop)
+// paths rewritten by rw in text files naming oldTop (which every path rw
+// rewrites starts with or equals), and symbolic links into oldTop pointing
+// into newTop.
+func copyBuild(ctx context.Context, from, to string, rw *strings.Replacer, oldTop, newTop string) error {
 	return filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -103,23 +115,23 @@ func copyBuild(ctx context.Context, from, to, oldTop, newTop string) error {
 		case !d.Type().IsRegular():
 			return nil
 		}
-		if err := copyRewrite(p, dst, info, old, repl); err != nil {
+		if err := copyRewrite(p, dst, info, rw, oldTop); err != nil {
 			return err
 		}
 		return os.Chtimes(dst, info.ModTime(), info.ModTime())
 	})
 }
 
-// copyRewrite copies one file; a small text file naming old gets repl
-// instead (a .cmd file, the generated Makefile).
-func copyRewrite(src, dst string, info fs.FileInfo, old, repl []byte) error {
+// copyRewrite copies one file; a small text file naming old is rewritten
+// by rw (a .cmd file, the generated Makefile).
+func copyRewrite(src, dst string, info fs.FileInfo, rw *strings.Replacer, old string) error {
 	if info.Size() < 4<<20 {
 		b, err := os.ReadFile(src)
 		if err != nil {
 			return err
 		}
-		if bytes.Contains(b, old) && bytes.IndexByte(b, 0) < 0 {
-			b = bytes.ReplaceAll(b, old, repl)
+		if bytes.Contains(b, []byte(old)) && bytes.IndexByte(b, 0) < 0 {
+			b = []byte(rw.Replace(string(b)))
 		}
 		return os.WriteFile(dst, b, info.Mode().Perm())
 	}

@@ -227,6 +227,10 @@ func (r *runner) slot(ctx context.Context, slot int, commits []int) {
 		}
 	}()
 	for b := range ch {
+		if b.ctx.Err() != nil {
+			r.end(b.i) // stopped while it waited: no QEMU for nothing
+			continue
+		}
 		err := r.st.Boot(b.ctx, slot, b.i)
 		r.end(b.i)
 		switch {

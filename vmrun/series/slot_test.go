@@ -62,11 +62,15 @@ func TestSeed(t *testing.T) {
 	os.Chtimes(filepath.Join(top, "same.c"), old, old)
 	os.Chtimes(filepath.Join(top, "differs.c"), old, old)
 	g.Git(ctx, "-C", top, "update-index", "-q", "--refresh")
-	build := filepath.Join(t.TempDir(), "build")
+	// The build directory inside the source tree, as git rapido's default
+	// (.git/rapido/build) is: its own path must become the slot's build
+	// directory, not a path under the slot's worktree.
+	build := filepath.Join(top, ".git", "rapido", "build")
 	os.MkdirAll(filepath.Join(build, "fs"), 0o755)
 	os.WriteFile(filepath.Join(build, ".config"), []byte("CONFIG_X=y\n"), 0o644)
 	os.WriteFile(filepath.Join(build, "fs", ".same.o.cmd"), []byte("savedcmd_fs/same.o := gcc -I"+top+"/include -c "+top+"/same.c\n"), 0o644)
 	os.WriteFile(filepath.Join(build, "fs", "same.o"), []byte("\x7fELF\x00"+top), 0o644)
+	os.WriteFile(filepath.Join(build, "fs", ".tool.o.cmd"), []byte("cmd_"+build+"/fs/tool.o := gcc -c "+top+"/tool.c\n"), 0o644)
 	os.Symlink(top, filepath.Join(build, "source"))
 	objTime := old.Add(time.Minute)
 	for _, f := range []string{"fs/.same.o.cmd", "fs/same.o"} {
@@ -93,6 +97,11 @@ func TestSeed(t *testing.T) {
 	newTop, _ := filepath.EvalSymlinks(sl.Dir)
 	if strings.Contains(string(cmd), "-c "+top+"/same.c") || !strings.Contains(string(cmd), newTop+"/same.c") {
 		t.Errorf(".cmd not rewritten: %s", cmd)
+	}
+	tool, _ := os.ReadFile(filepath.Join(sl.BuildDir, "fs", ".tool.o.cmd"))
+	newBuild, _ := filepath.EvalSymlinks(sl.BuildDir)
+	if want := "cmd_" + newBuild + "/fs/tool.o := gcc -c " + newTop + "/tool.c\n"; string(tool) != want {
+		t.Errorf("build dir path not rewritten:\n got %s want %s", tool, want)
 	}
 	if obj, _ := os.ReadFile(filepath.Join(sl.BuildDir, "fs", "same.o")); !strings.Contains(string(obj), top) {
 		t.Errorf("a binary file was rewritten")

@@ -46,7 +46,7 @@ type rangeCommit struct {
 type rangeReport struct {
 	Range   []string      `json:"range"`
 	Jobs    int           `json:"jobs"`
-	Verdict string        `json:"verdict"` // the worst verdict
+	Verdict string        `json:"verdict"` // the worst verdict; "interrupted" after Ctrl-C
 	Exit    int           `json:"exit"`
 	Stopped string        `json:"stopped_at,omitempty"` // first failing commit, when not --keep-going
 	Commits []rangeCommit `json:"commits"`
@@ -244,14 +244,25 @@ func (r *rangeRun) schedule(ctx context.Context, todo []*rangeCommit) error {
 		}
 		return &ExitError{Code: 128, Err: err}
 	}
+	// A new slot starts from the user's build rather than cold; the slots
+	// are seeded side by side (copying is I/O).
+	var wg sync.WaitGroup
 	for _, sl := range r.open {
-		// A new slot starts from the user's build rather than cold.
-		if ok, err := slots.Seed(ctx, sl, r.spec.Build.SourceDir, r.spec.Build.BuildDir); err != nil {
-			fmt.Fprintf(r.env.Stderr, "warning: %v\n", err)
-		} else if ok {
-			fmt.Fprintf(r.env.Stderr, "rapido: slot %d: build directory seeded from %s\n", sl.N, r.spec.Build.BuildDir)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.Now()
+			ok, err := slots.Seed(ctx, sl, r.spec.Build.SourceDir, r.spec.Build.BuildDir)
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if err != nil {
+				fmt.Fprintf(r.env.Stderr, "warning: %v\n", err)
+			} else if ok {
+				fmt.Fprintf(r.env.Stderr, "rapido: slot %d: build directory seeded from %s in %s\n", sl.N, r.spec.Build.BuildDir, time.Since(t).Round(100*time.Millisecond))
+			}
+		}()
 	}
+	wg.Wait()
 	progress := func(sl *series.Slot, c *rangeCommit, what string) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -368,6 +379,9 @@ func (r *rangeRun) finish(ctx context.Context, revs []string, runErr error) erro
 	}
 	if runErr != nil && !errors.Is(runErr, context.Canceled) && code < 128 {
 		worst, code = string(vmrun.Infra), 128
+	}
+	if ctx.Err() != nil {
+		worst, code = "interrupted", 130
 	}
 	if r.o.json {
 		rep := rangeReport{Range: revs, Jobs: r.jobs, Verdict: worst, Exit: code, Stopped: stopped}
