@@ -282,6 +282,7 @@ type CommitTest struct {
 	built  *Built
 	check  *worktreeCheck
 	desc   []string // the spec in words, stored with the verdict
+	plan   *Plan    // the series' plan: its shares are read again after the test
 	Result *TestResult
 }
 
@@ -308,7 +309,7 @@ func (t *Tester) LookupAll(ctx context.Context, s *Spec, commits []Commit, o Tes
 	var cts []*CommitTest
 	desc := described(plan)
 	for _, cm := range commits {
-		ct := &CommitTest{t: t, c: c, desc: desc, Result: &TestResult{Worktree: &Worktree{Commit: cm.ID, Tree: cm.Tree}, Spec: digest}}
+		ct := &CommitTest{t: t, c: c, desc: desc, plan: plan, Result: &TestResult{Worktree: &Worktree{Commit: cm.ID, Tree: cm.Tree}, Spec: digest}}
 		ct.Result.Decision = cache.Judge(cm.Tree, digest, all[cm.Tree], t.Trust)
 		if !o.Force && ct.Result.Decision.Outcome == cache.Hit {
 			ct.Result.Verdict, ct.Result.Cached = VerdictOf(ct.Result.Decision.Entry.Entry), true
@@ -374,6 +375,10 @@ func (ct *CommitTest) Boot(ctx context.Context) error {
 	}
 	ct.Result.Verdict = v
 	if Cacheable(v.Status) {
+		if why := ct.plan.sharesChanged(ctx, ct.t.Git); why != "" {
+			ct.t.warn(fmt.Errorf("%s", why))
+			return nil
+		}
 		ct.t.store(ctx, ct.c, ct.Result.Worktree, ct.check, ct.Result.Spec, v, ct.desc)
 	}
 	return nil
