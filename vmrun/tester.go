@@ -277,13 +277,16 @@ func VerdictOf(e cache.Entry) *Verdict {
 // build one commit while the previous one boots. The code is checked out
 // by the caller (a slot's worktree), never in the user's worktree.
 type CommitTest struct {
-	t      *Tester
-	c      *cache.Cache
-	built  *Built
-	check  *worktreeCheck
-	desc   []string // the spec in words, stored with the verdict
-	plan   *Plan    // the series' plan: its shares are read again after the test
-	Result *TestResult
+	t     *Tester
+	c     *cache.Cache
+	built *Built
+	check *worktreeCheck
+	desc  []string // the spec in words, stored with the verdict
+	plan  *Plan    // the series' plan: its shares are read again after the test
+	// uncached: what the test reads has no key (a writable share, say):
+	// nothing is looked up or stored.
+	uncached bool
+	Result   *TestResult
 }
 
 // Commit names a commit of a series and its tree.
@@ -297,9 +300,18 @@ func (t *Tester) LookupAll(ctx context.Context, s *Spec, commits []Commit, o Tes
 	if err != nil {
 		return nil, err
 	}
+	if err := plan.KeyShares(ctx, t.Git); err != nil {
+		return nil, err
+	}
 	digest, err := plan.Key()
 	if err != nil {
 		return nil, fmt.Errorf("digest test spec: %w", err)
+	}
+	uncached := plan.Uncached()
+	if uncached != "" {
+		// What the tests read has no key: the cache neither answers nor
+		// records, as for a single test.
+		t.warn(fmt.Errorf("%s", uncached))
 	}
 	c := &cache.Cache{Git: t.Git}
 	all, err := c.List(ctx)
@@ -309,8 +321,11 @@ func (t *Tester) LookupAll(ctx context.Context, s *Spec, commits []Commit, o Tes
 	var cts []*CommitTest
 	desc := described(plan)
 	for _, cm := range commits {
-		ct := &CommitTest{t: t, c: c, desc: desc, plan: plan, Result: &TestResult{Worktree: &Worktree{Commit: cm.ID, Tree: cm.Tree}, Spec: digest}}
+		ct := &CommitTest{t: t, c: c, desc: desc, plan: plan, uncached: uncached != "", Result: &TestResult{Worktree: &Worktree{Commit: cm.ID, Tree: cm.Tree}, Spec: digest}}
 		ct.Result.Decision = cache.Judge(cm.Tree, digest, all[cm.Tree], t.Trust)
+		if uncached != "" {
+			ct.Result.Decision.Outcome = cache.Miss
+		}
 		if !o.Force && ct.Result.Decision.Outcome == cache.Hit {
 			ct.Result.Verdict, ct.Result.Cached = VerdictOf(ct.Result.Decision.Entry.Entry), true
 		}
@@ -374,7 +389,7 @@ func (ct *CommitTest) Boot(ctx context.Context) error {
 		v.Passed = 1
 	}
 	ct.Result.Verdict = v
-	if Cacheable(v.Status) {
+	if Cacheable(v.Status) && !ct.uncached {
 		if why := ct.plan.sharesChanged(ctx, ct.t.Git); why != "" {
 			ct.t.warn(fmt.Errorf("%s", why))
 			return nil
