@@ -82,6 +82,7 @@ var Keys = []Key{
 	{Name: "rapido.selfTrailer", Kind: Choice, Choices: []string{"add", "warn", "skip"}, Default: "warn", Doc: "a Tested-by on a commit you authored or signed off: add, warn or skip"},
 	{Name: "rapido.policy.require", Kind: Text, Multi: true, Doc: "hooks: <trailer key>[:<ref glob>] required on pushed commits"},
 	{Name: "rapido.policy.allow", Kind: Text, Default: "unsigned", Doc: "hooks: statuses let through besides ok"},
+	{Name: "rapido.sysroot", Env: "RAPIDO_SYSROOT", Kind: Path, Doc: "root of the guest's programs and libraries (for another architecture)"},
 }
 
 // archChoices are kbuild's architectures and x86, which means x86_64 (as

@@ -78,6 +78,7 @@ func TestSpecFromConfigKeys(t *testing.T) {
 		"rapido.timeout":       {"5m"},
 		"rapido.cut":           {"shell"},
 		"rapido.cutPath":       {"/cuts/a:/cuts/b", "/cuts/c"},
+		"rapido.sysroot":       {"sysroots/arm64"},
 	}
 	s, err := SpecFromConfig(cfg, "/top", "/top/.git/rapido")
 	if err != nil {
@@ -94,7 +95,8 @@ func TestSpecFromConfigKeys(t *testing.T) {
 		BootTimeout: 30 * time.Second,
 		Timeout:     5 * time.Minute,
 		LogRoot:     "/top/.git/rapido/logs",
-		Cut:         CutOptions{Name: "shell", SearchPath: []string{"/cuts/a", "/cuts/b", "/cuts/c", "/top/.rapido/cuts"}},
+		Cut: CutOptions{Name: "shell", SearchPath: []string{"/cuts/a", "/cuts/b", "/cuts/c", "/top/.rapido/cuts"},
+			Arch: "arm64", Sysroot: "/top/sysroots/arm64"},
 	}
 	if d := cmp.Diff(want, s, cmpopts.EquateEmpty(), cmpopts.IgnoreFields(CutOptions{}, "Lookup")); d != "" {
 		t.Errorf("SpecFromConfig mismatch (-want +got):\n%s", d)

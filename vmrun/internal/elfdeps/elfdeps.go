@@ -71,6 +71,39 @@ func ldSoConf(path string, depth int) []string {
 	return dirs
 }
 
+// Machine reads the ELF machine of the file at path (ErrNotELF for a
+// script or data).
+func Machine(path string) (elf.Machine, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		var fe *elf.FormatError
+		if errors.As(err, &fe) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, ErrNotELF
+		}
+		return 0, err
+	}
+	defer f.Close()
+	return f.Machine, nil
+}
+
+// MachineName is how messages name an ELF machine: as the guest
+// architectures are named where git rapido knows them.
+func MachineName(m elf.Machine) string {
+	switch m {
+	case elf.EM_X86_64:
+		return "x86-64"
+	case elf.EM_AARCH64:
+		return "arm64"
+	case elf.EM_386:
+		return "i386"
+	case elf.EM_ARM:
+		return "32-bit arm"
+	case elf.EM_RISCV:
+		return "riscv"
+	}
+	return strings.TrimPrefix(m.String(), "EM_")
+}
+
 // ErrNotELF is returned for files that are not ELF (scripts, data).
 var ErrNotELF = errors.New("not an ELF file")
 

@@ -27,6 +27,9 @@ type Config struct {
 	Kernel      string
 	Initrd      string
 	Console     string // guest console device: ttyS0
+	// Machine is the -machine type ("" = QEMU's default, pc on x86_64);
+	// CPU the -cpu model under TCG (KVM takes the host's).
+	Machine, CPU string
 	ConsoleLog  string // host file receiving the serial console; "" = stdio (interactive)
 	VerdictPath string // host file receiving the guest's verdict events; "" = none
 	KernelArgs  []string
@@ -100,11 +103,17 @@ const VerdictPortName = "rapido.verdict"
 // BuildArgs returns QEMU's argv (without the binary).
 func BuildArgs(c Config) []string {
 	args := []string{"-nodefaults", "-no-reboot", "-display", "none"}
+	if c.Machine != "" {
+		args = append(args, "-machine", c.Machine)
+	}
 	switch c.Accel {
 	case "kvm":
 		args = append(args, "-accel", "kvm", "-cpu", "host")
 	default:
 		args = append(args, "-accel", "tcg")
+		if c.CPU != "" {
+			args = append(args, "-cpu", c.CPU)
+		}
 	}
 	mem := c.Memory
 	if mem == "" {
