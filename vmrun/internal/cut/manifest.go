@@ -41,7 +41,7 @@ type Options struct {
 	// Sysroot is the root the guest's programs and their libraries are
 	// taken from ("" = this host): "bin busybox" is looked up in its
 	// PATH directories, and the loader and libraries inside it.
-	Sysroot string
+	Sysroot    string
 	TimeoutSec int
 	Env        map[string]string
 	Hostname   string

@@ -20,21 +20,21 @@ import (
 
 // Config is everything that decides the QEMU command line.
 type Config struct {
-	Binary      string // qemu-system-x86_64
-	Accel       string // kvm or tcg (resolved; see Accel)
-	Memory      string // e.g. 512M
-	CPUs        int
-	Kernel      string
-	Initrd      string
-	Console     string // guest console device: ttyS0
+	Binary  string // qemu-system-x86_64
+	Accel   string // kvm or tcg (resolved; see Accel)
+	Memory  string // e.g. 512M
+	CPUs    int
+	Kernel  string
+	Initrd  string
+	Console string // guest console device: ttyS0
 	// Machine is the -machine type ("" = QEMU's default, pc on x86_64);
 	// CPU the -cpu model under TCG (KVM takes the host's).
 	Machine, CPU string
-	ConsoleLog  string // host file receiving the serial console; "" = stdio (interactive)
-	VerdictPath string // host file receiving the guest's verdict events; "" = none
-	KernelArgs  []string
-	ExtraArgs   []string
-	Interactive bool // console on the terminal (git rapido boot)
+	ConsoleLog   string // host file receiving the serial console; "" = stdio (interactive)
+	VerdictPath  string // host file receiving the guest's verdict events; "" = none
+	KernelArgs   []string
+	ExtraArgs    []string
+	Interactive  bool // console on the terminal (git rapido boot)
 	// Net is the VM's network card; the zero value means none (and the
 	// command line is as it was before networking existed).
 	Net Net
