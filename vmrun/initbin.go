@@ -3,6 +3,7 @@ package vmrun
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 
 	"github.com/git-rapido/git-rapido/vmrun/internal/kbuild"
@@ -50,4 +51,29 @@ func resolveInit(explicit, self, arch string) (string, error) {
 	return "", fmt.Errorf("find the guest init for %s: no %s next to %s or in ../libexec/git-rapido; "+
 		"run 'make install' (or 'make build') in git rapido's source tree, which builds one per architecture, or set RAPIDO_INIT",
 		arch, InitName(arch), self)
+}
+
+// foreignTools checks, before anything is built, that this host has what a
+// guest of another architecture needs: Debian's cross compiler (unless the
+// configuration names its own toolchain) and the QEMU that emulates it.
+// The error is one line naming the Debian package to install.
+func foreignTools(s *Spec) error {
+	b := &s.Build
+	if !kbuild.Foreign(b.Arch) {
+		return nil
+	}
+	a, err := kbuild.ArchOf(b.Arch)
+	if err != nil {
+		return err
+	}
+	if b.LLVM == "" && b.CC == "" && b.CrossCompile == a.CrossCompile {
+		if _, _, err := lookCompiler(a.CrossCompile + "gcc"); err != nil {
+			return fmt.Errorf("cannot test: %s guests need the cross compiler %sgcc: install Debian's %s (or set rapido.crossCompile)",
+				b.Arch, a.CrossCompile, a.CompilerPackage)
+		}
+	}
+	if _, err := exec.LookPath(s.QEMU.Binary); err != nil {
+		return fmt.Errorf("cannot test: %s guests need %s: install Debian's %s (or set rapido.qemu)", b.Arch, s.QEMU.Binary, a.QEMUPackage)
+	}
+	return nil
 }

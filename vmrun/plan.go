@@ -39,6 +39,9 @@ func NewPlan(s *Spec, x Execer) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := foreignTools(s); err != nil {
+		return nil, err
+	}
 	co, err := s.Cut.internal()
 	if err != nil {
 		return nil, fmt.Errorf("cut: %w", err)
