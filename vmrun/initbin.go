@@ -77,3 +77,18 @@ func foreignTools(s *Spec) error {
 	}
 	return nil
 }
+
+// CutTarget reads the guest's architecture and sysroot (rapido.arch,
+// rapido.sysroot and their environment variables) for a cut made outside a
+// run; top resolves a relative sysroot.
+func CutTarget(cfg Config, top string) (arch, sysroot string, err error) {
+	r := &keyReader{cfg: cfg}
+	arch = r.get("rapido.arch")
+	if arch == "x86" {
+		arch = "x86_64"
+	}
+	if v := r.get("rapido.sysroot"); v != "" {
+		sysroot = pathValue(top, v)
+	}
+	return arch, sysroot, r.err
+}
