@@ -260,6 +260,7 @@ func RunPlan(ctx context.Context, p *Plan, h Host) (*Verdict, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
+
 	// Build.
 	bo := p.build
 	bo.LogDir, bo.Progress, bo.Terminal, bo.Exec = v.LogDir, progress, h.Terminal, h.Exec
