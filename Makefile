@@ -5,7 +5,7 @@
 #   make install put git-rapido (and its man page) on PATH so "git rapido" works
 #   make bench   run the benchmarks side by side with the reference tools
 
-GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+GO      ?= $(shell contrib/find-go.sh)
 ifeq ($(shell id -u),0)
 PREFIX  ?= /usr/local
 else
@@ -41,23 +41,25 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/git-rapido
 	$(foreach a,$(INIT_ARCHES),CGO_ENABLED=0 GOARCH=$(word 2,$(subst :, ,$(a))) $(GO) build -trimpath -ldflags '-s -w' \
 		-o bin/rapido-init-$(word 1,$(subst :, ,$(a))) ./cmd/rapido-init &&) true
-	$(BIN) help --man >bin/git-rapido.1
+	rm -rf bin/man1 && $(BIN) help --man-dir bin/man1
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/git-rapido
 	install -d $(DESTDIR)$(LIBEXECDIR)
 	install -m 0755 bin/rapido-init-* $(DESTDIR)$(LIBEXECDIR)/
-	install -D -m 0644 bin/git-rapido.1 $(DESTDIR)$(MANDIR)/git-rapido.1
+	install -d $(DESTDIR)$(MANDIR)
+	install -m 0644 bin/man1/*.1 $(DESTDIR)$(MANDIR)/
 	install -D -m 0644 contrib/completion/git-rapido.bash $(DESTDIR)$(COMPDIR)/git-rapido
-	install -D -m 0644 contrib/completion/git-rapido.zsh $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_git-rapido.zsh
+	install -D -m 0644 contrib/completion/_git-rapido $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_git-rapido
 	install -d $(DESTDIR)$(PREFIX)/share/git-rapido/cuts
 	install -m 0644 contrib/cuts/*.cut $(DESTDIR)$(PREFIX)/share/git-rapido/cuts/
 	install -m 0755 contrib/cuts/*.sh $(DESTDIR)$(PREFIX)/share/git-rapido/cuts/
 	@case ":$$PATH:" in *":$(BINDIR):"*) ;; *) echo "note: add $(BINDIR) to PATH so 'git rapido' finds git-rapido";; esac
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/git-rapido $(DESTDIR)$(MANDIR)/git-rapido.1 $(DESTDIR)$(COMPDIR)/git-rapido \
-		$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_git-rapido.zsh
+	rm -f $(DESTDIR)$(BINDIR)/git-rapido $(DESTDIR)$(MANDIR)/git-rapido.1 $(DESTDIR)$(MANDIR)/git-rapido-*.1 \
+		$(DESTDIR)$(MANDIR)/gitrapido-*.1 $(DESTDIR)$(COMPDIR)/git-rapido \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_git-rapido
 	rm -rf $(DESTDIR)$(PREFIX)/share/git-rapido/cuts $(DESTDIR)$(LIBEXECDIR)
 
 deps:

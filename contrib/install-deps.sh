@@ -27,6 +27,8 @@ wanted=(
 	iproute2:ip
 	xz-utils:xz
 	man-db:man
+	zsh:zsh
+	bsdutils:script
 	e2fsprogs:/sbin/mkfs.ext4
 	dmsetup:/sbin/dmsetup
 	rsync:rsync
@@ -46,11 +48,55 @@ for w in "${wanted[@]}"; do
 	missing+=("$pkg")
 done
 
-if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
-	missing+=(golang-go)
+# Go: go.mod names the version the build needs. Debian's golang-go is
+# older, so an older or missing go is replaced by the official toolchain,
+# fetched from the Go module proxy (the same zip "GOTOOLCHAIN" downloads)
+# into /usr/local/go (root) or ~/.local/go, where the Makefile finds it.
+here=$(cd "$(dirname "$0")/.." && pwd)
+need_go=$(awk '$1 == "go" { print $2; exit }' "$here/go.mod")
+go_version() { "$1" env GOVERSION 2>/dev/null | sed 's/^go//'; }
+version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
+have_go=
+for g in "$(command -v go 2>/dev/null)" /usr/local/go/bin/go "$HOME/.local/go/bin/go"; do
+	[ -n "$g" ] && [ -x "$g" ] || continue
+	v=$(go_version "$g")
+	if [ -n "$v" ] && version_ge "$v" "$need_go"; then
+		have_go=$g
+		break
+	fi
+done
+if [ -z "$have_go" ]; then
+	command -v curl >/dev/null 2>&1 || missing+=(curl)
+	command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 fi
 
-[ ${#missing[@]} -eq 0 ] && exit 0
+install_go() {
+	[ -n "$have_go" ] && return 0
+	local arch dest tmp url
+	case "$(uname -m)" in
+	x86_64) arch=amd64 ;;
+	aarch64) arch=arm64 ;;
+	*) echo "install-deps: no Go toolchain download for $(uname -m); install Go $need_go yourself" >&2; exit 1 ;;
+	esac
+	dest=${RAPIDO_GO_ROOT:-$([ "$(id -u)" = 0 ] && echo /usr/local/go || echo "$HOME/.local/go")}
+	url="${GOPROXY_URL:-https://proxy.golang.org}/golang.org/toolchain/@v/v0.0.1-go$need_go.linux-$arch.zip"
+	echo "install-deps: installing Go $need_go into $dest (from $url)" >&2
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	curl -fsSL -o "$tmp/go.zip" "$url"
+	unzip -q "$tmp/go.zip" -d "$tmp/x"
+	rm -rf "$dest.new"
+	mkdir -p "$(dirname "$dest")"
+	mv "$tmp/x/golang.org/toolchain@v0.0.1-go$need_go.linux-$arch" "$dest.new"
+	rm -rf "$dest"
+	mv "$dest.new" "$dest"
+	echo "install-deps: Go $("$dest/bin/go" env GOVERSION) in $dest/bin (put it on PATH, or let make find it there)" >&2
+}
+
+if [ ${#missing[@]} -eq 0 ]; then
+	install_go
+	exit 0
+fi
 
 echo "install-deps: installing ${missing[*]}" >&2
 sudo=
@@ -65,3 +111,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_go

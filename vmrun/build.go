@@ -23,6 +23,7 @@ type BuildOptions struct {
 	Make                         string   // make binary ("make"; RAPIDO_MAKE overrides)
 	Progress                     io.Writer
 	Terminal                     bool
+	Verbose                      bool // stream make's output instead of the live progress line
 	Exec                         Execer
 }
 
@@ -31,6 +32,9 @@ type BuildResult struct {
 	KernelImage, BuildDir, ModulesDir, KernelRelease, ConfigPath, Log string
 	Duration                                                          time.Duration
 	Warnings                                                          []string
+	// NewWarnings are compiler warnings the build directory had not seen
+	// (the first build of a directory records them all as its baseline).
+	NewWarnings []string
 }
 
 // BuildError is a compile failure: the tree under test is broken (exit 125).
@@ -43,7 +47,7 @@ func (o BuildOptions) internal() kbuild.Options {
 	return kbuild.Options{SourceDir: o.SourceDir, BuildDir: o.BuildDir, LogDir: o.LogDir, Jobs: o.Jobs,
 		Arch: o.Arch, CrossCompile: o.CrossCompile, LLVM: o.LLVM, CC: o.CC, MakeWrapper: o.MakeWrapper,
 		BaseConfig: o.BaseConfig, Fragments: o.Fragments, Make: o.Make, Progress: o.Progress,
-		Terminal: o.Terminal, Exec: o.Exec}
+		Terminal: o.Terminal, Verbose: o.Verbose, Exec: o.Exec}
 }
 
 // Build configures (when needed) and builds the kernel.
@@ -54,7 +58,7 @@ func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
 	}
 	return &BuildResult{KernelImage: r.KernelImage, BuildDir: r.BuildDir, ModulesDir: r.ModulesDir,
 		KernelRelease: r.KernelRelease, ConfigPath: r.ConfigPath, Log: r.Log, Duration: r.Duration,
-		Warnings: r.Warnings}, nil
+		Warnings: r.Warnings, NewWarnings: r.NewWarnings}, nil
 }
 
 // ConfigDigest hashes everything that decides the kernel configuration.
@@ -64,3 +68,16 @@ func ConfigDigest(o BuildOptions) (string, error) { return kbuild.ConfigDigest(o
 // --config) is a make target of the kernel tree rather than a file; only a
 // file is made absolute against the directory it was given in.
 func IsConfigTarget(base string) bool { return kbuild.IsConfigTarget(base) }
+
+// The rapido.warnings policies.
+const (
+	WarningsWarn = "warn"
+	WarningsFail = "fail"
+)
+
+func plural(n int, s string) string {
+	if n == 1 {
+		return s
+	}
+	return s + "s"
+}

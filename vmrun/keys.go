@@ -64,6 +64,7 @@ var Keys = []Key{
 	{Name: "rapido.kernelArgs", Kind: Text, Doc: "extra kernel command line"},
 	{Name: "rapido.qemuExtraArgs", Kind: Text, Doc: "extra QEMU arguments"},
 	{Name: "rapido.timeout", Kind: Duration, Default: "10m", Doc: "overall test timeout"},
+	{Name: "rapido.warnings", Kind: Choice, Choices: []string{WarningsWarn, WarningsFail}, Default: WarningsWarn, Doc: "a build that adds compiler warnings: warn, or fail the commit"},
 	{Name: "rapido.bootTimeout", Kind: Duration, Default: "60s", Doc: "no console output before /init: hung"},
 	{Name: "rapido.net.mode", Kind: Choice, Choices: []string{NetNone, NetUser, NetBridge}, Default: NetNone, Doc: "VM network: none, user or bridge"},
 	{Name: "rapido.net.bridge", Kind: Text, Default: netdev.DefaultBridge, Doc: "bridge made by git rapido net up"},
@@ -232,6 +233,8 @@ func (s *Spec) Set(name, value string) error {
 		s.Build.Jobs, err = k.Int(value)
 	case "rapido.net.mode":
 		s.Net.Mode = value
+	case "rapido.warnings":
+		s.Warnings = value
 	default:
 		return fmt.Errorf("%s is not a setting of a run", k.Name)
 	}

@@ -93,6 +93,11 @@ func (p *Plan) Key() (string, error) {
 		return "", err
 	}
 	fmt.Fprintf(h, "cut-host %s\n", hd)
+	// Only a policy that can change the verdict is in the key, so keys made
+	// before it existed still answer.
+	if s.Warnings == WarningsFail {
+		fmt.Fprintf(h, "warnings fail\n")
+	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 

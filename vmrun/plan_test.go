@@ -152,6 +152,9 @@ func TestKeyCoversWhatDecidesTheVerdict(t *testing.T) {
 	// The compiler by what it reports.
 	check("compiler version", false, file("bin/cc", "#!/bin/sh\necho 'fakecc (Fake 1.1) 12.3.0'\n", 0o755), restore("bin/cc"))
 	check("LLVM toolchain", false, func(s *Spec) { s.Build.LLVM = "1" }, nil)
+	// What a build that adds warnings means.
+	check("--warnings=fail", false, func(s *Spec) { s.Warnings = WarningsFail }, nil)
+	check("--warnings=warn (the default)", true, func(s *Spec) { s.Warnings = WarningsWarn }, nil)
 	// The cut and the test.
 	check("manifest text", false, file("cuts/top.cut", "include other.cut\nbin ./tool\nfile data.txt /etc/data.txt\nhost-hook hook.sh\ndir /x\n", 0o644), restore("cuts/top.cut"))
 	check("included manifest text", false, file("cuts/other.cut", "dir /srv /var\n", 0o644), restore("cuts/other.cut"))

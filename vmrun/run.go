@@ -41,6 +41,9 @@ type Spec struct {
 	Interactive bool
 	// Net is the VMs' network (none by default).
 	Net NetOptions
+	// Warnings is what a build that adds compiler warnings means: "warn"
+	// (the default) reports them, "fail" fails the commit, as ktest can.
+	Warnings string
 }
 
 // QEMUOptions are the VM settings.
@@ -112,7 +115,7 @@ func SpecFromConfig(cfg Config, top, rapidoDir string) (*Spec, error) {
 		ExtraArgs:  strings.Fields(r.get("rapido.qemuExtraArgs")),
 	}
 	r.set(s, "rapido.jobs", strconv.Itoa(runtime.NumCPU()))
-	for _, k := range []string{"rapido.accel", "rapido.memory", "rapido.cpus", "rapido.bootTimeout", "rapido.timeout"} {
+	for _, k := range []string{"rapido.accel", "rapido.memory", "rapido.cpus", "rapido.bootTimeout", "rapido.timeout", "rapido.warnings"} {
 		r.set(s, k, "")
 	}
 	s.Cut.Name = r.get("rapido.cut")
@@ -222,6 +225,7 @@ type Host struct {
 	Exec     Execer
 	Progress io.Writer // phase lines and the live build line
 	Terminal bool
+	Verbose  bool // stream make's output instead of the live build line
 	// Built, when set, is called once the kernel is built (its sources
 	// have been read), before the cut and the boot. The Tester checks
 	// then, next to the boot, that the worktree still holds the code it
@@ -263,7 +267,7 @@ func RunPlan(ctx context.Context, p *Plan, h Host) (*Verdict, error) {
 
 	// Build.
 	bo := p.build
-	bo.LogDir, bo.Progress, bo.Terminal, bo.Exec = v.LogDir, progress, h.Terminal, h.Exec
+	bo.LogDir, bo.Progress, bo.Terminal, bo.Exec, bo.Verbose = v.LogDir, progress, h.Terminal, h.Exec, h.Verbose
 	br, err := buildKernel(ctx, p, bo, v)
 	if br == nil {
 		return v, err
@@ -427,6 +431,18 @@ func buildKernel(ctx context.Context, p *Plan, bo BuildOptions, v *Verdict) (*Bu
 	}
 	for _, w := range br.Warnings {
 		fmt.Fprintf(bo.Progress, "warning: %s\n", w)
+	}
+	v.NewWarnings = len(br.NewWarnings)
+	if n := len(br.NewWarnings); n > 0 {
+		fmt.Fprintf(bo.Progress, "build: %d new compiler %s:\n", n, plural(n, "warning"))
+		for _, w := range br.NewWarnings {
+			fmt.Fprintf(bo.Progress, "  %s\n", w)
+		}
+		if p.spec.Warnings == WarningsFail {
+			v.Status, v.Excerpt = Fail, br.NewWarnings
+			v.Reason = fmt.Sprintf("the build added %d compiler %s (--warnings=fail): %s", n, plural(n, "warning"), br.NewWarnings[0])
+			return nil, nil
+		}
 	}
 	return br, nil
 }

@@ -50,6 +50,7 @@ func TestSpecFromConfigDefaults(t *testing.T) {
 		Timeout:     10 * time.Minute,
 		LogRoot:     "/src/linux/.git/rapido/logs",
 		Cut:         CutOptions{SearchPath: []string{"/src/linux/.rapido/cuts"}},
+		Warnings:    "warn",
 	}
 	if d := cmp.Diff(want, s, cmpopts.EquateEmpty(), cmpopts.IgnoreFields(CutOptions{}, "Lookup")); d != "" {
 		t.Errorf("SpecFromConfig(empty) mismatch (-want +got):\n%s", d)
@@ -78,6 +79,7 @@ func TestSpecFromConfigKeys(t *testing.T) {
 		"rapido.timeout":       {"5m"},
 		"rapido.cut":           {"shell"},
 		"rapido.cutPath":       {"/cuts/a:/cuts/b", "/cuts/c"},
+		"rapido.warnings":      {"fail"},
 		"rapido.sysroot":       {"sysroots/arm64"},
 	}
 	s, err := SpecFromConfig(cfg, "/top", "/top/.git/rapido")
@@ -97,6 +99,7 @@ func TestSpecFromConfigKeys(t *testing.T) {
 		LogRoot:     "/top/.git/rapido/logs",
 		Cut: CutOptions{Name: "shell", SearchPath: []string{"/cuts/a", "/cuts/b", "/cuts/c", "/top/.rapido/cuts"},
 			Arch: "arm64", Sysroot: "/top/sysroots/arm64"},
+		Warnings: "fail",
 	}
 	if d := cmp.Diff(want, s, cmpopts.EquateEmpty(), cmpopts.IgnoreFields(CutOptions{}, "Lookup")); d != "" {
 		t.Errorf("SpecFromConfig mismatch (-want +got):\n%s", d)

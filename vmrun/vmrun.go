@@ -63,6 +63,8 @@ type Verdict struct {
 	// first run that did not pass, or a pass when all Runs passed.
 	Runs   int `json:"runs,omitempty"`
 	Passed int `json:"passed,omitempty"`
+	// NewWarnings counts the compiler warnings this commit's build added.
+	NewWarnings int `json:"new_warnings,omitempty"`
 }
 
 // Timings splits a run into its phases.

@@ -60,6 +60,9 @@ type Env struct {
 	// DashAt is the number of operands before a "--", or -1 when there was none.
 	DashAt int
 
+	// paging is true while Stdout goes to a pager this process started.
+	paging bool
+
 	cfgOnce sync.Once
 	cfg     *gitexec.Config
 	cfgErr  error
@@ -183,8 +186,16 @@ func runCommand(ctx context.Context, env *Env, cmd *Command, args []string) int 
 		if cmd.Flags != nil {
 			cmd.Flags(fs)
 		}
-		help := fs.BoolP("help", "h", false, "show this help")
-		if err := fs.Parse(args); err != nil {
+		// --help is the whole page; -h the short usage with exit 129, as
+		// git's parse-options does.
+		help := fs.Bool("help", false, "show the manual page")
+		usage := fs.BoolP("short-usage", "h", false, "show the usage")
+		fs.Lookup("short-usage").Hidden = true
+		expanded, err := expandOptions(fs, args)
+		if err == nil {
+			err = fs.Parse(expanded)
+		}
+		if err != nil {
 			fmt.Fprintf(env.Stderr, "error: %s\n", strings.TrimPrefix(err.Error(), "flag: "))
 			printUsage(env.Stderr, cmd)
 			return usageExit
@@ -192,6 +203,10 @@ func runCommand(ctx context.Context, env *Env, cmd *Command, args []string) int 
 		if *help {
 			printHelp(env.Stdout, cmd)
 			return 0
+		}
+		if *usage {
+			printUsage(env.Stdout, cmd)
+			return 129
 		}
 		operands = fs.Args()
 		env.DashAt = fs.ArgsLenAtDash()
@@ -211,7 +226,9 @@ func runCommand(ctx context.Context, env *Env, cmd *Command, args []string) int 
 	return exitStatus(env, cmd, err, usageExit)
 }
 
-// suggest returns the registered command closest to a mistyped one.
+// suggest returns the registered command closest to a mistyped one. A
+// swap of two neighbouring letters ("tset") counts as one edit, as it is
+// the commonest typo.
 func suggest(typed string) string {
 	best, bestD := "", 3
 	for _, n := range names() {
@@ -222,22 +239,28 @@ func suggest(typed string) string {
 	return best
 }
 
+// editDistance is the optimal-string-alignment distance: insertions,
+// deletions, substitutions and adjacent transpositions each cost one.
 func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev = cur
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }

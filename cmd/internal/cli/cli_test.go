@@ -112,7 +112,7 @@ func TestCompletionListsVisibleCommandsAndFlags(t *testing.T) {
 	if !strings.Contains(strings.Join(words, " "), "help") {
 		t.Errorf("completion words %q lack help", words)
 	}
-	if got := completionWords("help"); strings.Join(got, " ") != "--man" {
+	if got := completionWords("help"); strings.Join(got, " ") != "--man --man-dir=" {
 		t.Errorf("completionWords(help) = %q, want [--man]", got)
 	}
 }

@@ -130,7 +130,7 @@ func runBisect(ctx context.Context, env *Env, o *bisectOptions, args []string) e
 	if err != nil {
 		return asCannotTest(err)
 	}
-	tester, err := newTester(ctx, env)
+	tester, err := newTester(ctx, env, o.test.host(env))
 	if err != nil {
 		return &ExitError{Code: 128, Err: err}
 	}
@@ -147,7 +147,11 @@ func runBisect(ctx context.Context, env *Env, o *bisectOptions, args []string) e
 			b, _ := json.MarshalIndent(rep, "", "  ")
 			fmt.Fprintln(env.Stdout, string(b))
 		} else {
-			printBisect(env, rep)
+			p, perr := newPainter(ctx, env)
+			if perr != nil {
+				return perr
+			}
+			printBisect(env, p, rep)
 		}
 	}
 	switch {
@@ -161,7 +165,7 @@ func runBisect(ctx context.Context, env *Env, o *bisectOptions, args []string) e
 	return &ExitError{Code: 128, Err: err}
 }
 
-func printBisect(env *Env, rep *bisect.Report) {
+func printBisect(env *Env, p painter, rep *bisect.Report) {
 	w := env.Stdout
 	if len(rep.Steps) > 0 {
 		fmt.Fprintf(w, "%-12s  %-14s %-10s %-6s %8s %8s %8s  %s\n", "commit", "role", "verdict", "cached", "build", "boot", "test", "subject")
@@ -174,14 +178,14 @@ func printBisect(env *Env, rep *bisect.Report) {
 			if len(subj) > 40 {
 				subj = subj[:37] + "..."
 			}
-			fmt.Fprintf(w, "%.12s  %-14s %-10s %-6s %8s %8s %8s  %s\n", s.Commit, s.Role, s.Status, cached,
+			fmt.Fprintf(w, "%.12s  %-14s %s %-6s %8s %8s %8s  %s\n", s.Commit, s.Role, p.pad(string(s.Status), 10), cached,
 				s.Timings.Build.Round(1e8), (s.Timings.KernelBoot + s.Timings.Init).Round(1e7), s.Timings.Test.Round(1e7), subj)
 		}
 		fmt.Fprintf(w, "%d step(s), %d build(s)\n\n", len(rep.Steps), rep.Builds)
 	}
 	switch {
 	case rep.Culprit != "":
-		fmt.Fprintf(w, "first bad commit: %s\n  %s\n  Author: %s\n\n  %s\n", rep.Culprit, termsafe.Escape(rep.Subject), termsafe.Escape(rep.Author), termsafe.Escape(rep.Fixes))
+		fmt.Fprintf(w, "%s\n  %s\n  Author: %s\n\n  %s\n", p.bold("first bad commit: "+rep.Culprit), termsafe.Escape(rep.Subject), termsafe.Escape(rep.Author), termsafe.Escape(rep.Fixes))
 		for _, s := range rep.Steps {
 			if s.Commit == rep.Culprit && s.Status != vmrun.Pass {
 				fmt.Fprintf(w, "\n  why: %s: %s\n", s.Status, termsafe.Escape(s.Reason))

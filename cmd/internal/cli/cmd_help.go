@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -11,17 +14,25 @@ import (
 func init() {
 	Register(func() *Command {
 		var man bool
+		var manDir string
 		return &Command{
 			Name:     "help",
-			Synopsis: []string{"help [<command>]", "help --man [<command>]"},
+			Synopsis: []string{"help [<command>]", "help --man [<command>]", "help --man-dir <dir>"},
 			Short:    "show help for git rapido or one of its commands",
 			Long: `With no command, lists the git rapido commands. With a command, prints
 its manual page. --man writes the page as roff for man(1); "make install"
 installs it so that "git help rapido" and "git rapido --help" work.`,
 			Flags: func(fs *pflag.FlagSet) {
 				fs.BoolVar(&man, "man", false, "write the manual page as roff")
+				fs.StringVar(&manDir, "man-dir", "", "write git-rapido.1 and one git-rapido-<command>.1 page per command into `dir` (for \"git help rapido-<command>\")")
 			},
 			Run: func(ctx context.Context, env *Env, args []string) error {
+				if manDir != "" {
+					if len(args) > 0 || man {
+						return Usagef("--man-dir takes no command and no --man")
+					}
+					return writeManDir(env, manDir)
+				}
 				if len(args) > 1 {
 					return Usagef("too many arguments")
 				}
@@ -47,6 +58,43 @@ installs it so that "git help rapido" and "git rapido --help" work.`,
 			},
 		}
 	})
+}
+
+// writeManDir writes the whole manual: git-rapido(1) and a page per
+// command (git-rapido-<command>.1), with the alias "git help
+// rapido-<command>" looks up.
+func writeManDir(env *Env, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("help: %w", err)
+	}
+	write := func(name string, c *Command) error {
+		var b bytes.Buffer
+		writeMan(&b, c)
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("help: write %s: %w", p, err)
+		}
+		return nil
+	}
+	if err := write("git-rapido.1", nil); err != nil {
+		return err
+	}
+	for _, c := range commands() {
+		if c.Hidden {
+			continue
+		}
+		page := "git-rapido-" + c.Name + ".1"
+		if err := write(page, c); err != nil {
+			return err
+		}
+		// "git help rapido-run" finds no git command of that name, so it
+		// asks man for the guide "gitrapido-run": a .so link answers it.
+		alias := filepath.Join(dir, "gitrapido-"+c.Name+".1")
+		if err := os.WriteFile(alias, []byte(".so man1/"+page+"\n"), 0o644); err != nil {
+			return fmt.Errorf("help: write %s: %w", alias, err)
+		}
+	}
+	return nil
 }
 
 // writeMan writes a roff manual page: git-rapido(1) with every command when

@@ -122,20 +122,43 @@ func runLog(ctx context.Context, env *Env, args []string, asJSON bool, max int) 
 		fmt.Fprintln(env.Stdout, string(b))
 		return nil
 	}
+	done := startPager(ctx, env)
+	defer done()
+	p, err := newPainter(ctx, env)
+	if err != nil {
+		return err
+	}
 	for _, e := range entries {
-		subj := termsafe.Escape(e.Subject)
-		if len(subj) > 50 {
-			subj = subj[:47] + "..."
-		}
-		v := e.Verdict
-		if e.Source != "" {
-			v += " (" + e.Source + ")"
-		}
-		dur := ""
-		if e.Duration > 0 {
-			dur = e.Duration.Round(100 * time.Millisecond).String()
-		}
-		fmt.Fprintf(env.Stdout, "%.12s %-50s %-18s %7s  %s\n", e.Commit, subj, v, dur, termsafe.Escape(strings.Join(e.Trailers, ",")))
+		fmt.Fprintln(env.Stdout, logLine(e, p))
 	}
 	return nil
+}
+
+// logLine is one commit of "git rapido log": short hash, subject, verdict
+// (coloured as git colours, when it does), duration and trailer keys, in
+// columns, with no trailing blanks.
+func logLine(e logEntry, p painter) string {
+	subj := termsafe.Escape(e.Subject)
+	if len(subj) > 50 {
+		subj = subj[:47] + "..."
+	}
+	v := e.Verdict
+	if e.Source != "" {
+		v += " (" + e.Source + ")"
+	}
+	line := fmt.Sprintf("%.12s %-50s %s %7s  %s", e.Commit, subj, p.pad(v, 18), logDuration(e.Duration),
+		termsafe.Escape(strings.Join(e.Trailers, ",")))
+	return strings.TrimRight(line, " ")
+}
+
+// logDuration shows a test's time to the millisecond below a second (a
+// cached boot is often a few hundred), to a tenth above.
+func logDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return ""
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
 }

@@ -97,7 +97,7 @@ func runRun(ctx context.Context, env *Env, o *runOptions, args []string) error {
 		fmt.Fprintln(env.Stdout, gitexec.Quote(argv...))
 		return nil
 	}
-	v, err := vmrun.RunPlan(ctx, plan, vmrun.Host{Exec: env.Runner, Progress: env.Stderr, Terminal: IsTerminal(env.Stderr)})
+	v, err := vmrun.RunPlan(ctx, plan, o.test.host(env))
 	if err != nil {
 		return err
 	}

@@ -126,7 +126,7 @@ func runTest(ctx context.Context, env *Env, o *testOptions, args []string) error
 			}
 		}
 	}
-	tester, err := newTester(ctx, env)
+	tester, err := newTester(ctx, env, o.test.host(env))
 	if err != nil {
 		return &ExitError{Code: 128, Err: err}
 	}

@@ -146,7 +146,14 @@ func runVerify(ctx context.Context, env *Env, o *verifyOptions, args []string) e
 			return err
 		}
 	} else {
-		printVerifyText(env, cs, t)
+		done := startPager(ctx, env)
+		p, err := newPainter(ctx, env)
+		if err != nil {
+			done()
+			return err
+		}
+		printVerifyText(env, p, cs, t)
+		done()
 	}
 	if t.bad > 0 {
 		return &ExitError{Code: 1}
@@ -203,10 +210,10 @@ func printVerifyJSON(env *Env, cs []verifiedCommit, t verifyTally) error {
 // printVerifyText prints one line per verdict, with its reason or signer
 // below it, and a summary line. Trailers, reasons and signers come from
 // commits and keys, so they are escaped before they reach a terminal.
-func printVerifyText(env *Env, cs []verifiedCommit, t verifyTally) {
+func printVerifyText(env *Env, p painter, cs []verifiedCommit, t verifyTally) {
 	for _, c := range cs {
 		for _, v := range c.Verdicts {
-			fmt.Fprintf(env.Stdout, "%-13s %.12s %s\n", v.Status, c.Commit, termsafe.Escape(v.Trailer))
+			fmt.Fprintf(env.Stdout, "%s %.12s %s\n", p.pad(string(v.Status), 13), c.Commit, termsafe.Escape(v.Trailer))
 			switch {
 			case v.Reason != "":
 				fmt.Fprintf(env.Stdout, "%-13s   %s\n", "", termsafe.Escape(v.Reason))

@@ -22,13 +22,13 @@ import (
 // vmrun/cache.
 
 // newTester makes the Tester for a test, bisect step or rebase exec line.
-func newTester(ctx context.Context, env *Env) (*vmrun.Tester, error) {
+func newTester(ctx context.Context, env *Env, host vmrun.Host) (*vmrun.Tester, error) {
 	policy, err := trustPolicy(ctx, env)
 	if err != nil {
 		return nil, err
 	}
 	t := &vmrun.Tester{Git: cliGit{env.Runner}, Trust: policy, Warn: env.Stderr,
-		Host: vmrun.Host{Exec: env.Runner, Progress: env.Stderr, Terminal: IsTerminal(env.Stderr)}}
+		Host: host}
 	cfg, err := env.Config(ctx)
 	if err != nil {
 		return nil, err

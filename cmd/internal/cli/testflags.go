@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,8 @@ type testFlags struct {
 	buildDir               string
 	noBuild                bool
 	net                    string
+	warnings               string
+	quiet, verbose         bool
 }
 
 func (f *testFlags) Register(fs *pflag.FlagSet) {
@@ -36,6 +39,19 @@ func (f *testFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.kappend, "append", "", "extra kernel command line `params`")
 	fs.StringVar(&f.net, "net", "", "VM network `mode`: none, user or bridge "+keyNote("rapido.net.mode"))
 	fs.StringVar(&f.buildDir, "build-dir", "", "build in `dir` "+keyNote("rapido.buildDir"))
+	fs.StringVar(&f.warnings, "warnings", "", "a build that adds compiler warnings: warn, or fail the commit ("+"`policy`"+") "+keyNote("rapido.warnings"))
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only the verdict, no progress")
+	fs.BoolVarP(&f.verbose, "verbose", "v", false, "stream make's output instead of the progress line")
+}
+
+// host is what the run may use of this terminal: progress on stderr (none
+// with --quiet), make's own output with --verbose.
+func (f *testFlags) host(env *Env) vmrun.Host {
+	h := vmrun.Host{Exec: env.Runner, Progress: env.Stderr, Terminal: IsTerminal(env.Stderr), Verbose: f.verbose}
+	if f.quiet {
+		h.Progress, h.Terminal, h.Verbose = io.Discard, false, false
+	}
+	return h
 }
 
 // settings pairs each value flag with the key it overrides: both go
@@ -49,6 +65,7 @@ func (f *testFlags) settings() []flagSetting {
 		{"--memory", "rapido.memory", f.memory},
 		{"--cpus", "rapido.cpus", f.cpus},
 		{"--net", "rapido.net.mode", f.net},
+		{"--warnings", "rapido.warnings", f.warnings},
 	}
 }
 
@@ -94,6 +111,13 @@ func (f *testFlags) Args() []string {
 	add("append", f.kappend)
 	add("build-dir", f.buildDir)
 	add("net", f.net)
+	add("warnings", f.warnings)
+	if f.quiet {
+		a = append(a, "--quiet")
+	}
+	if f.verbose {
+		a = append(a, "--verbose")
+	}
 	return a
 }
 

@@ -53,6 +53,16 @@ func Main() {
 	if scenario == "" {
 		scenario = "pass"
 	}
+	// Lines "warning <text>" in rapido-scenario become compiler warnings
+	// of fs/proc/cmdline.c, as gcc prints them.
+	var warnings []string
+	if b, err := os.ReadFile(filepath.Join(src, "rapido-scenario")); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if w, ok := strings.CutPrefix(l, "warning "); ok {
+				warnings = append(warnings, w)
+			}
+		}
+	}
 	for _, t := range targets {
 		switch t {
 		case "tinyconfig", "defconfig", "x86_64_defconfig":
@@ -62,6 +72,9 @@ func Main() {
 		case "bzImage", "Image":
 			fmt.Println("  CC      fs/proc/version.o")
 			fmt.Println("  CC      fs/proc/cmdline.o")
+			for i, w := range warnings {
+				fmt.Fprintf(os.Stderr, "fs/proc/cmdline.c:%d:5: warning: %s\n", 10+i, w)
+			}
 			if scenario == "build-fail" {
 				fmt.Fprintln(os.Stderr, "fs/proc/cmdline.c:32:30: error: expected expression before ';' token")
 				fmt.Fprintln(os.Stderr, "make[3]: *** [scripts/Makefile.build:250: fs/proc/cmdline.o] Error 1")

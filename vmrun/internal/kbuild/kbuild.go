@@ -110,6 +110,7 @@ type Options struct {
 	Make                        string   // make binary
 	Progress                    io.Writer
 	Terminal                    bool
+	Verbose                     bool // stream make's output instead of the live line
 	Exec                        Execer
 }
 
@@ -119,6 +120,10 @@ type Result struct {
 	Duration                                                          time.Duration
 	Warnings                                                          []string
 	Objects                                                           int
+	// CompilerWarnings counts the warning lines this build emitted;
+	// NewWarnings are those the build directory had not seen (warnings.go).
+	CompilerWarnings int
+	NewWarnings      []string
 }
 
 // Error is a failed compile: the compiler's error lines and the log.
@@ -394,7 +399,8 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	defer logf.Close()
 	_, ccacheErr := exec.LookPath("ccache")
 	common := MakeArgs(o, ccacheErr == nil && os.Getenv("RAPIDO_NO_CCACHE") == "")
-	b := &builder{o: o, log: logf, common: common, prog: newProgress(o.Progress, o.Terminal, start)}
+	b := &builder{o: o, log: logf, common: common, prog: newProgress(o.Progress, o.Terminal, start), warn: newWarningTally()}
+	b.prog.verbose = o.Verbose
 
 	res := &Result{BuildDir: o.BuildDir, Log: logPath, ConfigPath: filepath.Join(o.BuildDir, ".config")}
 	if res.Warnings, err = b.configure(ctx); err != nil {
@@ -406,11 +412,25 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if modules {
 		targets = append(targets, "modules")
 	}
+	// A build with no vmlinux yet compiles everything: its count, seen for
+	// the same .config before, gives the percentage and time left.
+	_, vmErr := os.Stat(filepath.Join(o.BuildDir, "vmlinux"))
+	fromScratch := vmErr != nil
+	if fromScratch {
+		b.prog.expectObjects(expectedObjects(cfg))
+	}
 	b.prog.phase("build")
 	if err := b.make(ctx, true, targets...); err != nil {
 		return nil, b.buildError(err, logPath)
 	}
 	res.Objects = b.prog.objects
+	if fromScratch {
+		recordObjects(cfg, res.Objects)
+	}
+	rec, had := loadWarnings(o.BuildDir)
+	next, added := b.warn.merge(rec, had)
+	saveWarnings(o.BuildDir, next)
+	res.CompilerWarnings, res.NewWarnings = len(b.warn.emitted), added
 	res.KernelImage = filepath.Join(o.BuildDir, "arch", arch.Name, "boot", arch.Image)
 	rel, _ := os.ReadFile(filepath.Join(o.BuildDir, "include/config/kernel.release"))
 	res.KernelRelease = strings.TrimSpace(string(rel))
@@ -476,6 +496,7 @@ type builder struct {
 	log    io.Writer
 	common []string
 	prog   *progress
+	warn   *warningTally
 	errs   []string
 }
 
@@ -558,6 +579,7 @@ func (b *builder) make(ctx context.Context, count bool, args ...string) error {
 			}
 			if count {
 				b.prog.line(line)
+				b.warn.line(line)
 			}
 		}
 		io.Copy(io.Discard, pr)
