@@ -1,5 +1,8 @@
 package main
 
+// This file is not named real_arm64_test.go: Go would build that name for
+// arm64 hosts only.
+
 import (
 	"os"
 	"os/exec"
