@@ -12,6 +12,11 @@ else
 PREFIX  ?= $(HOME)/.local
 endif
 BINDIR  := $(PREFIX)/bin
+# The guest init, one per guest architecture: git-rapido looks for
+# rapido-init-<arch> in ../libexec/git-rapido (installed) or next to itself
+# (bin/ of this tree).
+LIBEXECDIR := $(PREFIX)/libexec/git-rapido
+INIT_ARCHES := x86_64:amd64 arm64:arm64
 MANDIR  := $(PREFIX)/share/man/man1
 # bash-completion loads completions by command name, but "git rapido" is
 # completed by git's script, so ours must be sourced eagerly: as root it goes
@@ -30,13 +35,18 @@ export GOFLAGS ?= -buildvcs=false
 
 all: build
 
-# CGO_ENABLED=0: the same binary is the guest's /init and must be static.
+# CGO_ENABLED=0: the guest init must be static (and git-rapido too, which is
+# the guest's /init when no rapido-init is found for the host's architecture).
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/git-rapido
+	$(foreach a,$(INIT_ARCHES),CGO_ENABLED=0 GOARCH=$(word 2,$(subst :, ,$(a))) $(GO) build -trimpath -ldflags '-s -w' \
+		-o bin/rapido-init-$(word 1,$(subst :, ,$(a))) ./cmd/rapido-init &&) true
 	rm -rf bin/man1 && $(BIN) help --man-dir bin/man1
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/git-rapido
+	install -d $(DESTDIR)$(LIBEXECDIR)
+	install -m 0755 bin/rapido-init-* $(DESTDIR)$(LIBEXECDIR)/
 	install -d $(DESTDIR)$(MANDIR)
 	install -m 0644 bin/man1/*.1 $(DESTDIR)$(MANDIR)/
 	install -D -m 0644 contrib/completion/git-rapido.bash $(DESTDIR)$(COMPDIR)/git-rapido
@@ -50,7 +60,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/git-rapido $(DESTDIR)$(MANDIR)/git-rapido.1 $(DESTDIR)$(MANDIR)/git-rapido-*.1 \
 		$(DESTDIR)$(MANDIR)/gitrapido-*.1 $(DESTDIR)$(COMPDIR)/git-rapido \
 		$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_git-rapido
-	rm -rf $(DESTDIR)$(PREFIX)/share/git-rapido/cuts
+	rm -rf $(DESTDIR)$(PREFIX)/share/git-rapido/cuts $(DESTDIR)$(LIBEXECDIR)
 
 deps:
 	@contrib/install-deps.sh

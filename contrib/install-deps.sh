@@ -20,6 +20,8 @@ wanted=(
 	libelf-dev:/usr/include/libelf.h
 	libssl-dev:/usr/include/openssl/ssl.h
 	qemu-system-x86:qemu-system-x86_64
+	qemu-system-arm:qemu-system-aarch64
+	gcc-aarch64-linux-gnu:aarch64-linux-gnu-gcc
 	busybox-static:/bin/busybox
 	linux-source-6.1:/usr/src/linux-source-6.1.tar.xz
 	iproute2:ip

@@ -19,7 +19,9 @@ type CutOptions struct {
 	SearchPath    []string // rapido.cutPath dirs, then <repo>/.rapido/cuts
 	ModulesDir    string   // staged modules root (INSTALL_MOD_PATH), "" without modules
 	KernelRelease string
-	InitBinary    string        // static git-rapido installed as /init ("" = this binary)
+	InitBinary    string        // static program installed as /init ("" = resolveInit's choice for Arch)
+	Arch          string        // the guest's architecture ("" = x86_64)
+	Sysroot       string        // root the cut's programs and libraries come from ("" = this host)
 	Timeout       time.Duration // guest-side test timeout
 	CacheDir      string        // image cache; "" = ${XDG_CACHE_HOME:-~/.cache}/git-rapido/images
 	Env           map[string]string
@@ -40,7 +42,11 @@ type CutPlan struct {
 
 // PlanCut resolves a cut without writing anything.
 func PlanCut(o CutOptions) (*CutPlan, error) {
-	p, err := cut.Resolve(o.internal())
+	co, err := o.internal()
+	if err != nil {
+		return nil, err
+	}
+	p, err := cut.Resolve(co)
 	if err != nil {
 		return nil, err
 	}

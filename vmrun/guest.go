@@ -7,6 +7,6 @@ import (
 )
 
 // GuestEntry runs the test VM's PID 1 (git-rapido copied into the image as
-// /init) when this process is it, or refuses to run as "init" anywhere
+// /init when no rapido-init is found) when this process is it, or refuses to run as "init" anywhere
 // else. It returns false for the ordinary host command.
 func GuestEntry(argv0 string, stderr io.Writer) (int, bool) { return guest.Entry(argv0, stderr) }

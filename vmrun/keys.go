@@ -86,6 +86,7 @@ var Keys = []Key{
 	{Name: "rapido.policy.allow", Kind: Text, Default: "unsigned", Doc: "hooks: statuses let through besides ok"},
 	{Name: "rapido.remote.<name>.url", Kind: Text, Doc: "git rapido remote test: the ssh URL of another machine's clone, ssh://[user@]host[:port]/path or host:path"},
 	{Name: "rapido.fastBoot", Env: "RAPIDO_FAST_BOOT", Kind: Choice, Choices: []string{"auto", "off"}, Default: "auto", Doc: "auto: boot vmlinux at its PVH entry (on microvm when the kernel has virtio-mmio) where QEMU and the kernel allow; off: QEMU's defaults"},
+	{Name: "rapido.sysroot", Env: "RAPIDO_SYSROOT", Kind: Path, Doc: "root of the guest's programs and libraries (for another architecture)"},
 }
 
 // archChoices are kbuild's architectures and x86, which means x86_64 (as

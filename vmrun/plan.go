@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -40,7 +41,14 @@ func NewPlan(s *Spec, x Execer) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	cp, err := cut.Prepare(s.Cut.internal())
+	if err := foreignTools(s); err != nil {
+		return nil, err
+	}
+	co, err := s.Cut.internal()
+	if err != nil {
+		return nil, fmt.Errorf("cut: %w", err)
+	}
+	cp, err := cut.Prepare(co)
 	if err != nil {
 		return nil, fmt.Errorf("cut: %w", err)
 	}
@@ -142,8 +150,8 @@ func (p *Plan) qemuConfig(kernel, initrd, runDir string) (qemu.Config, error) {
 	s := p.spec
 	qc := qemu.Config{
 		Binary: s.QEMU.Binary, Memory: s.QEMU.Memory, CPUs: s.QEMU.CPUs,
-		Kernel: kernel, Initrd: initrd, Console: p.arch.Console,
-		KernelArgs: s.QEMU.KernelArgs, ExtraArgs: append(append([]string(nil), p.arch.Machine...), s.QEMU.ExtraArgs...),
+		Kernel: kernel, Initrd: initrd, Console: p.arch.Console, Machine: p.arch.Machine, CPU: p.arch.CPU,
+		KernelArgs: s.QEMU.KernelArgs, ExtraArgs: append([]string(nil), s.QEMU.ExtraArgs...),
 		Interactive: s.Interactive, Shares: p.qemuShares(),
 	}
 	// An interactive boot has no console log and no verdict channel.
@@ -171,21 +179,35 @@ func (p *Plan) DryRun() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	qc.Accel, _ = resolveAccel(p.spec.QEMU.Accel, p.spec.QEMU.Binary)
+	qc.Accel, _ = resolveAccel(p.spec.QEMU.Accel, p.spec.QEMU.Binary, p.spec.Build.Arch)
 	qc.ExtraArgs = append(qc.ExtraArgs, cutQEMUArgs(&p.cut.Host, runDir, "<qmp-socket>")...)
 	qc.ExtraArgs = append(qc.ExtraArgs, storageDryRun(p.cut.Host.Storage, runDir, qc.Memory)...)
 	qc = p.bootConfigs(qc)[0]
 	return append([]string{qc.Binary}, qemu.BuildArgs(qc)...), nil
 }
 
-// internal is the cut package's view of the options.
-func (o CutOptions) internal() cut.Options {
+// internal is the cut package's view of the options, with the guest init
+// for the architecture found.
+func (o CutOptions) internal() (cut.Options, error) {
+	a, err := kbuild.ArchOf(o.Arch)
+	if err != nil {
+		return cut.Options{}, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return cut.Options{}, fmt.Errorf("find git-rapido: %w", err)
+	}
+	init, err := resolveInit(o.InitBinary, self, o.Arch)
+	if err != nil {
+		return cut.Options{}, err
+	}
 	return cut.Options{
 		Name: o.Name, Manifest: o.Manifest, Script: o.Script, Command: o.Command,
 		SearchPath: o.SearchPath, ModulesDir: o.ModulesDir, Release: o.KernelRelease,
-		Init: o.InitBinary, TimeoutSec: int(o.Timeout / time.Second), Env: o.Env,
-		Lookup: o.Lookup, Shares: o.Shares, Workdir: o.Workdir,
-	}
+		Init: init, TimeoutSec: int(o.Timeout / time.Second), Env: o.Env,
+		Lookup: o.Lookup, Arch: o.Arch, Machine: a.ELF, Sysroot: o.Sysroot,
+		Shares: o.Shares, Workdir: o.Workdir,
+	}, nil
 }
 
 // bootConfigs returns the ways to boot qc's VM, to try in order: the fast

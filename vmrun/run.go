@@ -112,6 +112,11 @@ func SpecFromConfig(cfg Config, top, rapidoDir string) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A guest of another architecture is built with Debian's cross
+	// compiler unless the configuration names a toolchain.
+	if b := &s.Build; kbuild.Foreign(b.Arch) && b.CrossCompile == "" && b.LLVM == "" && b.CC == "" {
+		b.CrossCompile = arch.CrossCompile
+	}
 	s.QEMU = QEMUOptions{
 		Binary:     r.getOr("rapido.qemu", arch.QEMU),
 		KernelArgs: strings.Fields(r.get("rapido.kernelArgs")),
@@ -128,6 +133,10 @@ func SpecFromConfig(cfg Config, top, rapidoDir string) (*Spec, error) {
 	// RAPIDO_INIT names another static binary to install as /init: the
 	// hermetic tests use it because a test binary need not be static.
 	s.Cut.InitBinary = os.Getenv("RAPIDO_INIT")
+	s.Cut.Arch = s.Build.Arch
+	if v := r.get("rapido.sysroot"); v != "" {
+		s.Cut.Sysroot = pathValue(top, v)
+	}
 	s.Cut.SearchPath = CutSearchPath(cfg, top)
 	s.Net = netFromConfig(r)
 	if r.err != nil {
@@ -389,7 +398,7 @@ func bootOne(ctx context.Context, p *Plan, h Host, bo BuildOptions, ch *cut.Host
 		return infra(v, err), nil
 	}
 	qc.Trace = tracer(h.Exec)
-	accel, note := resolveAccel(s.QEMU.Accel, s.QEMU.Binary)
+	accel, note := resolveAccel(s.QEMU.Accel, s.QEMU.Binary, s.Build.Arch)
 	if note != "" {
 		fmt.Fprintln(progress, note)
 	}
@@ -610,12 +619,14 @@ func infra(v *Verdict, err error) *Verdict {
 func accelFile() string { return filepath.Join(CacheHome(), "accel.json") }
 
 // resolveAccel turns auto into kvm or tcg using what was learned before.
-func resolveAccel(want, binary string) (string, string) {
+// A guest of another architecture than the host's is emulated: KVM runs
+// only guests of the host's own.
+func resolveAccel(want, binary, arch string) (string, string) {
 	switch want {
 	case "kvm", "tcg":
 		return want, ""
 	}
-	if !kvmUsable() {
+	if kbuild.Foreign(arch) || !kvmUsable() {
 		return "tcg", ""
 	}
 	if f, ok := qemu.LoadFinding(accelFile(), qemu.FindingKey(binary)); ok {

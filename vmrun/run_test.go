@@ -2,6 +2,7 @@ package vmrun
 
 import (
 	"errors"
+	"github.com/git-rapido/git-rapido/vmrun/internal/kbuild"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,21 +142,50 @@ func TestDryRun(t *testing.T) {
 	if !strings.HasSuffix(got, " -device virtio-rng-pci") {
 		t.Errorf("DryRun = %s; want the extra args last", got)
 	}
-	// arm64: its image, console and machine.
+	// arm64: its image, console and machine; programs from the sysroot,
+	// the init built for arm64, and the cross compiler by default.
 	t.Setenv("ARCH", "arm64")
-	s, _ = SpecFromConfig(mapConfig{"rapido.accel": {"tcg"}}, "/top", "/top/.git/rapido")
-	got = strings.Join(dryRun(t, s), " ")
-	for _, want := range []string{"qemu-system-aarch64 ", "/arch/arm64/boot/Image", "console=ttyAMA0", "-M virt -cpu max"} {
+	sysroot := arm64Sysroot(t)
+	s, _ = SpecFromConfig(mapConfig{"rapido.accel": {"auto"}, "rapido.sysroot": {sysroot}}, "/top", "/top/.git/rapido")
+	if s.Build.CrossCompile != "aarch64-linux-gnu-" && kbuild.HostArch() != "arm64" {
+		t.Errorf("arm64 on a %s host: CrossCompile = %q, want Debian's aarch64-linux-gnu-", kbuild.HostArch(), s.Build.CrossCompile)
+	}
+	s.Cut.InitBinary = filepath.Join(sysroot, "bin", "busybox")
+	argv, err := mustPlan(t, s).DryRun()
+	if err != nil {
+		t.Fatalf("arm64 DryRun: %v", err)
+	}
+	got = strings.Join(argv, " ")
+	for _, want := range []string{"qemu-system-aarch64 ", "/arch/arm64/boot/Image", "console=ttyAMA0", "-machine virt -accel tcg -cpu cortex-a57"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("arm64 DryRun = %s\nlacks %q", got, want)
 		}
 	}
 	// Interactive: the console on stdio, no verdict channel.
 	s.Interactive = true
-	got = strings.Join(dryRun(t, s), " ")
+	if argv, err = mustPlan(t, s).DryRun(); err != nil {
+		t.Fatalf("interactive DryRun: %v", err)
+	}
+	got = strings.Join(argv, " ")
 	if !strings.Contains(got, "-serial mon:stdio") || strings.Contains(got, "verdict") {
 		t.Errorf("interactive DryRun = %s", got)
 	}
+}
+
+// arm64Sysroot is a sysroot holding one static arm64 program as
+// /bin/busybox: git rapido's guest init, built for arm64 by the Go
+// toolchain (a static ELF of the right machine is all a plan checks).
+func arm64Sysroot(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(root, "bin", "busybox"),
+		"github.com/git-rapido/git-rapido/cmd/rapido-init")
+	cmd.Env = append(os.Environ(), "GOARCH=arm64", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build rapido-init for arm64: %v\n%s", err, out)
+	}
+	return root
 }
 
 // dryRun plans s and returns its dry-run command line.
@@ -176,29 +206,40 @@ func dryRun(t *testing.T, s *Spec) []string {
 func TestResolveAccel(t *testing.T) {
 	cleanEnv(t)
 	for _, want := range []string{"kvm", "tcg"} {
-		if got, note := resolveAccel(want, "q"); got != want || note != "" {
+		if got, note := resolveAccel(want, "q", ""); got != want || note != "" {
 			t.Errorf("resolveAccel(%s) = %s, %q", want, got, note)
 		}
 	}
 	bin := filepath.Join(t.TempDir(), "qemu")
 	os.WriteFile(bin, []byte("x"), 0o755)
+	// A guest of another architecture is emulated whatever KVM can do,
+	// even where KVM was seen to work; asking for kvm is taken literally.
+	foreign := map[string]string{"x86_64": "arm64", "arm64": "x86_64"}[kbuild.HostArch()]
+	rememberAccel(bin, true, "")
+	if got, note := resolveAccel("auto", bin, foreign); got != "tcg" || note != "" {
+		t.Errorf("auto for a %s guest on a %s host = %s, %q; want tcg", foreign, kbuild.HostArch(), got, note)
+	}
+	if got, _ := resolveAccel("kvm", bin, foreign); got != "kvm" {
+		t.Errorf("kvm for a %s guest = %s; want kvm (what was asked)", foreign, got)
+	}
+	os.Remove(filepath.Join(os.Getenv("XDG_CACHE_HOME"), "git-rapido", "accel.json"))
 	if !qemu.KVMUsable() {
-		if got, _ := resolveAccel("auto", bin); got != "tcg" {
+		if got, _ := resolveAccel("auto", bin, ""); got != "tcg" {
 			t.Errorf("auto without /dev/kvm = %s; want tcg", got)
 		}
 		return
 	}
 	// First run: try KVM and say so.
-	if got, note := resolveAccel("auto", bin); got != "kvm" || !strings.Contains(note, "falls back to TCG") {
+	if got, note := resolveAccel("auto", bin, ""); got != "kvm" || !strings.Contains(note, "falls back to TCG") {
 		t.Errorf("first auto = %s, %q", got, note)
 	}
 	// A remembered hang means TCG from then on, silently.
 	rememberAccel(bin, false, "guest made no console progress under KVM")
-	if got, note := resolveAccel("auto", bin); got != "tcg" || note != "" {
+	if got, note := resolveAccel("auto", bin, ""); got != "tcg" || note != "" {
 		t.Errorf("auto after a KVM hang = %s, %q; want tcg", got, note)
 	}
 	rememberAccel(bin, true, "")
-	if got, _ := resolveAccel("auto", bin); got != "kvm" {
+	if got, _ := resolveAccel("auto", bin, ""); got != "kvm" {
 		t.Errorf("auto after KVM worked = %s; want kvm", got)
 	}
 	if _, err := os.Stat(filepath.Join(os.Getenv("XDG_CACHE_HOME"), "git-rapido", "accel.json")); err != nil {

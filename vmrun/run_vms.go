@@ -33,7 +33,7 @@ func runVMs(ctx context.Context, s *Spec, v *Verdict, n, verdictFrom int, br *Bu
 	if err != nil {
 		return infra(v, err), nil
 	}
-	accel, note := resolveAccel(s.QEMU.Accel, s.QEMU.Binary)
+	accel, note := resolveAccel(s.QEMU.Accel, s.QEMU.Binary, s.Build.Arch)
 	if note != "" {
 		// No KVM probing with several VMs: its fallback restarts one VM,
 		// which would desynchronise the others. A single-VM run learns
@@ -68,9 +68,9 @@ func vmConfigs(s *Spec, n int, nets []vmNet, kernel, image, logDir string, trace
 		dir := filepath.Join(logDir, fmt.Sprintf("vm%d", i+1))
 		qc := qemu.Config{
 			Binary: s.QEMU.Binary, Memory: s.QEMU.Memory, CPUs: s.QEMU.CPUs,
-			Kernel: kernel, Initrd: image, Console: a.Console,
+			Kernel: kernel, Initrd: image, Console: a.Console, Machine: a.Machine, CPU: a.CPU,
 			KernelArgs: append([]string(nil), s.QEMU.KernelArgs...),
-			ExtraArgs:  append(append([]string(nil), a.Machine...), s.QEMU.ExtraArgs...),
+			ExtraArgs:  append([]string(nil), s.QEMU.ExtraArgs...),
 			ConsoleLog: filepath.Join(dir, "console.log"), VerdictPath: filepath.Join(dir, "verdict.jsonl"),
 			Trace: trace,
 		}

@@ -80,6 +80,7 @@ func TestSpecFromConfigKeys(t *testing.T) {
 		"rapido.cut":           {"shell"},
 		"rapido.cutPath":       {"/cuts/a:/cuts/b", "/cuts/c"},
 		"rapido.warnings":      {"fail"},
+		"rapido.sysroot":       {"sysroots/arm64"},
 	}
 	s, err := SpecFromConfig(cfg, "/top", "/top/.git/rapido")
 	if err != nil {
@@ -96,8 +97,9 @@ func TestSpecFromConfigKeys(t *testing.T) {
 		BootTimeout: 30 * time.Second,
 		Timeout:     5 * time.Minute,
 		LogRoot:     "/top/.git/rapido/logs",
-		Cut:         CutOptions{Name: "shell", SearchPath: []string{"/cuts/a", "/cuts/b", "/cuts/c", "/top/.rapido/cuts"}},
-		Warnings:    "fail",
+		Cut: CutOptions{Name: "shell", SearchPath: []string{"/cuts/a", "/cuts/b", "/cuts/c", "/top/.rapido/cuts"},
+			Arch: "arm64", Sysroot: "/top/sysroots/arm64"},
+		Warnings: "fail",
 	}
 	if d := cmp.Diff(want, s, cmpopts.EquateEmpty(), cmpopts.IgnoreFields(CutOptions{}, "Lookup")); d != "" {
 		t.Errorf("SpecFromConfig mismatch (-want +got):\n%s", d)

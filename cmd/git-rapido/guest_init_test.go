@@ -126,3 +126,48 @@ func TestPID1WithoutMarker(t *testing.T) {
 		t.Errorf("git-rapido --version as PID 1: exit %d, stdout %q, stderr %q; want the version", code, stdout, stderr)
 	}
 }
+
+// TestRapidoInitRefuses: the small dedicated init (cmd/rapido-init), run
+// on a host under any name, and as PID 1 of a container without the
+// kernel's marker, refuses in one line, exit 128, mounting nothing.
+func TestRapidoInitRefuses(t *testing.T) {
+	dir, err := os.MkdirTemp("", "rapido-init-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "rapido-init-x86_64")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/git-rapido/git-rapido/cmd/rapido-init")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build rapido-init: %v\n%s", err, out)
+	}
+	named := filepath.Join(dir, "init")
+	if err := os.Link(bin, named); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, b := range []string{bin, named} {
+		code, stdout, stderr := runBounded(t, b, unprivileged())
+		if code != 128 || !strings.HasPrefix(stderr, "fatal: ") || !strings.Contains(stderr, "guest init") ||
+			strings.Count(stderr, "\n") != 1 || stdout != "" {
+			t.Errorf("%s on the host: exit %d, stdout %q, stderr %q; want 128 and one fatal line", filepath.Base(b), code, stdout, stderr)
+		}
+	}
+	if after, _ := os.ReadFile("/proc/self/mountinfo"); !bytes.Equal(before, after) {
+		t.Errorf("mounts changed while rapido-init ran")
+	}
+	if os.Geteuid() != 0 {
+		return
+	}
+	ns := &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID, Unshareflags: syscall.CLONE_NEWNS}
+	probe := exec.Command("true")
+	probe.SysProcAttr = ns
+	if err := probe.Run(); errors.Is(err, syscall.EPERM) {
+		t.Skipf("root without the right to make namespaces (a container?): %v", err)
+	}
+	if code, _, stderr := runBounded(t, bin, ns); code != 128 || !strings.Contains(stderr, "guest init") {
+		t.Errorf("rapido-init as PID 1 without rapido.guest=1: exit %d, stderr %q; want 128 and the refusal", code, stderr)
+	}
+}

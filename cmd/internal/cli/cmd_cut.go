@@ -99,6 +99,13 @@ func runCut(ctx context.Context, env *Env, o *cutOptions, args []string) error {
 		Command: command, SearchPath: search, InitBinary: os.Getenv("RAPIDO_INIT")}
 	if cfg, err := env.Config(ctx); err == nil {
 		co.Lookup = cfg.Get // the manifest's config directive
+		top, err := env.Runner.Git(ctx, "rev-parse", "--show-toplevel")
+		if err != nil {
+			top = "."
+		}
+		if co.Arch, co.Sysroot, err = vmrun.CutTarget(cfg, top); err != nil {
+			return err
+		}
 	}
 	plan, err := vmrun.PlanCut(co)
 	if err != nil {

@@ -31,7 +31,7 @@ func Main() {
 			f.Close()
 		}
 	}
-	src, out := ".", "."
+	src, out, arch := ".", ".", "x86"
 	var targets []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -41,6 +41,8 @@ func Main() {
 			i++
 		case strings.HasPrefix(a, "O="):
 			out = strings.TrimPrefix(a, "O=")
+		case strings.HasPrefix(a, "ARCH="):
+			arch = strings.TrimPrefix(a, "ARCH=")
 		case strings.HasPrefix(a, "-") || strings.Contains(a, "="):
 		default:
 			targets = append(targets, a)
@@ -92,8 +94,8 @@ func Main() {
 				os.Exit(2)
 			}
 			fmt.Println("  LD      vmlinux")
-			fmt.Println("  BUILD   arch/x86/boot/bzImage")
-			img := filepath.Join(out, "arch/x86/boot", t)
+			fmt.Println("  BUILD   arch/" + arch + "/boot/" + t)
+			img := filepath.Join(out, "arch", arch, "boot", t)
 			must(os.MkdirAll(filepath.Dir(img), 0o755))
 			must(os.WriteFile(img, []byte("fake-kernel scenario="+scenario+"\n"), 0o644))
 			must(os.MkdirAll(filepath.Join(out, "include/config"), 0o755))

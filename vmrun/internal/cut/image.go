@@ -85,7 +85,12 @@ func (e *Entry) describe() string {
 // addHost adds host path p under the same guest path, reproducing every
 // symlink met on the way (merged-/usr systems link /lib to usr/lib), so the
 // guest sees the same names the loader and scripts expect.
-func (im *Image) addHost(p string, hops int) error {
+func (im *Image) addHost(p string, hops int) error { return im.addHostIn("", p, hops) }
+
+// addHostIn is addHost for a file of the tree under root (a sysroot): p
+// and the symlinks on the way are read inside root, absolute targets
+// included, and keep their paths below root in the guest.
+func (im *Image) addHostIn(root, p string, hops int) error {
 	if hops > 40 {
 		return fmt.Errorf("add %s: too many levels of symbolic links", p)
 	}
@@ -93,12 +98,12 @@ func (im *Image) addHost(p string, hops int) error {
 	cur := "/"
 	for i, part := range parts {
 		next := path.Join(cur, part)
-		fi, err := os.Lstat(next)
+		fi, err := os.Lstat(root + next)
 		if err != nil {
-			return fmt.Errorf("add %s: %w", p, err)
+			return fmt.Errorf("add %s: %w", root+p, err)
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
-			target, err := os.Readlink(next)
+			target, err := os.Readlink(root + next)
 			if err != nil {
 				return fmt.Errorf("add %s: %w", p, err)
 			}
@@ -109,7 +114,7 @@ func (im *Image) addHost(p string, hops int) error {
 			if !path.IsAbs(abs) {
 				abs = path.Join(cur, target)
 			}
-			return im.addHost(path.Join(append([]string{abs}, parts[i+1:]...)...), hops+1)
+			return im.addHostIn(root, path.Join(append([]string{abs}, parts[i+1:]...)...), hops+1)
 		}
 		last := i == len(parts)-1
 		switch {
@@ -118,7 +123,7 @@ func (im *Image) addHost(p string, hops int) error {
 				return err
 			}
 		case fi.Mode().IsRegular():
-			if err := im.put(&Entry{Path: next, Kind: File, Mode: fi.Mode().Perm(), Source: next, Host: true}); err != nil {
+			if err := im.put(&Entry{Path: next, Kind: File, Mode: fi.Mode().Perm(), Source: root + next, Host: true}); err != nil {
 				return err
 			}
 		default:

@@ -3,6 +3,7 @@ package cut
 import (
 	"bufio"
 	"bytes"
+	"debug/elf"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -31,7 +32,16 @@ type Options struct {
 	SearchPath []string // directories with <name>.cut files, searched before the built-ins
 	ModulesDir string   // INSTALL_MOD_PATH of the build, "" without modules
 	Release    string   // kernel release, for lib/modules/<release>
-	Init       string   // host path of the static git-rapido installed as /init
+	Init       string   // host path of the static program installed as /init
+	// Arch names the guest's architecture for messages ("" = x86_64);
+	// Machine is its ELF machine: every program, library and the init
+	// must be built for it (0 skips the check).
+	Arch    string
+	Machine elf.Machine
+	// Sysroot is the root the guest's programs and their libraries are
+	// taken from ("" = this host): "bin busybox" is looked up in its
+	// PATH directories, and the loader and libraries inside it.
+	Sysroot    string
 	TimeoutSec int
 	Env        map[string]string
 	Hostname   string
@@ -122,7 +132,7 @@ func Prepare(o Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &resolver{o: o, plan: p, elf: elfdeps.NewResolver(""), seen: map[string]bool{}, active: map[string]bool{}}
+	r := &resolver{o: o, plan: p, elf: elfdeps.NewResolver(o.Sysroot), seen: map[string]bool{}, active: map[string]bool{}}
 	p.Image.claim(ownFiles)
 	if err := r.manifest(src, text, 0); err != nil {
 		return nil, err
@@ -154,7 +164,7 @@ func Prepare(o Options) (*Plan, error) {
 	if len(p.Host.Storage) > 0 && p.VMs > 1 {
 		return nil, fmt.Errorf("%s: storage-daemon: a daemon's disk serves one VM, and the cut boots %d", src, p.VMs)
 	}
-	if err := p.addFixed(o.Init); err != nil {
+	if err := p.addFixed(o); err != nil {
 		return nil, err
 	}
 	p.res = r
@@ -162,7 +172,8 @@ func Prepare(o Options) (*Plan, error) {
 }
 
 // addFixed adds /init and the directories every image has.
-func (p *Plan) addFixed(initBin string) error {
+func (p *Plan) addFixed(o Options) error {
+	initBin := o.Init
 	if initBin == "" {
 		var err error
 		if initBin, err = os.Executable(); err != nil {
@@ -170,6 +181,9 @@ func (p *Plan) addFixed(initBin string) error {
 		}
 	}
 	if err := checkStatic(initBin); err != nil {
+		return err
+	}
+	if err := checkMachine("/init "+initBin, initBin, o); err != nil {
 		return err
 	}
 	for _, e := range []*Entry{
@@ -241,6 +255,28 @@ func checkStatic(p string) error {
 		return fmt.Errorf("check /init %s: dynamically linked (needs %s); build git-rapido with CGO_ENABLED=0 (make build)", p, deps[0])
 	}
 	return nil
+}
+
+// checkMachine refuses an ELF program built for another machine than the
+// guest's: the kernel would refuse to run it ("Exec format error") only
+// once the VM is up, and name nothing. what names it in the message.
+func checkMachine(what, hostPath string, o Options) error {
+	if o.Machine == 0 {
+		return nil
+	}
+	m, err := elfdeps.Machine(hostPath)
+	if err != nil || m == o.Machine {
+		return nil // not ELF: a script, data; unreadable: reported elsewhere
+	}
+	arch := o.Arch
+	if arch == "" {
+		arch = "x86_64"
+	}
+	fix := "set rapido.sysroot to a root holding " + arch + " programs and libraries, or give the " + arch + " build's path"
+	if strings.HasPrefix(what, "/init") {
+		fix = "set RAPIDO_INIT to a static " + arch + " program, or run 'make install', which builds git rapido's guest init for every architecture"
+	}
+	return fmt.Errorf("%s is %s, the guest is %s: %s", what, elfdeps.MachineName(m), elfdeps.MachineName(o.Machine), fix)
 }
 
 type resolver struct {
@@ -519,7 +555,14 @@ func entryPath(verb, what, p string) error {
 
 // bin adds a program (found in PATH when not a path) and its ELF closure.
 // A relative path is relative to the manifest, like every host path.
+//
+// With a sysroot, a name is looked up in the sysroot's PATH directories and
+// an absolute path inside the sysroot; the program keeps its path there in
+// the guest, and its loader and libraries come from the sysroot too.
 func (r *resolver) bin(src, name string) error {
+	if root := r.o.Sysroot; root != "" && (!strings.Contains(name, "/") || filepath.IsAbs(name)) {
+		return r.sysrootBin(name)
+	}
 	p := name
 	if !strings.Contains(name, "/") {
 		lp, err := exec.LookPath(name)
@@ -538,10 +581,17 @@ func (r *resolver) bin(src, name string) error {
 		return nil
 	}
 	r.seen[p] = true
+	if err := checkMachine("bin "+p, p, r.o); err != nil {
+		return err
+	}
 	if err := r.plan.Image.addHost(p, 0); err != nil {
 		return fmt.Errorf("bin: %w", err)
 	}
-	deps, err := r.elf.Deps(p)
+	host := r.elf
+	if r.o.Sysroot != "" {
+		host = elfdeps.NewResolver("") // a relative path: a program of this host
+	}
+	deps, err := host.Deps(p)
 	if errors.Is(err, elfdeps.ErrNotELF) {
 		return nil // a script: its interpreter is the manifest's business
 	}
@@ -550,6 +600,54 @@ func (r *resolver) bin(src, name string) error {
 	}
 	for _, d := range deps {
 		if err := r.plan.Image.addHost(d, 0); err != nil {
+			return fmt.Errorf("bin: %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// sysrootPath are the directories a name is looked for in a sysroot.
+var sysrootPath = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
+
+// sysrootBin is bin for a program of the sysroot: p is its path inside.
+func (r *resolver) sysrootBin(name string) error {
+	root := r.o.Sysroot
+	p := ""
+	if filepath.IsAbs(name) {
+		if _, err := os.Stat(filepath.Join(root, name)); err == nil {
+			p = filepath.Clean(name)
+		}
+	} else {
+		for _, d := range sysrootPath {
+			if fi, err := os.Stat(filepath.Join(root, d, name)); err == nil && fi.Mode().IsRegular() {
+				p = path.Join(d, name)
+				break
+			}
+		}
+	}
+	if p == "" {
+		return fmt.Errorf("bin: %s: %w in the sysroot %s (%s)", name, errNotFound, root, strings.Join(sysrootPath, ":"))
+	}
+	key := "sysroot:" + p
+	if r.seen[key] {
+		return nil
+	}
+	r.seen[key] = true
+	if err := checkMachine("bin "+p+" (in the sysroot "+root+")", filepath.Join(root, p), r.o); err != nil {
+		return err
+	}
+	if err := r.plan.Image.addHostIn(root, p, 0); err != nil {
+		return fmt.Errorf("bin: %w", err)
+	}
+	deps, err := r.elf.Deps(p)
+	if errors.Is(err, elfdeps.ErrNotELF) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("bin: %w", err)
+	}
+	for _, d := range deps {
+		if err := r.plan.Image.addHostIn(root, d, 0); err != nil {
 			return fmt.Errorf("bin: %s: %w", name, err)
 		}
 	}

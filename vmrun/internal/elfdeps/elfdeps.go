@@ -71,6 +71,39 @@ func ldSoConf(path string, depth int) []string {
 	return dirs
 }
 
+// Machine reads the ELF machine of the file at path (ErrNotELF for a
+// script or data).
+func Machine(path string) (elf.Machine, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		var fe *elf.FormatError
+		if errors.As(err, &fe) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, ErrNotELF
+		}
+		return 0, err
+	}
+	defer f.Close()
+	return f.Machine, nil
+}
+
+// MachineName is how messages name an ELF machine: as the guest
+// architectures are named where git rapido knows them.
+func MachineName(m elf.Machine) string {
+	switch m {
+	case elf.EM_X86_64:
+		return "x86-64"
+	case elf.EM_AARCH64:
+		return "arm64"
+	case elf.EM_386:
+		return "i386"
+	case elf.EM_ARM:
+		return "32-bit arm"
+	case elf.EM_RISCV:
+		return "riscv"
+	}
+	return strings.TrimPrefix(m.String(), "EM_")
+}
+
 // ErrNotELF is returned for files that are not ELF (scripts, data).
 var ErrNotELF = errors.New("not an ELF file")
 
@@ -84,7 +117,7 @@ func (r *Resolver) Deps(program string) ([]string, error) {
 	// searches them too (the executable's first of all), unlike DT_RUNPATH.
 	var visit func(path string, depth int, loaders []string) error
 	visit = func(path string, depth int, loaders []string) error {
-		f, err := elf.Open(filepath.Join(r.Root, path))
+		f, err := elf.Open(r.hostPath(path))
 		if err != nil {
 			// A file shorter than the ELF ident (a one-line script, an
 			// empty file) fails with EOF rather than a FormatError.
@@ -156,10 +189,37 @@ func (r *Resolver) Deps(program string) ([]string, error) {
 	return out, nil
 }
 
+// hostPath is where the file at path of the resolver's tree is on this
+// host. Under a Root, symlinks are followed inside it: a sysroot's
+// "/lib/ld-linux-aarch64.so.1 -> /usr/lib/..." leads to the sysroot's
+// file, not to this host's.
+func (r *Resolver) hostPath(p string) string {
+	if r.Root == "" {
+		return p
+	}
+	parts := strings.Split(strings.TrimPrefix(filepath.Clean("/"+p), "/"), "/")
+	cur := "/"
+	for hops := 0; len(parts) > 0 && hops < 40; {
+		next := filepath.Join(cur, parts[0])
+		t, err := os.Readlink(filepath.Join(r.Root, next))
+		if err != nil { // not a symlink (or missing): go on
+			cur, parts = next, parts[1:]
+			continue
+		}
+		hops++
+		if !filepath.IsAbs(t) {
+			t = filepath.Join(cur, t)
+		}
+		parts = append(strings.Split(strings.TrimPrefix(filepath.Clean(t), "/"), "/"), parts[1:]...)
+		cur = "/"
+	}
+	return filepath.Join(r.Root, cur)
+}
+
 // compatible reports whether cand exists and is an ELF of the same class and
 // machine as the program that needs it (so a 32-bit lib is skipped).
 func (r *Resolver) compatible(cand string, want *elf.File) bool {
-	f, err := elf.Open(filepath.Join(r.Root, cand))
+	f, err := elf.Open(r.hostPath(cand))
 	if err != nil {
 		return false
 	}

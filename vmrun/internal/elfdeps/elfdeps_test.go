@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -347,5 +348,28 @@ func TestDepsInheritedRPATH(t *testing.T) {
 	}
 	if _, err := NewResolver("").Deps(filepath.Join(dir, "runpath")); err == nil || !strings.Contains(err.Error(), "needs libbar.so: not found") {
 		t.Errorf("Deps(runpath) = %v; want libbar.so not found, as ld.so", err)
+	}
+}
+
+func TestMachine(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "s.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\n"), 0o755)
+	if _, err := Machine(script); err != ErrNotELF {
+		t.Errorf("Machine(script) = %v; want ErrNotELF", err)
+	}
+	if _, err := Machine(filepath.Join(dir, "none")); err == nil || err == ErrNotELF {
+		t.Errorf("Machine(missing) = %v; want the open error", err)
+	}
+	self, _ := os.Executable()
+	m, err := Machine(self)
+	want := map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}[runtime.GOARCH]
+	if err != nil || (want != 0 && m != want) {
+		t.Errorf("Machine(test binary) = %v, %v; want %v", m, err, want)
+	}
+	for m, name := range map[elf.Machine]string{elf.EM_X86_64: "x86-64", elf.EM_AARCH64: "arm64", elf.EM_PPC64: "PPC64"} {
+		if got := MachineName(m); got != name {
+			t.Errorf("MachineName(%v) = %q, want %q", m, got, name)
+		}
 	}
 }

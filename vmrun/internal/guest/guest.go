@@ -1,7 +1,9 @@
-// Package guest is git rapido's PID 1 inside the test VM. The same static
-// git-rapido binary that runs on the host is copied into the image as /init;
-// cli.Main asks Entry, which runs Main only as PID 1 of a kernel booted with
-// KernelMarker (see detect.go).
+// Package guest is git rapido's PID 1 inside the test VM. The image's /init
+// is the small static rapido-init built for the guest's architecture
+// (cmd/rapido-init, through vmrun/guestinit), or, for a guest of the host's
+// architecture without one, the static git-rapido binary itself; both ask
+// Entry, which runs Main only as PID 1 of a kernel booted with KernelMarker
+// (see detect.go).
 //
 // # Protocol with the host
 //

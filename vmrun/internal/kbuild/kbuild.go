@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"debug/elf"
 	_ "embed"
 	"encoding/hex"
 	"errors"
@@ -25,10 +26,23 @@ import (
 )
 
 //go:embed fragment.config
-var builtinFragment string
+var commonFragment string
 
-// BuiltinFragment is the kconfig fragment every git rapido kernel gets.
-func BuiltinFragment() string { return builtinFragment }
+//go:embed fragment-x86_64.config
+var x86Fragment string
+
+//go:embed fragment-arm64.config
+var arm64Fragment string
+
+// BuiltinFragment is the kconfig fragment every git rapido kernel of arch
+// gets: the common part, then the architecture's console and buses.
+func BuiltinFragment(arch string) string {
+	a, err := ArchOf(arch)
+	if err != nil {
+		return commonFragment
+	}
+	return commonFragment + a.fragment
+}
 
 // Execer runs a prepared command (cmd injects its traced runner).
 type Execer interface{ Run(*exec.Cmd) error }
@@ -39,13 +53,50 @@ type Arch struct {
 	Image   string // make target and path under arch/<Name>/boot
 	Console string
 	QEMU    string
-	Machine []string // extra QEMU machine args
+	// Machine is QEMU's -machine ("" = QEMU's default); CPU is the -cpu
+	// model under TCG (KVM always takes "host").
+	Machine, CPU string
+	// ELF is the machine ELF programs for this guest are built for, and
+	// GOARCH the Go toolchain's name for it (the guest init).
+	ELF    elf.Machine
+	GOARCH string
+	// CrossCompile is the CROSS_COMPILE prefix used on a host of another
+	// architecture when none is configured; the packages are what Debian
+	// calls the cross compiler and the QEMU that runs this guest.
+	CrossCompile, CompilerPackage, QEMUPackage string
+	fragment                                   string
 }
 
 // Arches lists the supported architectures by `uname -m` style name.
 var Arches = map[string]Arch{
-	"x86_64": {Name: "x86", Image: "bzImage", Console: "ttyS0", QEMU: "qemu-system-x86_64"},
-	"arm64":  {Name: "arm64", Image: "Image", Console: "ttyAMA0", QEMU: "qemu-system-aarch64", Machine: []string{"-M", "virt", "-cpu", "max"}},
+	"x86_64": {Name: "x86", Image: "bzImage", Console: "ttyS0", QEMU: "qemu-system-x86_64",
+		ELF: elf.EM_X86_64, GOARCH: "amd64", CrossCompile: "x86_64-linux-gnu-",
+		CompilerPackage: "gcc-x86-64-linux-gnu", QEMUPackage: "qemu-system-x86", fragment: x86Fragment},
+	// cortex-a57 rather than "max": TCG emulates pointer authentication
+	// and the newest extensions of "max" slowly, and the guest needs none.
+	"arm64": {Name: "arm64", Image: "Image", Console: "ttyAMA0", QEMU: "qemu-system-aarch64",
+		Machine: "virt", CPU: "cortex-a57", ELF: elf.EM_AARCH64, GOARCH: "arm64", CrossCompile: "aarch64-linux-gnu-",
+		CompilerPackage: "gcc-aarch64-linux-gnu", QEMUPackage: "qemu-system-arm", fragment: arm64Fragment},
+}
+
+// HostArch is the architecture git rapido runs on, by the names of Arches
+// ("" when it is none of them).
+func HostArch() string {
+	for n, a := range Arches {
+		if a.GOARCH == runtime.GOARCH {
+			return n
+		}
+	}
+	return ""
+}
+
+// Foreign reports whether a guest of arch needs a cross compiler and
+// emulation (TCG) on this host.
+func Foreign(arch string) bool {
+	if arch == "" {
+		arch = DefaultArch
+	}
+	return arch != HostArch()
 }
 
 // Options say what to build and how.
@@ -251,7 +302,7 @@ func ConfigDigest(o Options) (string, error) {
 		}
 		fmt.Fprintf(h, "base-file=%x\n", sha256.Sum256(b))
 	}
-	fmt.Fprintf(h, "builtin=%x\n", sha256.Sum256([]byte(builtinFragment)))
+	fmt.Fprintf(h, "builtin=%x\n", sha256.Sum256([]byte(BuiltinFragment(o.Arch))))
 	items, err := fragmentItems(o.Fragments)
 	if err != nil {
 		return "", err
@@ -573,7 +624,7 @@ func (b *builder) configure(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
-	settings := append(configLines(builtinFragment), user...)
+	settings := append(configLines(BuiltinFragment(b.o.Arch)), user...)
 	cur, err := os.ReadFile(cfgPath)
 	if err != nil {
 		return nil, &ConfigError{err}

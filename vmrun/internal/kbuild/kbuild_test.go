@@ -276,12 +276,49 @@ func TestArchOf(t *testing.T) {
 }
 
 func TestBuiltinFragment(t *testing.T) {
-	lines := configLines(BuiltinFragment())
-	for _, want := range []string{"CONFIG_SERIAL_8250_CONSOLE=y", "CONFIG_BLK_DEV_INITRD=y", "CONFIG_DEVTMPFS=y",
-		"CONFIG_VIRTIO_CONSOLE=y", "CONFIG_BINFMT_ELF=y", "CONFIG_FUTEX=y", "CONFIG_MODULES=y"} {
-		if !slices.Contains(lines, want) {
-			t.Errorf("built-in fragment lacks %s", want)
+	common := []string{"CONFIG_BLK_DEV_INITRD=y", "CONFIG_DEVTMPFS=y",
+		"CONFIG_VIRTIO_CONSOLE=y", "CONFIG_BINFMT_ELF=y", "CONFIG_FUTEX=y", "CONFIG_MODULES=y"}
+	for _, tc := range []struct {
+		arch      string
+		want, not []string
+	}{
+		{"", []string{"CONFIG_SERIAL_8250_CONSOLE=y"}, []string{"CONFIG_SERIAL_AMBA_PL011=y"}},
+		{"x86_64", []string{"CONFIG_SERIAL_8250_CONSOLE=y"}, []string{"CONFIG_SERIAL_AMBA_PL011=y"}},
+		{"arm64", []string{"CONFIG_SERIAL_AMBA_PL011=y", "CONFIG_SERIAL_AMBA_PL011_CONSOLE=y", "CONFIG_PCI_HOST_GENERIC=y"},
+			[]string{"CONFIG_SERIAL_8250=y", "CONFIG_SERIAL_8250_CONSOLE=y"}},
+	} {
+		lines := configLines(BuiltinFragment(tc.arch))
+		for _, want := range append(tc.want, common...) {
+			if !slices.Contains(lines, want) {
+				t.Errorf("built-in fragment for %q lacks %s", tc.arch, want)
+			}
 		}
+		for _, not := range tc.not {
+			if slices.Contains(lines, not) {
+				t.Errorf("built-in fragment for %q has %s", tc.arch, not)
+			}
+		}
+	}
+	// The configuration, and with it the cache key, tells the
+	// architectures apart through their fragments too.
+	x, _ := ConfigDigest(Options{Arch: "x86_64"})
+	a, _ := ConfigDigest(Options{Arch: "arm64"})
+	if x == a {
+		t.Error("x86_64 and arm64 have the same config digest")
+	}
+}
+
+func TestForeign(t *testing.T) {
+	host := HostArch()
+	if host == "" {
+		t.Skip("host architecture is neither x86_64 nor arm64")
+	}
+	if Foreign(host) {
+		t.Errorf("Foreign(%s) on a %s host", host, host)
+	}
+	other := map[string]string{"x86_64": "arm64", "arm64": "x86_64"}[host]
+	if !Foreign(other) {
+		t.Errorf("Foreign(%s) = false on a %s host", other, host)
 	}
 }
 

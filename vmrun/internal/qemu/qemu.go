@@ -20,22 +20,23 @@ import (
 
 // Config is everything that decides the QEMU command line.
 type Config struct {
-	Binary      string // qemu-system-x86_64
-	Accel       string // kvm or tcg (resolved; see Accel)
-	Memory      string // e.g. 512M
-	CPUs        int
-	Kernel      string
-	Initrd      string
-	Console     string // guest console device: ttyS0
-	ConsoleLog  string // host file receiving the serial console; "" = stdio (interactive)
-	VerdictPath string // host file receiving the guest's verdict events; "" = none
-	KernelArgs  []string
-	ExtraArgs   []string
-	Interactive bool // console on the terminal (git rapido boot)
-	// Machine is the -machine type; "" keeps QEMU's default (pc on
-	// x86). On MachineMicroVM there is no PCI bus: the verdict channel
-	// and the network card are virtio-mmio devices.
-	Machine string
+	Binary  string // qemu-system-x86_64
+	Accel   string // kvm or tcg (resolved; see Accel)
+	Memory  string // e.g. 512M
+	CPUs    int
+	Kernel  string
+	Initrd  string
+	Console string // guest console device: ttyS0
+	// Machine is the -machine type ("" = QEMU's default, pc on x86_64;
+	// virt for arm64). On MachineMicroVM there is no PCI bus: the verdict
+	// channel and the network card are virtio-mmio devices. CPU is the
+	// -cpu model under TCG (KVM takes the host's).
+	Machine, CPU string
+	ConsoleLog   string // host file receiving the serial console; "" = stdio (interactive)
+	VerdictPath  string // host file receiving the guest's verdict events; "" = none
+	KernelArgs   []string
+	ExtraArgs    []string
+	Interactive  bool // console on the terminal (git rapido boot)
 	// Fast is the fast boot path (FastBoot): the kernel reboots by a
 	// triple fault, which QEMU turns into its exit at once, instead of
 	// trying ACPI and the keyboard controller first (microvm has
@@ -127,6 +128,9 @@ func BuildArgs(c Config) []string {
 		args = append(args, "-accel", "kvm", "-cpu", "host")
 	default:
 		args = append(args, "-accel", "tcg")
+		if c.CPU != "" {
+			args = append(args, "-cpu", c.CPU)
+		}
 	}
 	mem := c.Memory
 	if mem == "" {

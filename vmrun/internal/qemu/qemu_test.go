@@ -57,7 +57,11 @@ func TestBuildArgsGolden(t *testing.T) {
 		},
 		"arm64": func(c *Config) {
 			c.Binary, c.Accel, c.Console = "qemu-system-aarch64", "tcg", "ttyAMA0"
-			c.ExtraArgs = []string{"-M", "virt", "-cpu", "max"}
+			c.Machine, c.CPU = "virt", "cortex-a57"
+		},
+		"arm64-kvm": func(c *Config) {
+			c.Binary, c.Accel, c.Console = "qemu-system-aarch64", "kvm", "ttyAMA0"
+			c.Machine, c.CPU = "virt", "cortex-a57"
 		},
 	}
 	for name, mod := range cases {
