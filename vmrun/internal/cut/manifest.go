@@ -388,6 +388,12 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 		}
 		r.plan.Spec.Shell = true
 		return nil
+	case "boot-check":
+		if err := wantArgs(verb, args, 0, "no arguments"); err != nil {
+			return err
+		}
+		r.plan.Spec.BootCheck = true
+		return nil
 	case "vms":
 		return r.vmsDirective(args)
 	case "verdict-from":
@@ -395,7 +401,7 @@ func (r *resolver) directive(src, verb string, args []string, depth int) error {
 	case "include":
 		return r.includeDirective(src, args, depth)
 	}
-	return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include, shell, vms, verdict-from, kconfig, qemu-arg, host-hook, storage-daemon, config, share)", verb)
+	return fmt.Errorf("unknown directive %q (want bin, try-bin, kmod, try-kmod, file, dir, slink, tree, autorun, include, shell, boot-check, vms, verdict-from, kconfig, qemu-arg, host-hook, storage-daemon, config, share)", verb)
 }
 
 // wantArgs checks a directive's argument count; usage names the arguments.

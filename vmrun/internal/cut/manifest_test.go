@@ -300,18 +300,16 @@ func TestBuiltinCuts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Resolve(boot): %v", err)
 	}
-	if !slices.Equal(boot.Sources, []string{"builtin:boot", "builtin:base"}) {
+	if !slices.Equal(boot.Sources, []string{"builtin:boot"}) {
 		t.Errorf("boot Sources = %v", boot.Sources)
 	}
-	if !slices.Equal(boot.Spec.Autorun, []string{"/rapido/autorun/01-boot.sh"}) {
-		t.Errorf("boot autorun = %v", boot.Spec.Autorun)
+	// The boot cut's check is /init's own: no script, no shell, no
+	// busybox, so the default image stays small.
+	if !boot.Spec.BootCheck || len(boot.Spec.Autorun) != 0 {
+		t.Errorf("boot spec = %+v; want the built-in boot check and no autorun", boot.Spec)
 	}
-	want, _ := builtins.ReadFile("builtin/boot.sh")
-	if e := mustLookup(t, boot.Image, "/rapido/autorun/01-boot.sh", File); string(e.Data) != string(want) {
-		t.Errorf("boot.sh in image = %q; want the built-in", e.Data)
-	}
-	if !slices.ContainsFunc(boot.Image.Paths(), func(p string) bool { return strings.HasSuffix(p, "/busybox") }) {
-		t.Errorf("boot image lacks busybox: %v", boot.Image.Paths())
+	if slices.ContainsFunc(boot.Image.Paths(), func(p string) bool { return strings.HasSuffix(p, "/busybox") }) {
+		t.Errorf("boot image carries busybox: %v", boot.Image.Paths())
 	}
 	shell, err := Resolve(Options{Name: "shell", Init: init})
 	if err != nil || !shell.Spec.Shell {

@@ -83,6 +83,10 @@ type Spec struct {
 	Shares []Share `json:"shares,omitempty"`
 	// Dir is the directory the test starts in ("/" when empty).
 	Dir string `json:"dir,omitempty"`
+	// BootCheck runs the boot cut's check in /init itself, before any
+	// autorun script: print what booted (uname) and read /proc/version.
+	// It needs no shell, so the boot cut carries no busybox.
+	BootCheck bool `json:"boot_check,omitempty"`
 }
 
 // Event is one line on the verdict port.
@@ -209,6 +213,15 @@ func runTest(console io.Writer, spec *Spec, env []string) Event {
 	if spec.Dir != "" {
 		dir = spec.Dir
 		env = append(env, "PWD="+dir)
+	}
+	if spec.BootCheck {
+		if err := bootCheck(out); err != nil {
+			fmt.Fprintf(out, "rapido-init: boot check: %v\n", err)
+			res.ExitCode = 1
+			res.Tail = tail.lines()
+			res.UptimeMS = uptimeMS()
+			return res
+		}
 	}
 	for _, argv := range steps {
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -452,4 +465,36 @@ func (t *tailWriter) lines() []string {
 		out = out[len(out)-t.max:]
 	}
 	return out
+}
+
+// bootCheck is the boot cut's test, done by /init: the kernel came up far
+// enough to run it, says what it is (as "uname -a" would), and serves
+// /proc/version.
+func bootCheck(out io.Writer) error {
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err != nil {
+		return fmt.Errorf("uname: %w", err)
+	}
+	fmt.Fprintf(out, "%s %s %s %s %s\n", utsString(u.Sysname[:]), utsString(u.Nodename[:]),
+		utsString(u.Release[:]), utsString(u.Version[:]), utsString(u.Machine[:]))
+	b, err := os.ReadFile("/proc/version")
+	if err != nil {
+		return err
+	}
+	if len(b) == 0 {
+		return fmt.Errorf("/proc/version is empty")
+	}
+	return nil
+}
+
+// utsString turns a NUL-padded utsname field into a string.
+func utsString[T int8 | uint8](f []T) string {
+	b := make([]byte, 0, len(f))
+	for _, c := range f {
+		if c == 0 {
+			break
+		}
+		b = append(b, byte(c))
+	}
+	return string(b)
 }

@@ -1,6 +1,7 @@
 package guest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -237,5 +238,23 @@ func TestIsGuest(t *testing.T) {
 		if got := IsGuest(tc.pid, tc.cmdline); got != tc.want {
 			t.Errorf("IsGuest(%d, %q) = %v; want %v", tc.pid, tc.cmdline, got, tc.want)
 		}
+	}
+}
+
+// The boot cut's check runs in /init itself: it prints what booted and
+// passes on a kernel that serves /proc/version.
+func TestBootCheck(t *testing.T) {
+	var console bytes.Buffer
+	res := runTest(&console, &Spec{BootCheck: true}, nil)
+	if res.ExitCode != 0 {
+		t.Fatalf("boot check exit %d: %s", res.ExitCode, console.String())
+	}
+	if !strings.Contains(console.String(), ConsoleTestPrefix+"Linux ") {
+		t.Errorf("console = %q; want the uname line", console.String())
+	}
+	// A command after it still runs; a failing one is the verdict.
+	res = runTest(&console, &Spec{BootCheck: true, Command: []string{"false"}}, nil)
+	if res.ExitCode != 1 {
+		t.Errorf("exit %d; want the command's 1", res.ExitCode)
 	}
 }
