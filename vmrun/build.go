@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/git-rapido/git-rapido/vmrun/internal/kbuild"
@@ -24,6 +25,12 @@ type BuildOptions struct {
 	Progress                     io.Writer
 	Terminal                     bool
 	Exec                         Execer
+	// Git, when set, lets the build reuse the last build's kernel without
+	// running make when no input of it changed between the tree last
+	// built and the worktree's (docs/commands.md, "build").
+	Git Git
+	// Tree is the worktree's tree when the caller has read it already.
+	Tree string
 }
 
 // BuildResult describes a finished build.
@@ -31,7 +38,13 @@ type BuildResult struct {
 	KernelImage, BuildDir, ModulesDir, KernelRelease, ConfigPath, Log string
 	Duration                                                          time.Duration
 	Warnings                                                          []string
+	// Skipped says make did not run: no input of the last build's kernel
+	// changed, and that kernel is the result (SkipNote).
+	Skipped bool
 }
+
+// SkipNote is what a build that reused the last kernel says.
+const SkipNote = kbuild.SkipNote
 
 // BuildError is a compile failure: the tree under test is broken (exit 125).
 type BuildError = kbuild.Error
@@ -48,13 +61,64 @@ func (o BuildOptions) internal() kbuild.Options {
 
 // Build configures (when needed) and builds the kernel.
 func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
-	r, err := kbuild.Build(ctx, o.internal())
+	ko := o.internal()
+	if o.Git != nil {
+		ko.Reuse = reuseOf(ctx, o)
+	}
+	r, err := kbuild.Build(ctx, ko)
 	if err != nil {
 		return nil, err
 	}
 	return &BuildResult{KernelImage: r.KernelImage, BuildDir: r.BuildDir, ModulesDir: r.ModulesDir,
 		KernelRelease: r.KernelRelease, ConfigPath: r.ConfigPath, Log: r.Log, Duration: r.Duration,
-		Warnings: r.Warnings}, nil
+		Warnings: r.Warnings, Skipped: r.Skipped}, nil
+}
+
+// reuseOf is what the build needs of git to decide whether make can be
+// skipped: the worktree's tree (the one clean rule of ReadWorktree: a
+// dirty worktree's tree is written from a temporary index), the paths that
+// differ from the tree last built, and the worktree read again after make.
+// Without a tree (git fails) make runs as always.
+func reuseOf(ctx context.Context, o BuildOptions) *kbuild.Reuse {
+	tree := o.Tree
+	if tree == "" {
+		w, err := ReadWorktree(ctx, o.Git)
+		if err != nil {
+			return nil
+		}
+		tree = w.Tree
+	}
+	g := o.Git
+	return &kbuild.Reuse{
+		Tree:     tree,
+		Compiler: compilerIdentity(o, o.Exec),
+		Diff: func(ctx context.Context, from string) ([]string, error) {
+			// Renames as a deletion and an addition: both paths count.
+			out, err := g.Git(ctx, "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", from, tree, "--")
+			return splitNUL(out), err
+		},
+		Files: func(ctx context.Context) ([]string, error) {
+			out, err := g.Git(ctx, "ls-tree", "-r", "-z", "--name-only", "--full-tree", tree)
+			return splitNUL(out), err
+		},
+		Now: func(ctx context.Context) (string, error) {
+			w, err := ReadWorktree(ctx, g)
+			if err != nil {
+				return "", err
+			}
+			return w.Tree, nil
+		},
+	}
+}
+
+func splitNUL(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, "\x00") {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // ConfigDigest hashes everything that decides the kernel configuration.

@@ -213,6 +213,11 @@ type Host struct {
 	Exec     Execer
 	Progress io.Writer // phase lines and the live build line
 	Terminal bool
+	// Git, when set, lets the build reuse the last build's kernel when
+	// none of its inputs changed; Tree is the worktree's tree when the
+	// caller has read it (else the build reads it).
+	Git  Git
+	Tree string
 	// Built, when set, is called once the kernel is built (its sources
 	// have been read), before the cut and the boot. The Tester checks
 	// then, next to the boot, that the worktree still holds the code it
@@ -255,6 +260,7 @@ func RunPlan(ctx context.Context, p *Plan, h Host) (*Verdict, error) {
 	// Build.
 	bo := p.build
 	bo.LogDir, bo.Progress, bo.Terminal, bo.Exec = v.LogDir, progress, h.Terminal, h.Exec
+	bo.Git, bo.Tree = h.Git, h.Tree
 	br, err := buildKernel(ctx, p, bo, v)
 	if br == nil {
 		return v, err
@@ -418,6 +424,9 @@ func buildKernel(ctx context.Context, p *Plan, bo BuildOptions, v *Verdict) (*Bu
 	}
 	for _, w := range br.Warnings {
 		fmt.Fprintf(bo.Progress, "warning: %s\n", w)
+	}
+	if br.Skipped {
+		v.BuildNote = SkipNote
 	}
 	return br, nil
 }

@@ -55,10 +55,13 @@ type Verdict struct {
 	KernelRelease string `json:"kernel_release,omitempty"`
 	// Accel is the accelerator the verdict's boot ran under (kvm or tcg),
 	// after auto-detection and any fallback.
-	Accel    string        `json:"accel,omitempty"`
-	Timings  Timings       `json:"timings"`
-	Started  time.Time     `json:"started"`
-	Duration time.Duration `json:"duration"`
+	Accel   string  `json:"accel,omitempty"`
+	Timings Timings `json:"timings"`
+	// BuildNote says how the kernel was had when make did not build it
+	// (SkipNote: the last build's kernel, no input of it changed).
+	BuildNote string        `json:"build_note,omitempty"`
+	Started   time.Time     `json:"started"`
+	Duration  time.Duration `json:"duration"`
 	// Runs and Passed count the runs of a repeated test: the verdict is the
 	// first run that did not pass, or a pass when all Runs passed.
 	Runs   int `json:"runs,omitempty"`

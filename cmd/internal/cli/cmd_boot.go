@@ -37,7 +37,7 @@ rapido's vm.sh. Leave the shell with "exit" or Ctrl-D; Ctrl-A X quits QEMU.`,
 				}
 				spec.Interactive = true
 				spec.Cut.Timeout = 0
-				v, err := vmrun.Run(ctx, spec, vmrun.Host{Exec: env.Runner, Progress: env.Stderr, Terminal: IsTerminal(env.Stderr)})
+				v, err := vmrun.Run(ctx, spec, vmrun.Host{Exec: env.Runner, Git: cliGit{env.Runner}, Progress: env.Stderr, Terminal: IsTerminal(env.Stderr)})
 				if err != nil {
 					return err
 				}

@@ -59,6 +59,9 @@ type Options struct {
 	Progress                    io.Writer
 	Terminal                    bool
 	Exec                        Execer
+	// Reuse, when set, lets the build reuse the last build's kernel
+	// without running make when none of its inputs changed.
+	Reuse *Reuse
 }
 
 // Result describes a finished build.
@@ -67,6 +70,9 @@ type Result struct {
 	Duration                                                          time.Duration
 	Warnings                                                          []string
 	Objects                                                           int
+	// Skipped says make did not run: the last build's kernel is reused
+	// because no input of it changed (SkipNote).
+	Skipped bool
 }
 
 // Error is a failed compile: the compiler's error lines and the log.
@@ -342,6 +348,28 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	defer logf.Close()
 	_, ccacheErr := exec.LookPath("ccache")
 	common := MakeArgs(o, ccacheErr == nil && os.Getenv("RAPIDO_NO_CCACHE") == "")
+	if o.Reuse != nil {
+		res, why := tryReuse(ctx, o, arch, common)
+		if res != nil {
+			fmt.Fprintf(logf, "%s (tree %s)\n", SkipNote, o.Reuse.Tree)
+			if o.Progress != nil {
+				fmt.Fprintf(o.Progress, "%s\n", SkipNote)
+			}
+			res.Log, res.Duration = logPath, time.Since(start)
+			return res, nil
+		}
+		if why != "" {
+			fmt.Fprintf(logf, "build: make runs: %s\n", why)
+			if o.Progress != nil {
+				fmt.Fprintf(o.Progress, "build: make runs: %s\n", why)
+			}
+		}
+	}
+	// The record of the last build goes before anything in the build
+	// directory changes: an interrupted or failed build leaves none.
+	if err := dropRecord(o.BuildDir); err != nil {
+		return nil, &ConfigError{err}
+	}
 	b := &builder{o: o, log: logf, common: common, prog: newProgress(o.Progress, o.Terminal, start)}
 
 	res := &Result{BuildDir: o.BuildDir, Log: logPath, ConfigPath: filepath.Join(o.BuildDir, ".config")}
@@ -378,6 +406,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	b.prog.done()
+	if o.Reuse != nil {
+		if err := recordBuild(ctx, o, arch, common, res); err != nil && ctx.Err() == nil && o.Progress != nil {
+			fmt.Fprintf(o.Progress, "warning: build not recorded (the next one runs make): %v\n", err)
+		}
+	}
 	res.Duration = time.Since(start)
 	return res, nil
 }

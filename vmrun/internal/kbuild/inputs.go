@@ -1,0 +1,221 @@
+package kbuild
+
+import (
+	"bufio"
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Inputs are the files a finished build read, as kbuild recorded them:
+// the source_ and deps_ lists of every .*.cmd file (fixdep's output for
+// each object, host program and preprocessed file, tools/objtool's too)
+// and the gcc dependency files (.*.d) kbuild keeps as they are.
+type Inputs struct {
+	// Source are paths inside the source tree, relative to its top.
+	Source []string
+	// External are absolute paths outside both the source tree and the
+	// build directory (a header of the host, a file in an include path
+	// given in KCFLAGS).
+	External []string
+	// Records counts the files the lists came from; a build directory
+	// without any has no records to trust.
+	Records int
+}
+
+// ScanInputs reads the dependency records of the build in buildDir of the
+// tree in srcDir. Paths inside the build directory are the build's own
+// outputs (include/generated, include/config/*) and are left out: what
+// decides them is the configuration and the source tree, which are
+// checked on their own. A $(wildcard X) entry counts as an input (kbuild
+// lists headers whose absence matters that way).
+func ScanInputs(srcDir, buildDir string) (*Inputs, error) {
+	src := roots(srcDir)
+	build := roots(buildDir)
+	inSet, exSet := map[string]bool{}, map[string]bool{}
+	in := &Inputs{}
+	var bases []string // where a relative path of the current record starts
+	add := func(tok string) {
+		tok = strings.TrimSpace(tok)
+		if strings.HasPrefix(tok, "$(wildcard ") {
+			tok = strings.TrimSuffix(strings.TrimPrefix(tok, "$(wildcard "), ")")
+		}
+		if tok == "" || strings.HasPrefix(tok, "$(") || strings.HasSuffix(tok, ":") {
+			return
+		}
+		cands := []string{tok}
+		if !filepath.IsAbs(tok) {
+			cands = cands[:0]
+			for _, b := range bases {
+				cands = append(cands, filepath.Join(b, tok))
+			}
+			// Of several places a relative path may start, every one
+			// where the file exists counts; the first when none does.
+			var found []string
+			for _, c := range cands {
+				if _, err := os.Stat(c); err == nil {
+					found = append(found, c)
+				}
+			}
+			if len(found) > 0 {
+				cands = found
+			} else {
+				cands = cands[:1]
+			}
+		}
+		for _, p := range cands {
+			p = filepath.Clean(p)
+			if under(p, build) != "" {
+				continue
+			}
+			if rel := under(p, src); rel != "" {
+				inSet[rel] = true
+				continue
+			}
+			exSet[p] = true
+		}
+	}
+	err := filepath.WalkDir(buildDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // a directory that vanished: its records are gone
+		}
+		if d.IsDir() {
+			// Module installs and the source link hold no records.
+			if path != buildDir && (d.Name() == "rapido-modules" || d.Name() == "source") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		name := d.Name()
+		if !strings.HasPrefix(name, ".") || !d.Type().IsRegular() {
+			return nil
+		}
+		bases = recordBases(srcDir, buildDir, path)
+		switch {
+		case strings.HasSuffix(name, ".cmd"):
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			in.Records++
+			parseCmd(b, add)
+		case strings.HasSuffix(name, ".d"):
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			in.Records++
+			parseDepfile(b, add)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for p := range inSet {
+		in.Source = append(in.Source, p)
+	}
+	for p := range exSet {
+		in.External = append(in.External, p)
+	}
+	sort.Strings(in.Source)
+	sort.Strings(in.External)
+	return in, nil
+}
+
+// recordBases are the directories a relative path in the record file
+// rec may start from. Kbuild runs in the build directory (O=); the tools
+// it builds on the way (tools/objtool...) run make in their source
+// directory, which the record's place under build/tools/ names only up
+// to how deep the tool lies: every candidate is kept.
+func recordBases(srcDir, buildDir, rec string) []string {
+	bases := []string{buildDir}
+	rel, err := filepath.Rel(buildDir, filepath.Dir(rec))
+	if err != nil || (rel != "tools" && !strings.HasPrefix(rel, "tools/")) {
+		return bases
+	}
+	for d := rel; d != "." && d != "/"; d = filepath.Dir(d) {
+		bases = append(bases, filepath.Join(srcDir, d))
+	}
+	return bases
+}
+
+// parseCmd reads a .*.cmd file: "source_X := path" lines and the
+// "deps_X := \" blocks (one path per continued line).
+func parseCmd(b []byte, add func(string)) {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	inDeps := false
+	for sc.Scan() {
+		line := sc.Text()
+		if inDeps {
+			cont := strings.HasSuffix(line, "\\")
+			add(strings.TrimSuffix(line, "\\"))
+			inDeps = cont
+			continue
+		}
+		name, val, ok := strings.Cut(line, ":=")
+		if !ok {
+			continue
+		}
+		name = strings.TrimSpace(name)
+		switch {
+		case strings.HasPrefix(name, "source_"):
+			add(val)
+		case strings.HasPrefix(name, "deps_"):
+			val = strings.TrimSpace(val)
+			inDeps = strings.HasSuffix(val, "\\")
+			for _, f := range fieldsKeepingWildcards(strings.TrimSuffix(val, "\\")) {
+				add(f)
+			}
+		}
+	}
+}
+
+// parseDepfile reads a make dependency file as gcc -MD writes it:
+// "target: dep dep \" with continued lines.
+func parseDepfile(b []byte, add func(string)) {
+	text := strings.ReplaceAll(string(b), "\\\n", " ")
+	for _, line := range strings.Split(text, "\n") {
+		_, deps, ok := strings.Cut(line, ": ")
+		if !ok {
+			continue
+		}
+		for _, f := range strings.Fields(deps) {
+			add(f)
+		}
+	}
+}
+
+// fieldsKeepingWildcards splits on blanks but keeps "$(wildcard x)" whole.
+func fieldsKeepingWildcards(s string) []string {
+	var out []string
+	for _, f := range strings.Fields(strings.ReplaceAll(s, "$(wildcard ", "$(wildcard\x00")) {
+		out = append(out, strings.ReplaceAll(f, "\x00", " "))
+	}
+	return out
+}
+
+// roots are the spellings of a directory a record may use: as given and
+// with its symbolic links resolved.
+func roots(dir string) []string {
+	abs, _ := filepath.Abs(dir)
+	out := []string{filepath.Clean(abs)}
+	if r, err := filepath.EvalSymlinks(abs); err == nil && r != out[0] {
+		out = append(out, r)
+	}
+	return out
+}
+
+// under returns p relative to the first of roots it lies inside, or "".
+func under(p string, roots []string) string {
+	for _, r := range roots {
+		if strings.HasPrefix(p, r+"/") {
+			return p[len(r)+1:]
+		}
+	}
+	return ""
+}
