@@ -78,7 +78,7 @@ func Main() {
 			fmt.Println("  BUILD   arch/x86/boot/bzImage")
 			img := filepath.Join(out, "arch/x86/boot", t)
 			must(os.MkdirAll(filepath.Dir(img), 0o755))
-			must(os.WriteFile(img, []byte("fake-kernel scenario="+scenario+sum+"\n"), 0o644))
+			must(os.WriteFile(img, []byte(sum+"fake-kernel scenario="+scenario+"\n"), 0o644))
 			must(os.MkdirAll(filepath.Join(out, "include/config"), 0o755))
 			must(os.WriteFile(filepath.Join(out, "include/config/kernel.release"), []byte("6.1.0-fake\n"), 0o644))
 		case "modules":
@@ -93,8 +93,8 @@ func Main() {
 }
 
 // compileObjects writes kbuild's dependency records for the objects
-// listed in <src>/fake-objects and returns " objects=<hash of their
-// inputs>" ("" without the list).
+// listed in <src>/fake-objects and returns "objects=<hash of their
+// inputs> " ("" without the list).
 func compileObjects(src, out string) string {
 	list, err := os.ReadFile(filepath.Join(src, "fake-objects"))
 	if err != nil {
@@ -127,7 +127,7 @@ func compileObjects(src, out string) string {
 		must(os.WriteFile(cmd, []byte(b.String()), 0o644))
 		must(os.WriteFile(filepath.Join(out, obj), nil, 0o644))
 	}
-	return fmt.Sprintf(" objects=%.16x", h.Sum(nil))
+	return fmt.Sprintf("objects=%.16x ", h.Sum(nil))
 }
 
 func must(err error) {
