@@ -113,6 +113,7 @@ deps_decode.o := \
 `)
 	write(filepath.Join(build, ".missing-syscalls.d"), "missing-syscalls: "+src+"/init/main.c \\\n "+src+"/arch/x86/lib/inat.h\n")
 	write(filepath.Join(build, "rapido-modules/.x.cmd"), "source_x := /nowhere/x.c\n")
+	write(filepath.Join(build, "fs/foo.ko"), "")
 	in, err := ScanInputs(src, build)
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +125,9 @@ deps_decode.o := \
 	}
 	if !reflect.DeepEqual(in.External, []string{"/usr/include/stdio.h"}) {
 		t.Errorf("External = %q; want the host header only", in.External)
+	}
+	if !reflect.DeepEqual(in.Modules, []string{filepath.Join(build, "fs/foo.ko")}) {
+		t.Errorf("Modules = %q; want the built module", in.Modules)
 	}
 	if in.Records != 3 {
 		t.Errorf("Records = %d; want 3 (the two .cmd files and the depfile, not the modules dir)", in.Records)

@@ -24,6 +24,9 @@ type Inputs struct {
 	// Records counts the files the lists came from; a build directory
 	// without any has no records to trust.
 	Records int
+	// Modules are the build's .ko files (absolute): outputs whose change
+	// by hand (a make run outside git rapido) must be noticed.
+	Modules []string
 }
 
 // ScanInputs reads the dependency records of the build in buildDir of the
@@ -90,6 +93,10 @@ func ScanInputs(srcDir, buildDir string) (*Inputs, error) {
 			return nil
 		}
 		name := d.Name()
+		if strings.HasSuffix(name, ".ko") && d.Type().IsRegular() {
+			in.Modules = append(in.Modules, path)
+			return nil
+		}
 		if !strings.HasPrefix(name, ".") || !d.Type().IsRegular() {
 			return nil
 		}

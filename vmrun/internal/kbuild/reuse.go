@@ -333,6 +333,9 @@ func recordBuild(ctx context.Context, o Options, arch Arch, common []string, res
 	cfg, _ := os.ReadFile(filepath.Join(o.BuildDir, ".config"))
 	rec.Headers = strings.Contains("\n"+string(cfg), "\nCONFIG_IKHEADERS=")
 	rec.Outputs = outputStamps(o, arch)
+	for _, m := range in.Modules {
+		rec.Outputs = append(rec.Outputs, stampOf(m, false))
+	}
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
