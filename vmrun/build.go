@@ -2,6 +2,7 @@ package vmrun
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os/exec"
 	"strings"
@@ -92,10 +93,13 @@ func reuseOf(ctx context.Context, o BuildOptions) *kbuild.Reuse {
 	return &kbuild.Reuse{
 		Tree:     tree,
 		Compiler: compilerIdentity(o, o.Exec),
-		Diff: func(ctx context.Context, from string) ([]string, error) {
+		Diff: func(ctx context.Context, from string) ([]kbuild.Change, error) {
 			// Renames as a deletion and an addition: both paths count.
-			out, err := g.Git(ctx, "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", from, tree, "--")
-			return splitNUL(out), err
+			out, err := g.Git(ctx, "diff", "--name-status", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", from, tree, "--")
+			if err != nil {
+				return nil, err
+			}
+			return parseNameStatus(out)
 		},
 		Files: func(ctx context.Context) ([]string, error) {
 			out, err := g.Git(ctx, "ls-tree", "-r", "-z", "--name-only", "--full-tree", tree)
@@ -109,6 +113,23 @@ func reuseOf(ctx context.Context, o BuildOptions) *kbuild.Reuse {
 			return w.Tree, nil
 		},
 	}
+}
+
+// parseNameStatus reads "git diff --name-status -z": a status and a path,
+// each ended by a NUL.
+func parseNameStatus(out string) ([]kbuild.Change, error) {
+	f := strings.Split(out, "\x00")
+	if len(f) > 0 && f[len(f)-1] == "" {
+		f = f[:len(f)-1]
+	}
+	if len(f)%2 != 0 {
+		return nil, fmt.Errorf("git diff --name-status: unexpected output")
+	}
+	var cs []kbuild.Change
+	for i := 0; i < len(f); i += 2 {
+		cs = append(cs, kbuild.Change{Path: f[i+1], Added: f[i] == "A"})
+	}
+	return cs, nil
 }
 
 func splitNUL(s string) []string {

@@ -37,21 +37,29 @@ var notRead = map[string]bool{
 var readByMake = []string{"scripts/", "usr/", "certs/", "firmware/", "include/config/", "include/generated/",
 	"tools/build/", "tools/scripts/"}
 
+// Change is a path that differs between the tree last built and the
+// tree to build; Added says it was not in the first.
+type Change struct {
+	Path  string
+	Added bool
+}
+
 // Decide says whether a change of the source tree can change the kernel
 // whose build read inputs: "" when no changed path can (the build may be
 // skipped), else why make must run. It is exact in the conservative
 // direction: a path is let through only when the records prove no
 // reader of it ran. changed are paths relative to the top of the tree
-// (git diff --name-only, renames as a deletion and an addition); headers
+// (git diff --name-status, renames as a deletion and an addition); headers
 // says every header is read (CONFIG_IKHEADERS packs them all).
-func Decide(inputs []string, changed []string, headers bool) string {
+func Decide(inputs []string, changed []Change, headers bool) string {
 	if len(inputs) == 0 {
 		return "no record of the last build's inputs"
 	}
 	in := make(map[string]bool, len(inputs))
-	areas := map[string]bool{}
+	areas, names := map[string]bool{}, map[string]bool{}
 	for _, p := range inputs {
 		in[p] = true
+		names[path.Base(p)] = true
 		// Every enclosing area counts: a make rule in drivers/Makefile
 		// may read drivers/x.txt when only drivers/tty has objects.
 		if a := area(p); a != "" {
@@ -61,9 +69,17 @@ func Decide(inputs []string, changed []string, headers bool) string {
 			}
 		}
 	}
-	for _, p := range changed {
-		if why := decidePath(p, in, areas, headers); why != "" {
+	for _, c := range changed {
+		if why := decidePath(c.Path, in, areas, headers); why != "" {
 			return why
+		}
+		// A new source file no record names may still be found by a
+		// compiler that looks for it by name: a header earlier in the
+		// include path than the one it shadows, a .c a Makefile's
+		// wildcard picks up. New sources go through only far from
+		// anything built.
+		if c.Added && compilerRead[path.Ext(c.Path)] && (names[path.Base(c.Path)] || areas[area(c.Path)]) {
+			return c.Path + " is new and may be found by name next to what is built"
 		}
 	}
 	return ""

@@ -23,48 +23,58 @@ func TestDecide(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		changed []string
+		added   bool
 		headers bool
 		skip    bool
 	}{
-		{"nothing changed", nil, false, true},
-		{"docs only", []string{"Documentation/process/submitting-patches.rst", "Documentation/admin-guide/README.rst"}, false, true},
-		{"MAINTAINERS", []string{"MAINTAINERS"}, false, true},
-		{"a .c file in the build", []string{"fs/proc/version.c"}, false, false},
-		{"a .c file not in the build", []string{"fs/btrfs/super.c"}, false, true},
-		{"another architecture", []string{"arch/arm64/kernel/setup.c", "arch/arm64/boot/dts/foo.dts"}, false, true},
-		{"a header an object includes", []string{"include/linux/kernel.h"}, false, false},
-		{"a header nothing includes", []string{"include/linux/btrfs.h"}, false, true},
-		{"any header with IKHEADERS", []string{"include/linux/btrfs.h"}, true, false},
-		{"a perf tool", []string{"tools/perf/builtin-record.c", "tools/perf/Documentation/perf.txt"}, false, true},
-		{"objtool", []string{"tools/objtool/check.c"}, false, false},
-		{"objtool's opcode map", []string{"tools/arch/x86/lib/x86-opcode-map.txt"}, false, false},
-		{"tools build system", []string{"tools/build/Build.include"}, false, false},
-		{"a tool's Build file", []string{"tools/perf/Build"}, false, false},
-		{"Kconfig", []string{"fs/btrfs/Kconfig"}, false, false},
-		{"top Kconfig", []string{"Kconfig"}, false, false},
-		{"a Makefile", []string{"fs/btrfs/Makefile"}, false, false},
-		{"a Kbuild file", []string{"arch/x86/Kbuild"}, false, false},
-		{"a .mk file", []string{"arch/arm64/tools/gen.mk"}, false, false},
-		{"scripts", []string{"scripts/setlocalversion"}, false, false},
-		{"scripts C source", []string{"scripts/mod/modpost.c"}, false, false},
-		{"localversion at the top", []string{"localversion-next"}, false, false},
-		{"the top Makefile", []string{"Makefile"}, false, false},
-		{"a syscall table", []string{"arch/x86/entry/syscalls/syscall_64.tbl"}, false, false},
-		{"a keymap next to built files", []string{"drivers/tty/vt/defkeymap.map"}, false, false},
-		{"a file one level under a built area", []string{"drivers/notes.txt"}, false, false},
-		{"initramfs list", []string{"usr/default_cpio_list"}, false, false},
-		{"certs", []string{"certs/default_x509.genkey"}, false, false},
-		{"firmware", []string{"firmware/foo.bin"}, false, false},
-		{"one bad path among docs", []string{"Documentation/a.rst", "init/main.c"}, false, false},
-		{"not a path", []string{"../etc/passwd"}, false, false},
-		{"an absolute path", []string{"/etc/passwd"}, false, false},
+		{"nothing changed", nil, false, false, true},
+		{"docs only", []string{"Documentation/process/submitting-patches.rst", "Documentation/admin-guide/README.rst"}, false, false, true},
+		{"MAINTAINERS", []string{"MAINTAINERS"}, false, false, true},
+		{"a .c file in the build", []string{"fs/proc/version.c"}, false, false, false},
+		{"a .c file not in the build", []string{"fs/btrfs/super.c"}, false, false, true},
+		{"another architecture", []string{"arch/arm64/kernel/setup.c", "arch/arm64/boot/dts/foo.dts"}, false, false, true},
+		{"a header an object includes", []string{"include/linux/kernel.h"}, false, false, false},
+		{"a header nothing includes", []string{"include/linux/btrfs.h"}, false, false, true},
+		{"any header with IKHEADERS", []string{"include/linux/btrfs.h"}, false, true, false},
+		{"a perf tool", []string{"tools/perf/builtin-record.c", "tools/perf/Documentation/perf.txt"}, false, false, true},
+		{"objtool", []string{"tools/objtool/check.c"}, false, false, false},
+		{"objtool's opcode map", []string{"tools/arch/x86/lib/x86-opcode-map.txt"}, false, false, false},
+		{"tools build system", []string{"tools/build/Build.include"}, false, false, false},
+		{"a tool's Build file", []string{"tools/perf/Build"}, false, false, false},
+		{"Kconfig", []string{"fs/btrfs/Kconfig"}, false, false, false},
+		{"top Kconfig", []string{"Kconfig"}, false, false, false},
+		{"a Makefile", []string{"fs/btrfs/Makefile"}, false, false, false},
+		{"a Kbuild file", []string{"arch/x86/Kbuild"}, false, false, false},
+		{"a .mk file", []string{"arch/arm64/tools/gen.mk"}, false, false, false},
+		{"scripts", []string{"scripts/setlocalversion"}, false, false, false},
+		{"scripts C source", []string{"scripts/mod/modpost.c"}, false, false, false},
+		{"localversion at the top", []string{"localversion-next"}, false, false, false},
+		{"the top Makefile", []string{"Makefile"}, false, false, false},
+		{"a syscall table", []string{"arch/x86/entry/syscalls/syscall_64.tbl"}, false, false, false},
+		{"a keymap next to built files", []string{"drivers/tty/vt/defkeymap.map"}, false, false, false},
+		{"a file one level under a built area", []string{"drivers/notes.txt"}, false, false, false},
+		{"initramfs list", []string{"usr/default_cpio_list"}, false, false, false},
+		{"certs", []string{"certs/default_x509.genkey"}, false, false, false},
+		{"firmware", []string{"firmware/foo.bin"}, false, false, false},
+		{"one bad path among docs", []string{"Documentation/a.rst", "init/main.c"}, false, false, false},
+		{"a new header that may shadow one in the build", []string{"arch/x86/include/asm/kernel.h"}, true, false, false},
+		{"a new header next to built files", []string{"fs/proc/internal2.h"}, true, false, false},
+		{"a new .c file next to built files", []string{"kernel/newfile.c"}, true, false, false},
+		{"a new source far from the build", []string{"drivers/gpu/drm/new/new.c", "arch/arm64/include/asm/new.h"}, true, false, true},
+		{"a new doc", []string{"Documentation/new.rst"}, true, false, true},
+		{"not a path", []string{"../etc/passwd"}, false, false, false},
+		{"an absolute path", []string{"/etc/passwd"}, false, false, false},
 	} {
-		why := Decide(inputsOfTiny, tc.changed, tc.headers)
+		var cs []Change
+		for _, p := range tc.changed {
+			cs = append(cs, Change{Path: p, Added: tc.added})
+		}
+		why := Decide(inputsOfTiny, cs, tc.headers)
 		if (why == "") != tc.skip {
 			t.Errorf("%s: Decide(%q) = %q; want skip %t", tc.name, tc.changed, why, tc.skip)
 		}
 	}
-	if why := Decide(nil, []string{"Documentation/a.rst"}, false); why == "" {
+	if why := Decide(nil, []Change{{Path: "Documentation/a.rst"}}, false); why == "" {
 		t.Error("Decide without inputs skipped make; want make to run (no records)")
 	}
 }

@@ -29,7 +29,7 @@ type Reuse struct {
 	// Compiler is the compiler's identity (its --version line).
 	Compiler string
 	// Diff lists the paths that differ between the tree from and Tree.
-	Diff func(ctx context.Context, from string) ([]string, error)
+	Diff func(ctx context.Context, from string) ([]Change, error)
 	// Files lists the paths of Tree: an input that is not one of them
 	// (an untracked header) is checked by its size and time instead.
 	Files func(ctx context.Context) ([]string, error)

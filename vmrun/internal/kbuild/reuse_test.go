@@ -40,12 +40,16 @@ func (e *reuseEnv) build(t *testing.T, tree string) (ranMake, skipped bool) {
 	e.calls(t)
 	o := e.o
 	o.Reuse = &Reuse{Tree: tree, Compiler: e.compiler,
-		Diff: func(_ context.Context, from string) ([]string, error) {
+		Diff: func(_ context.Context, from string) ([]Change, error) {
 			d, ok := e.diffs[from+">"+tree]
 			if !ok {
 				return nil, fmt.Errorf("no diff %s>%s", from, tree)
 			}
-			return d, nil
+			var cs []Change
+			for _, p := range d {
+				cs = append(cs, Change{Path: p})
+			}
+			return cs, nil
 		},
 		Files: func(context.Context) ([]string, error) { return e.files, nil },
 		Now: func(context.Context) (string, error) {
