@@ -48,7 +48,7 @@ type buildEnv struct {
 	log string
 }
 
-func newBuildEnv(t *testing.T) *buildEnv {
+func newBuildEnv(t testing.TB) *buildEnv {
 	t.Helper()
 	dir := t.TempDir()
 	mk := filepath.Join(dir, "make")

@@ -1,7 +1,6 @@
 package kbuild
 
 import (
-	"bufio"
 	"bytes"
 	"io/fs"
 	"os"
@@ -41,8 +40,16 @@ func ScanInputs(srcDir, buildDir string) (*Inputs, error) {
 	inSet, exSet := map[string]bool{}, map[string]bool{}
 	in := &Inputs{}
 	var bases []string // where a relative path of the current record starts
+	// Most entries repeat (every object reads include/linux/kernel.h):
+	// each is mapped once per set of bases.
+	seenBy := map[string]map[string]bool{}
+	var seen map[string]bool
 	add := func(tok string) {
 		tok = strings.TrimSpace(tok)
+		if seen[tok] {
+			return
+		}
+		seen[tok] = true
 		if strings.HasPrefix(tok, "$(wildcard ") {
 			tok = strings.TrimSuffix(strings.TrimPrefix(tok, "$(wildcard "), ")")
 		}
@@ -101,6 +108,11 @@ func ScanInputs(srcDir, buildDir string) (*Inputs, error) {
 			return nil
 		}
 		bases = recordBases(srcDir, buildDir, path)
+		k := strings.Join(bases, "\x00")
+		if seen = seenBy[k]; seen == nil {
+			seen = map[string]bool{}
+			seenBy[k] = seen
+		}
 		switch {
 		case strings.HasSuffix(name, ".cmd"):
 			b, err := os.ReadFile(path)
@@ -153,31 +165,37 @@ func recordBases(srcDir, buildDir, rec string) []string {
 // parseCmd reads a .*.cmd file: "source_X := path" lines and the
 // "deps_X := \" blocks (one path per continued line).
 func parseCmd(b []byte, add func(string)) {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	inDeps := false
-	for sc.Scan() {
-		line := sc.Text()
+	for len(b) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			line, b = b, nil
+		}
 		if inDeps {
-			cont := strings.HasSuffix(line, "\\")
-			add(strings.TrimSuffix(line, "\\"))
-			inDeps = cont
+			inDeps = bytes.HasSuffix(line, []byte("\\"))
+			add(string(bytes.TrimSuffix(line, []byte("\\"))))
 			continue
 		}
-		name, val, ok := strings.Cut(line, ":=")
-		if !ok {
+		// Only the source_ and deps_ lines matter; the long cmd_ lines
+		// are not even made strings.
+		isSource := bytes.HasPrefix(line, []byte("source_"))
+		if !isSource && !bytes.HasPrefix(line, []byte("deps_")) {
 			continue
 		}
-		name = strings.TrimSpace(name)
-		switch {
-		case strings.HasPrefix(name, "source_"):
+		i := bytes.Index(line, []byte(":="))
+		if i < 0 {
+			continue
+		}
+		val := strings.TrimSpace(string(line[i+2:]))
+		if isSource {
 			add(val)
-		case strings.HasPrefix(name, "deps_"):
-			val = strings.TrimSpace(val)
-			inDeps = strings.HasSuffix(val, "\\")
-			for _, f := range fieldsKeepingWildcards(strings.TrimSuffix(val, "\\")) {
-				add(f)
-			}
+			continue
+		}
+		inDeps = strings.HasSuffix(val, "\\")
+		for _, f := range fieldsKeepingWildcards(strings.TrimSuffix(val, "\\")) {
+			add(f)
 		}
 	}
 }
