@@ -407,7 +407,10 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	b.prog.done()
 	if o.Reuse != nil {
-		if err := recordBuild(ctx, o, arch, common, res); err != nil && ctx.Err() == nil && o.Progress != nil {
+		t := time.Now()
+		err := recordBuild(ctx, o, arch, common, res)
+		fmt.Fprintf(logf, "build: recorded for later skips in %s (err: %v)\n", time.Since(t).Round(time.Millisecond), err)
+		if err != nil && ctx.Err() == nil && o.Progress != nil {
 			fmt.Fprintf(o.Progress, "warning: build not recorded (the next one runs make): %v\n", err)
 		}
 	}
