@@ -42,6 +42,15 @@ type BuildResult struct {
 	// Skipped says make did not run: no input of the last build's kernel
 	// changed, and that kernel is the result (SkipNote).
 	Skipped bool
+	wait    func()
+}
+
+// Wait waits until the build is recorded for later skips; the recording
+// runs next to what follows the build and holds the build directory.
+func (r *BuildResult) Wait() {
+	if r.wait != nil {
+		r.wait()
+	}
 }
 
 // SkipNote is what a build that reused the last kernel says.
@@ -72,7 +81,7 @@ func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
 	}
 	return &BuildResult{KernelImage: r.KernelImage, BuildDir: r.BuildDir, ModulesDir: r.ModulesDir,
 		KernelRelease: r.KernelRelease, ConfigPath: r.ConfigPath, Log: r.Log, Duration: r.Duration,
-		Warnings: r.Warnings, Skipped: r.Skipped}, nil
+		Warnings: r.Warnings, Skipped: r.Skipped, wait: r.Wait}, nil
 }
 
 // reuseOf is what the build needs of git to decide whether make can be

@@ -265,6 +265,7 @@ func RunPlan(ctx context.Context, p *Plan, h Host) (*Verdict, error) {
 	if br == nil {
 		return v, err
 	}
+	defer br.Wait()
 	v.KernelRelease = br.KernelRelease
 	if h.Built != nil {
 		h.Built()

@@ -111,6 +111,7 @@ func runBuild(ctx context.Context, env *Env, o *buildOptions, args []string) err
 	case err != nil:
 		return asCannotTest(err)
 	}
+	res.Wait()
 	for _, w := range res.Warnings {
 		fmt.Fprintf(env.Stderr, "warning: %s\n", w)
 	}

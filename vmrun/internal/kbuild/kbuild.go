@@ -73,6 +73,16 @@ type Result struct {
 	// Skipped says make did not run: the last build's kernel is reused
 	// because no input of it changed (SkipNote).
 	Skipped bool
+	// recorded is closed once the build is recorded for later skips.
+	recorded <-chan struct{}
+}
+
+// Wait waits until the build is recorded for later skips (at once for a
+// build that records nothing). A process waits before it exits.
+func (r *Result) Wait() {
+	if r.recorded != nil {
+		<-r.recorded
+	}
 }
 
 // Error is a failed compile: the compiler's error lines and the log.
@@ -338,7 +348,14 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
-	defer unlock()
+	// The lock passes to the recording of a finished build, which runs
+	// next to the caller's cut and boot (Result.Wait).
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
 
 	logPath := filepath.Join(o.LogDir, "build.log")
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -406,15 +423,30 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	b.prog.done()
-	if o.Reuse != nil {
-		t := time.Now()
-		err := recordBuild(ctx, o, arch, common, res)
-		fmt.Fprintf(logf, "build: recorded for later skips in %s (err: %v)\n", time.Since(t).Round(time.Millisecond), err)
-		if err != nil && ctx.Err() == nil && o.Progress != nil {
-			fmt.Fprintf(o.Progress, "warning: build not recorded (the next one runs make): %v\n", err)
-		}
-	}
 	res.Duration = time.Since(start)
+	if o.Reuse != nil {
+		// Recording reads kbuild's records and asks git twice (a few
+		// hundred milliseconds for a kernel): it holds the build
+		// directory's lock but not the caller, who waits for it only
+		// before exiting.
+		done := make(chan struct{})
+		locked = false
+		built := *res
+		go func() {
+			defer close(done)
+			defer unlock()
+			t := time.Now()
+			err := recordBuild(ctx, o, arch, common, &built)
+			if f, ferr := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0); ferr == nil {
+				fmt.Fprintf(f, "build: recorded for later skips in %s (%v)\n", time.Since(t).Round(time.Millisecond), err)
+				f.Close()
+			}
+			if err != nil && ctx.Err() == nil && o.Progress != nil {
+				fmt.Fprintf(o.Progress, "warning: build not recorded (the next one runs make): %v\n", err)
+			}
+		}()
+		res.recorded = done
+	}
 	return res, nil
 }
 

@@ -68,6 +68,7 @@ func (e *reuseEnv) build(t *testing.T, tree string) (ranMake, skipped bool) {
 		}
 		t.Fatal(err)
 	}
+	res.Wait()
 	ran := false
 	for _, c := range e.calls(t) {
 		ran = ran || strings.Contains(c, "bzImage")
