@@ -148,3 +148,10 @@ deps_decode.o := \
 		}
 	}
 }
+
+// TestDedupPath: a PATH that git nested twice finds the same programs.
+func TestDedupPath(t *testing.T) {
+	if got := dedupPath("/usr/lib/git-core:/usr/lib/git-core:/bin:/usr/bin:/bin"); got != "/usr/lib/git-core:/bin:/usr/bin" {
+		t.Errorf("dedupPath = %q", got)
+	}
+}

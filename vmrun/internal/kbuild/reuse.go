@@ -155,6 +155,9 @@ func reuseKey(o Options, common []string, compiler string) (string, error) {
 	fmt.Fprintf(h, "argv %q\n", argv)
 	for _, n := range envNames {
 		v, ok := os.LookupEnv(n)
+		if n == "PATH" {
+			v = dedupPath(v)
+		}
 		fmt.Fprintf(h, "env %s %t %q\n", n, ok, v)
 	}
 	var kb []string
@@ -180,6 +183,21 @@ func reuseKey(o Options, common []string, compiler string) (string, error) {
 		fmt.Fprintf(h, "tool %s %s %d %d\n", t, p, s.Size, s.MTime)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// dedupPath drops the repeats of a $PATH, which change no lookup: git
+// puts its exec-path in front of PATH once per level of nesting (a
+// rebase exec line, an alias), and the same build must not look new.
+func dedupPath(p string) string {
+	seen := map[string]bool{}
+	var out []string
+	for _, d := range filepath.SplitList(p) {
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return strings.Join(out, string(filepath.ListSeparator))
 }
 
 // localVersion runs the tree's scripts/setlocalversion as kbuild does (in
