@@ -155,3 +155,10 @@ func TestDedupPath(t *testing.T) {
 		t.Errorf("dedupPath = %q", got)
 	}
 }
+
+// TestDropJobserver: an outer make's job server is not part of the build.
+func TestDropJobserver(t *testing.T) {
+	if got := dropJobserver(" -j2 --jobserver-auth=fifo:/tmp/GMfifo123 -- V=1"); got != "-- V=1" {
+		t.Errorf("dropJobserver = %q", got)
+	}
+}

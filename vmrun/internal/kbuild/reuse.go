@@ -155,8 +155,11 @@ func reuseKey(o Options, common []string, compiler string) (string, error) {
 	fmt.Fprintf(h, "argv %q\n", argv)
 	for _, n := range envNames {
 		v, ok := os.LookupEnv(n)
-		if n == "PATH" {
+		switch n {
+		case "PATH":
 			v = dedupPath(v)
+		case "MAKEFLAGS", "GNUMAKEFLAGS":
+			v = dropJobserver(v)
 		}
 		fmt.Fprintf(h, "env %s %t %q\n", n, ok, v)
 	}
@@ -198,6 +201,20 @@ func dedupPath(p string) string {
 		}
 	}
 	return strings.Join(out, string(filepath.ListSeparator))
+}
+
+// dropJobserver removes what only says how make runs jobs (a parent
+// make's job server, -j) from MAKEFLAGS: it differs from one outer make
+// to the next and changes no output.
+func dropJobserver(flags string) string {
+	var out []string
+	for _, f := range strings.Fields(flags) {
+		if strings.HasPrefix(f, "--jobserver-") || strings.HasPrefix(f, "-j") {
+			continue
+		}
+		out = append(out, f)
+	}
+	return strings.Join(out, " ")
 }
 
 // localVersion runs the tree's scripts/setlocalversion as kbuild does (in
