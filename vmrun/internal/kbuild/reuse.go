@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -284,6 +285,24 @@ func tryReuse(ctx context.Context, o Options, arch Arch, common []string) (*Resu
 	case rec.Version != recordVersion:
 		return nil, "the last build was recorded by another version of git rapido"
 	}
+	// The two processes the decision needs (scripts/setlocalversion and
+	// git diff) run while the record is checked; a decision made without
+	// them stops them.
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	var lv string
+	var lvErr, diffErr error
+	var changed []Change
+	wg.Add(2)
+	go func() { defer wg.Done(); lv, lvErr = localVersion(ctx, o) }()
+	go func() {
+		defer wg.Done()
+		if rec.Tree != o.Reuse.Tree {
+			changed, diffErr = o.Reuse.Diff(ctx, rec.Tree)
+		}
+	}()
 	key, err := reuseKey(o, common, o.Reuse.Compiler)
 	if err != nil {
 		return nil, err.Error()
@@ -297,21 +316,18 @@ func tryReuse(ctx context.Context, o Options, arch Arch, common []string) (*Resu
 	if f := changedStamp(rec.External); f != "" {
 		return nil, f + " changed"
 	}
-	lv, err := localVersion(ctx, o)
-	if err != nil {
-		return nil, err.Error()
+	wg.Wait()
+	if lvErr != nil {
+		return nil, lvErr.Error()
 	}
 	if lv != rec.LocalVersion {
 		return nil, "the kernel release would change (scripts/setlocalversion)"
 	}
-	if rec.Tree != o.Reuse.Tree {
-		changed, err := o.Reuse.Diff(ctx, rec.Tree)
-		if err != nil {
-			return nil, fmt.Sprintf("cannot compare with the tree last built: %v", err)
-		}
-		if why := Decide(rec.Inputs, changed, rec.Headers); why != "" {
-			return nil, why
-		}
+	if diffErr != nil {
+		return nil, fmt.Sprintf("cannot compare with the tree last built: %v", diffErr)
+	}
+	if why := Decide(rec.Inputs, changed, rec.Headers); rec.Tree != o.Reuse.Tree && why != "" {
+		return nil, why
 	}
 	res := &Result{KernelImage: rec.Image, BuildDir: o.BuildDir, KernelRelease: rec.Release,
 		ConfigPath: filepath.Join(o.BuildDir, ".config"), Skipped: true}
