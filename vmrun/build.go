@@ -86,31 +86,31 @@ func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
 
 // reuseOf is what the build needs of git to decide whether make can be
 // skipped: the worktree's tree (the one clean rule of ReadWorktree: a
-// dirty worktree's tree is written from a temporary index), the paths that
+// dirty worktree's tree is written from a temporary index; read next to
+// the decision's first checks unless the caller knows it), the paths that
 // differ from the tree last built, and the worktree read again after make.
 // Without a tree (git fails) make runs as always.
 func reuseOf(ctx context.Context, o BuildOptions) *kbuild.Reuse {
-	tree := o.Tree
-	if tree == "" {
-		w, err := ReadWorktree(ctx, o.Git)
-		if err != nil {
-			return nil
-		}
-		tree = w.Tree
-	}
 	g := o.Git
 	return &kbuild.Reuse{
-		Tree:     tree,
+		Tree: o.Tree,
+		ReadTree: func(ctx context.Context) (string, error) {
+			w, err := ReadWorktree(ctx, g)
+			if err != nil {
+				return "", err
+			}
+			return w.Tree, nil
+		},
 		Compiler: compilerIdentity(o, o.Exec),
-		Diff: func(ctx context.Context, from string) ([]kbuild.Change, error) {
+		Diff: func(ctx context.Context, from, to string) ([]kbuild.Change, error) {
 			// Renames as a deletion and an addition: both paths count.
-			out, err := g.Git(ctx, "diff", "--name-status", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", from, tree, "--")
+			out, err := g.Git(ctx, "diff", "--name-status", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", from, to, "--")
 			if err != nil {
 				return nil, err
 			}
 			return parseNameStatus(out)
 		},
-		Files: func(ctx context.Context) ([]string, error) {
+		Files: func(ctx context.Context, tree string) ([]string, error) {
 			out, err := g.Git(ctx, "ls-tree", "-r", "-z", "--name-only", "--full-tree", tree)
 			return splitNUL(out), err
 		},

@@ -366,6 +366,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	_, ccacheErr := exec.LookPath("ccache")
 	common := MakeArgs(o, ccacheErr == nil && os.Getenv("RAPIDO_NO_CCACHE") == "")
 	if o.Reuse != nil {
+		o.Reuse = o.Reuse.start(ctx)
 		res, why := tryReuse(ctx, o, arch, common)
 		if res != nil {
 			fmt.Fprintf(logf, "%s (tree %s)\n", SkipNote, o.Reuse.Tree)
@@ -380,6 +381,13 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			if o.Progress != nil {
 				fmt.Fprintf(o.Progress, "build: make runs: %s\n", why)
 			}
+		}
+	}
+	// The tree is read before make reads it; without one nothing is
+	// recorded.
+	if o.Reuse != nil {
+		if _, err := o.Reuse.tree(); err != nil {
+			o.Reuse = nil
 		}
 	}
 	// The record of the last build goes before anything in the build

@@ -27,16 +27,47 @@ type Reuse struct {
 	// Tree is the git tree being built (the worktree's, written from a
 	// temporary index when it is dirty).
 	Tree string
+	// ReadTree, when Tree is "", reads it; it runs next to the first
+	// checks of the decision, and before make when make runs.
+	ReadTree func(ctx context.Context) (string, error)
 	// Compiler is the compiler's identity (its --version line).
 	Compiler string
-	// Diff lists the paths that differ between the tree from and Tree.
-	Diff func(ctx context.Context, from string) ([]Change, error)
-	// Files lists the paths of Tree: an input that is not one of them
+	// Diff lists the paths that differ between the trees from and to.
+	Diff func(ctx context.Context, from, to string) ([]Change, error)
+	// Files lists the paths of a tree: an input that is not one of them
 	// (an untracked header) is checked by its size and time instead.
-	Files func(ctx context.Context) ([]string, error)
+	Files func(ctx context.Context, tree string) ([]string, error)
 	// Now reads the worktree's tree again once make is done; the build
 	// is recorded only when it still is Tree (nothing changed under make).
 	Now func(ctx context.Context) (string, error)
+
+	ready   chan struct{} // closed once ReadTree answered
+	treeErr error
+}
+
+// start returns a copy of r whose tree is being read (ReadTree) in the
+// background.
+func (r *Reuse) start(ctx context.Context) *Reuse {
+	c := *r
+	if c.Tree == "" && c.ReadTree != nil {
+		c.ready = make(chan struct{})
+		go func() {
+			defer close(c.ready)
+			c.Tree, c.treeErr = c.ReadTree(ctx)
+		}()
+	}
+	return &c
+}
+
+// tree waits for the tree to build.
+func (r *Reuse) tree() (string, error) {
+	if r.ready != nil {
+		<-r.ready
+	}
+	if r.treeErr == nil && r.Tree == "" {
+		return "", errors.New("no tree to build")
+	}
+	return r.Tree, r.treeErr
 }
 
 // recordName is the record of the last build in the build directory. It
@@ -297,10 +328,11 @@ func tryReuse(ctx context.Context, o Options, arch Arch, common []string) (*Resu
 	var changed []Change
 	wg.Add(2)
 	go func() { defer wg.Done(); lv, lvErr = localVersion(ctx, o) }()
+	var tree string
 	go func() {
 		defer wg.Done()
-		if rec.Tree != o.Reuse.Tree {
-			changed, diffErr = o.Reuse.Diff(ctx, rec.Tree)
+		if tree, diffErr = o.Reuse.tree(); diffErr == nil && rec.Tree != tree {
+			changed, diffErr = o.Reuse.Diff(ctx, rec.Tree, tree)
 		}
 	}()
 	key, err := reuseKey(o, common, o.Reuse.Compiler)
@@ -326,7 +358,7 @@ func tryReuse(ctx context.Context, o Options, arch Arch, common []string) (*Resu
 	if diffErr != nil {
 		return nil, fmt.Sprintf("cannot compare with the tree last built: %v", diffErr)
 	}
-	if why := Decide(rec.Inputs, changed, rec.Headers); rec.Tree != o.Reuse.Tree && why != "" {
+	if why := Decide(rec.Inputs, changed, rec.Headers); rec.Tree != tree && why != "" {
 		return nil, why
 	}
 	res := &Result{KernelImage: rec.Image, BuildDir: o.BuildDir, KernelRelease: rec.Release,
@@ -363,7 +395,7 @@ func recordBuild(ctx context.Context, o Options, arch Arch, common []string, res
 	if rec.LocalVersion, err = localVersion(ctx, o); err != nil {
 		return nil
 	}
-	files, err := o.Reuse.Files(ctx)
+	files, err := o.Reuse.Files(ctx, o.Reuse.Tree)
 	if err != nil {
 		return err
 	}

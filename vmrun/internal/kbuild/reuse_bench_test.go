@@ -61,7 +61,7 @@ func BenchmarkReuseDecision(b *testing.B) {
 	}
 	arch, _ := ArchOf("")
 	o.Reuse = &Reuse{Tree: "t2", Compiler: "gcc",
-		Diff: func(context.Context, string) ([]Change, error) {
+		Diff: func(context.Context, string, string) ([]Change, error) {
 			return []Change{{Path: "Documentation/process/howto.rst"}}, nil
 		}}
 	common := MakeArgs(o, false)

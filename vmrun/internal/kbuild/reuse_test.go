@@ -39,11 +39,13 @@ func (e *reuseEnv) build(t *testing.T, tree string) (ranMake, skipped bool) {
 	t.Helper()
 	e.calls(t)
 	o := e.o
-	o.Reuse = &Reuse{Tree: tree, Compiler: e.compiler,
-		Diff: func(_ context.Context, from string) ([]Change, error) {
-			d, ok := e.diffs[from+">"+tree]
+	o.Reuse = &Reuse{Compiler: e.compiler,
+		// The tree is read next to the decision, as vmrun does.
+		ReadTree: func(context.Context) (string, error) { return tree, nil },
+		Diff: func(_ context.Context, from, to string) ([]Change, error) {
+			d, ok := e.diffs[from+">"+to]
 			if !ok {
-				return nil, fmt.Errorf("no diff %s>%s", from, tree)
+				return nil, fmt.Errorf("no diff %s>%s", from, to)
 			}
 			var cs []Change
 			for _, p := range d {
@@ -51,7 +53,7 @@ func (e *reuseEnv) build(t *testing.T, tree string) (ranMake, skipped bool) {
 			}
 			return cs, nil
 		},
-		Files: func(context.Context) ([]string, error) { return e.files, nil },
+		Files: func(context.Context, string) ([]string, error) { return e.files, nil },
 		Now: func(context.Context) (string, error) {
 			if e.now != "" {
 				return e.now, nil
