@@ -2,8 +2,10 @@ package vmrun
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/git-rapido/git-rapido/vmrun/internal/kbuild"
@@ -27,6 +29,12 @@ type BuildOptions struct {
 	Exec                         Execer
 
 	Launcher string // rapido.compilerLauncher: icecc, distcc (runs each compile)
+	// Git, when set, lets the build reuse the last build's kernel without
+	// running make when no input of it changed between the tree last
+	// built and the worktree's (docs/commands.md, "build").
+	Git Git
+	// Tree is the worktree's tree when the caller has read it already.
+	Tree string
 }
 
 // BuildResult describes a finished build.
@@ -37,7 +45,22 @@ type BuildResult struct {
 	// NewWarnings are compiler warnings the build directory had not seen
 	// (the first build of a directory records them all as its baseline).
 	NewWarnings []string
+	// Skipped says make did not run: no input of the last build's kernel
+	// changed, and that kernel is the result (SkipNote).
+	Skipped bool
+	wait    func()
 }
+
+// Wait waits until the build is recorded for later skips; the recording
+// runs next to what follows the build and holds the build directory.
+func (r *BuildResult) Wait() {
+	if r.wait != nil {
+		r.wait()
+	}
+}
+
+// SkipNote is what a build that reused the last kernel says.
+const SkipNote = kbuild.SkipNote
 
 // BuildError is a compile failure: the tree under test is broken (exit 125).
 type BuildError = kbuild.Error
@@ -55,13 +78,84 @@ func (o BuildOptions) internal() kbuild.Options {
 
 // Build configures (when needed) and builds the kernel.
 func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
-	r, err := kbuild.Build(ctx, o.internal())
+	ko := o.internal()
+	if o.Git != nil {
+		ko.Reuse = reuseOf(ctx, o)
+	}
+	r, err := kbuild.Build(ctx, ko)
 	if err != nil {
 		return nil, err
 	}
 	return &BuildResult{KernelImage: r.KernelImage, BuildDir: r.BuildDir, ModulesDir: r.ModulesDir,
 		KernelRelease: r.KernelRelease, ConfigPath: r.ConfigPath, Log: r.Log, Duration: r.Duration,
-		Warnings: r.Warnings, NewWarnings: r.NewWarnings}, nil
+		Warnings: r.Warnings, NewWarnings: r.NewWarnings, Skipped: r.Skipped, wait: r.Wait}, nil
+}
+
+// reuseOf is what the build needs of git to decide whether make can be
+// skipped: the worktree's tree (the one clean rule of ReadWorktree: a
+// dirty worktree's tree is written from a temporary index; read next to
+// the decision's first checks unless the caller knows it), the paths that
+// differ from the tree last built, and the worktree read again after make.
+// Without a tree (git fails) make runs as always.
+func reuseOf(ctx context.Context, o BuildOptions) *kbuild.Reuse {
+	g := o.Git
+	return &kbuild.Reuse{
+		Tree: o.Tree,
+		ReadTree: func(ctx context.Context) (string, error) {
+			w, err := ReadWorktree(ctx, g)
+			if err != nil {
+				return "", err
+			}
+			return w.Tree, nil
+		},
+		Compiler: compilerIdentity(o, o.Exec),
+		Diff: func(ctx context.Context, from, to string) ([]kbuild.Change, error) {
+			// Renames as a deletion and an addition: both paths count.
+			out, err := g.Git(ctx, "diff", "--name-status", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", from, to, "--")
+			if err != nil {
+				return nil, err
+			}
+			return parseNameStatus(out)
+		},
+		Files: func(ctx context.Context, tree string) ([]string, error) {
+			out, err := g.Git(ctx, "ls-tree", "-r", "-z", "--name-only", "--full-tree", tree)
+			return splitNUL(out), err
+		},
+		Now: func(ctx context.Context) (string, error) {
+			w, err := ReadWorktree(ctx, g)
+			if err != nil {
+				return "", err
+			}
+			return w.Tree, nil
+		},
+	}
+}
+
+// parseNameStatus reads "git diff --name-status -z": a status and a path,
+// each ended by a NUL.
+func parseNameStatus(out string) ([]kbuild.Change, error) {
+	f := strings.Split(out, "\x00")
+	if len(f) > 0 && f[len(f)-1] == "" {
+		f = f[:len(f)-1]
+	}
+	if len(f)%2 != 0 {
+		return nil, fmt.Errorf("git diff --name-status: unexpected output")
+	}
+	var cs []kbuild.Change
+	for i := 0; i < len(f); i += 2 {
+		cs = append(cs, kbuild.Change{Path: f[i+1], Added: f[i] == "A"})
+	}
+	return cs, nil
+}
+
+func splitNUL(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, "\x00") {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // ConfigDigest hashes everything that decides the kernel configuration.

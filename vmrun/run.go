@@ -237,6 +237,11 @@ type Host struct {
 	Progress io.Writer // phase lines and the live build line
 	Terminal bool
 	Verbose  bool // stream make's output instead of the live build line
+	// Git, when set, lets the build reuse the last build's kernel when
+	// none of its inputs changed; Tree is the worktree's tree when the
+	// caller has read it (else the build reads it).
+	Git  Git
+	Tree string
 	// Built, when set, is called once the kernel is built (its sources
 	// have been read), before the cut and the boot. The Tester checks
 	// then, next to the boot, that the worktree still holds the code it
@@ -310,11 +315,13 @@ func BuildPlan(ctx context.Context, p *Plan, h Host, detach bool) (*Built, error
 	// Build.
 	bo := p.build
 	bo.LogDir, bo.Progress, bo.Terminal, bo.Exec, bo.Verbose = v.LogDir, progress, h.Terminal, h.Exec, h.Verbose
+	bo.Git, bo.Tree = h.Git, h.Tree
 	b.bo = bo
 	br, err := buildKernel(ctx, p, bo, v)
 	if br == nil {
 		return b, b.finish(v, err)
 	}
+	defer br.Wait()
 	v.KernelRelease = br.KernelRelease
 	if h.Built != nil {
 		h.Built()
@@ -577,6 +584,9 @@ func buildKernel(ctx context.Context, p *Plan, bo BuildOptions, v *Verdict) (*Bu
 	}
 	for _, w := range br.Warnings {
 		fmt.Fprintf(bo.Progress, "warning: %s\n", w)
+	}
+	if br.Skipped {
+		v.BuildNote = SkipNote
 	}
 	v.NewWarnings = len(br.NewWarnings)
 	if n := len(br.NewWarnings); n > 0 {

@@ -93,7 +93,7 @@ func (t *Tester) Test(ctx context.Context, s *Spec, o TestOptions) (*TestResult,
 		// nor records (docs/cache.md).
 		t.warn(fmt.Errorf("%s", why))
 		r.Decision.Outcome = cache.Miss
-		r.Verdict, err = t.runN(ctx, s, plan, max(o.Repeat, 1), &worktreeCheck{git: t.Git})
+		r.Verdict, err = t.runN(ctx, s, plan, max(o.Repeat, 1), w.Tree, &worktreeCheck{git: t.Git})
 		return r, err
 	}
 	c := &cache.Cache{Git: t.Git}
@@ -107,7 +107,7 @@ func (t *Tester) Test(ctx context.Context, s *Spec, o TestOptions) (*TestResult,
 		return r, nil
 	}
 	after := &worktreeCheck{git: t.Git}
-	if r.Verdict, err = t.runN(ctx, s, plan, max(o.Repeat, 1), after); err != nil {
+	if r.Verdict, err = t.runN(ctx, s, plan, max(o.Repeat, 1), w.Tree, after); err != nil {
 		return nil, err
 	}
 	if Cacheable(r.Verdict.Status) {
@@ -167,13 +167,19 @@ func (c *worktreeCheck) worktree(ctx context.Context) (*Worktree, error) {
 // runN runs the test up to n times and stops at the first run that does not
 // pass: that run is the verdict (any failure is the answer), with how many
 // of the runs passed.
-func (t *Tester) runN(ctx context.Context, s *Spec, plan *Plan, n int, after *worktreeCheck) (*Verdict, error) {
+func (t *Tester) runN(ctx context.Context, s *Spec, plan *Plan, n int, tree string, after *worktreeCheck) (*Verdict, error) {
 	run := t.Run
 	if run == nil {
 		run = func(ctx context.Context, _ *Spec, h Host) (*Verdict, error) { return RunPlan(ctx, plan, h) }
 	}
 	host := t.Host
 	host.Built = func() { after.start(ctx) }
+	// The build may reuse the last kernel when the tree read on the way
+	// in differs from the one last built only in what no build input is.
+	if host.Git == nil {
+		host.Git = t.Git
+	}
+	host.Tree = tree
 	var v *Verdict
 	runs, passed := 0, 0
 	for runs < n {

@@ -19,7 +19,7 @@ func runSeq(statuses ...Status) (func(context.Context, *Spec, Host) (*Verdict, e
 // verdict says how many runs passed.
 func TestRepeatStopsAtFirstFailure(t *testing.T) {
 	run, calls := runSeq(Pass, Pass, Fail)
-	v, err := (&Tester{Run: run}).runN(context.Background(), &Spec{}, nil, 5, &worktreeCheck{})
+	v, err := (&Tester{Run: run}).runN(context.Background(), &Spec{}, nil, 5, "", &worktreeCheck{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestRepeatStopsAtFirstFailure(t *testing.T) {
 			v.Status, v.Runs, v.Passed, *calls)
 	}
 	run, calls = runSeq(Pass)
-	v, _ = (&Tester{Run: run}).runN(context.Background(), &Spec{}, nil, 4, &worktreeCheck{})
+	v, _ = (&Tester{Run: run}).runN(context.Background(), &Spec{}, nil, 4, "", &worktreeCheck{})
 	if v.Status != Pass || v.Runs != 4 || v.Passed != 4 || *calls != 4 {
 		t.Errorf("a steady pass repeated 4 times: %s, %d of %d; want pass, 4 of 4", v.Status, v.Passed, v.Runs)
 	}

@@ -59,10 +59,13 @@ type Verdict struct {
 	// Boot is the way the verdict's boot entered the kernel: "fast"
 	// (the PVH vmlinux, microvm) or "classic" (QEMU's defaults); see
 	// rapido.fastBoot.
-	Boot     string        `json:"boot,omitempty"`
-	Timings  Timings       `json:"timings"`
-	Started  time.Time     `json:"started"`
-	Duration time.Duration `json:"duration"`
+	Boot    string  `json:"boot,omitempty"`
+	Timings Timings `json:"timings"`
+	// BuildNote says how the kernel was had when make did not build it
+	// (SkipNote: the last build's kernel, no input of it changed).
+	BuildNote string        `json:"build_note,omitempty"`
+	Started   time.Time     `json:"started"`
+	Duration  time.Duration `json:"duration"`
 	// Runs and Passed count the runs of a repeated test: the verdict is the
 	// first run that did not pass, or a pass when all Runs passed.
 	Runs   int `json:"runs,omitempty"`

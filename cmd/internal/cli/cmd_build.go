@@ -95,6 +95,7 @@ func runBuild(ctx context.Context, env *Env, o *buildOptions, args []string) err
 	bo.Fragments = append(bo.Fragments, o.kconfig...)
 	bo.LogDir = filepath.Join(rapidoDir, "logs", "build")
 	bo.Progress, bo.Terminal, bo.Exec = env.Stderr, IsTerminal(env.Stderr), env.Runner
+	bo.Git = cliGit{env.Runner}
 	res, err := vmrun.Build(ctx, bo)
 	var be *vmrun.BuildError
 	switch {
@@ -110,10 +111,15 @@ func runBuild(ctx context.Context, env *Env, o *buildOptions, args []string) err
 	case err != nil:
 		return asCannotTest(err)
 	}
+	res.Wait()
 	for _, w := range res.Warnings {
 		fmt.Fprintf(env.Stderr, "warning: %s\n", w)
 	}
 	fmt.Fprintf(env.Stdout, "%s\t%s\n", res.KernelImage, res.KernelRelease)
+	if res.Skipped {
+		fmt.Fprintf(env.Stderr, "rapido: %s (%s, %s)\n", vmrun.SkipNote, res.KernelRelease, res.Duration.Round(1e6))
+		return nil
+	}
 	fmt.Fprintf(env.Stderr, "rapido: built %s in %s\n", res.KernelRelease, res.Duration.Round(1e8))
 	return nil
 }

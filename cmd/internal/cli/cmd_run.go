@@ -136,7 +136,11 @@ func printVerdict(env *Env, v *vmrun.Verdict, cached, timings bool) {
 		rel = " " + v.KernelRelease
 	}
 	// A cached verdict may come from anyone (cache fetch): escape what it says.
-	fmt.Fprintf(w, "rapido: %s%s%s — %s [%s]\n", termsafe.Escape(string(v.Status)), tag, termsafe.Escape(rel), termsafe.Escape(v.Reason), v.Timings)
+	note := ""
+	if v.BuildNote != "" {
+		note = "; " + termsafe.Escape(v.BuildNote)
+	}
+	fmt.Fprintf(w, "rapido: %s%s%s — %s [%s%s]\n", termsafe.Escape(string(v.Status)), tag, termsafe.Escape(rel), termsafe.Escape(v.Reason), v.Timings, note)
 	if v.Status != vmrun.Pass {
 		for i, l := range v.Excerpt {
 			if i == 20 {
@@ -159,8 +163,12 @@ func printVerdict(env *Env, v *vmrun.Verdict, cached, timings bool) {
 		if v.Boot != "" {
 			boot = " (" + v.Boot + " boot)"
 		}
-		fmt.Fprintf(w, "timings: build %s, cut %s, firmware %s%s, kernel boot %s%s, init %s, test %s, shutdown %s, total %s\n",
-			ms(t.Build), ms(t.Cut), ms(t.Firmware), boot, ms(t.KernelBoot), accel, ms(t.Init), ms(t.Test), ms(t.Shutdown), ms(v.Duration))
+		build := ""
+		if v.BuildNote != "" {
+			build = " (" + termsafe.Escape(v.BuildNote) + ")"
+		}
+		fmt.Fprintf(w, "timings: build %s%s, cut %s, firmware %s%s, kernel boot %s%s, init %s, test %s, shutdown %s, total %s\n",
+			ms(t.Build), build, ms(t.Cut), ms(t.Firmware), boot, ms(t.KernelBoot), accel, ms(t.Init), ms(t.Test), ms(t.Shutdown), ms(v.Duration))
 	}
 }
 

@@ -51,7 +51,7 @@ func (f *testFlags) Register(fs *pflag.FlagSet) {
 // host is what the run may use of this terminal: progress on stderr (none
 // with --quiet), make's own output with --verbose.
 func (f *testFlags) host(env *Env) vmrun.Host {
-	h := vmrun.Host{Exec: env.Runner, Progress: env.Stderr, Terminal: IsTerminal(env.Stderr), Verbose: f.verbose}
+	h := vmrun.Host{Exec: env.Runner, Git: cliGit{env.Runner}, Progress: env.Stderr, Terminal: IsTerminal(env.Stderr), Verbose: f.verbose}
 	if f.quiet {
 		h.Progress, h.Terminal, h.Verbose = io.Discard, false, false
 	}

@@ -279,6 +279,9 @@ func (r *rangeRun) schedule(ctx context.Context, todo []*rangeCommit) error {
 			progress(sl, c, "build")
 			h := r.tester.Host
 			h.Progress, h.Terminal = io.Discard, false
+			// The build's skip decision reads the slot's worktree, never
+			// the user's: git runs in the slot.
+			h.Git, h.Tree = slotGit{cliGit{r.env.Runner}, sl.Dir}, ""
 			reread := func(ctx context.Context) (*vmrun.Worktree, error) {
 				return vmrun.ReadWorktree(ctx, slotGit{cliGit{r.env.Runner}, sl.Dir})
 			}

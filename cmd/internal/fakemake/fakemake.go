@@ -7,9 +7,16 @@
 //
 // The scenario is $FAKE_MAKE_SCENARIO, else the first word of the file
 // "rapido-scenario" at the top of the source tree, else "pass".
+//
+// When the tree has a file "fake-objects" (one .c path a line), the image
+// target "compiles" each of them as kbuild would record it: a
+// .<name>.o.cmd file in the build directory with the source_ and deps_
+// lists (the .c and the files it names in #include "path" lines, paths
+// from the top of the tree), and the image holds a hash of those files.
 package fakemake
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -93,11 +100,12 @@ func Main() {
 				fmt.Fprintln(os.Stderr, "make[3]: *** [scripts/Makefile.build:250: fs/proc/version.o] Error 1")
 				os.Exit(2)
 			}
+			sum := compileObjects(src, out)
 			fmt.Println("  LD      vmlinux")
 			fmt.Println("  BUILD   arch/" + arch + "/boot/" + t)
 			img := filepath.Join(out, "arch", arch, "boot", t)
 			must(os.MkdirAll(filepath.Dir(img), 0o755))
-			must(os.WriteFile(img, []byte("fake-kernel scenario="+scenario+"\n"), 0o644))
+			must(os.WriteFile(img, []byte(sum+"fake-kernel scenario="+scenario+"\n"), 0o644))
 			must(os.MkdirAll(filepath.Join(out, "include/config"), 0o755))
 			must(os.WriteFile(filepath.Join(out, "include/config/kernel.release"), []byte("6.1.0-fake\n"), 0o644))
 		case "modules":
@@ -127,6 +135,44 @@ func busy(what string) func() {
 			}
 		}
 	}
+}
+
+// compileObjects writes kbuild's dependency records for the objects
+// listed in <src>/fake-objects and returns "objects=<hash of their
+// inputs> " ("" without the list).
+func compileObjects(src, out string) string {
+	list, err := os.ReadFile(filepath.Join(src, "fake-objects"))
+	if err != nil {
+		return ""
+	}
+	abs, err := filepath.Abs(src)
+	must(err)
+	h := sha256.New()
+	for _, c := range strings.Fields(string(list)) {
+		obj := strings.TrimSuffix(c, ".c") + ".o"
+		fmt.Println("  CC      " + obj)
+		deps := []string{c}
+		text, err := os.ReadFile(filepath.Join(src, c))
+		must(err)
+		for _, l := range strings.Split(string(text), "\n") {
+			if inc, ok := strings.CutPrefix(strings.TrimSpace(l), "#include \""); ok {
+				deps = append(deps, strings.TrimSuffix(inc, "\""))
+			}
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "savedcmd_%s := gcc -c -o %s %s\n\nsource_%s := %s\n\ndeps_%s := \\\n", obj, obj, filepath.Join(abs, c), obj, filepath.Join(abs, c), obj)
+		for _, d := range deps {
+			fmt.Fprintf(&b, "  %s \\\n", filepath.Join(abs, d))
+			data, _ := os.ReadFile(filepath.Join(src, d))
+			fmt.Fprintf(h, "%s %x\n", d, sha256.Sum256(data))
+		}
+		fmt.Fprintf(&b, "  $(wildcard include/config/FAKE) \\\n\n%s: $(deps_%s)\n\n$(deps_%s):\n", obj, obj, obj)
+		cmd := filepath.Join(out, filepath.Dir(obj), "."+filepath.Base(obj)+".cmd")
+		must(os.MkdirAll(filepath.Dir(cmd), 0o755))
+		must(os.WriteFile(cmd, []byte(b.String()), 0o644))
+		must(os.WriteFile(filepath.Join(out, obj), nil, 0o644))
+	}
+	return fmt.Sprintf("objects=%.16x ", h.Sum(nil))
 }
 
 func must(err error) {

@@ -33,6 +33,10 @@ case " $* " in
 	[ -e "$O/arch/x86/boot/bzImage" ] && [ "$O/.config" -ot "$O/arch/x86/boot/bzImage" ] && exit 0
 	mkdir -p "$O/arch/x86/boot" "$O/include/config"
 	echo kernel > "$O/arch/x86/boot/bzImage"
+	# kbuild's record of what init/main.o read.
+	prev=; for a; do [ "$prev" = -C ] && SRC=$a; prev=$a; done
+	mkdir -p "$O/init"
+	[ -n "$FAKE_MAKE_NO_CMD" ] || printf 'source_init/main.o := %s/init/main.c\n\ndeps_init/main.o := \\\n  %s/include/linux/kernel.h \\\n\n' "$SRC" "$SRC" > "$O/init/.main.o.cmd"
 	echo 6.1.0-fake > "$O/include/config/kernel.release"
 	echo kernel/fs/foo.ko > "$O/modules.order" ;;
 *) echo "fake make: unexpected $*" >&2; exit 2 ;;
@@ -44,7 +48,7 @@ type buildEnv struct {
 	log string
 }
 
-func newBuildEnv(t *testing.T) *buildEnv {
+func newBuildEnv(t testing.TB) *buildEnv {
 	t.Helper()
 	dir := t.TempDir()
 	mk := filepath.Join(dir, "make")
@@ -54,6 +58,7 @@ func newBuildEnv(t *testing.T) *buildEnv {
 	log := filepath.Join(dir, "make.log")
 	t.Setenv("FAKE_MAKE_LOG", log)
 	t.Setenv("FAKE_MAKE_FAIL", "")
+	t.Setenv("FAKE_MAKE_NO_CMD", "")
 	t.Setenv("RAPIDO_NO_CCACHE", "1")
 	src := filepath.Join(dir, "src")
 	os.MkdirAll(src, 0o755)

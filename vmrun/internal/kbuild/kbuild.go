@@ -117,6 +117,10 @@ type Options struct {
 	// Launcher runs each compile (icecc, distcc): it goes where kbuild
 	// calls the compiler, not in front of make (see MakeArgs).
 	Launcher string
+
+	// Reuse, when set, lets the build reuse the last build's kernel
+	// without running make when none of its inputs changed.
+	Reuse *Reuse
 }
 
 // Result describes a finished build.
@@ -129,6 +133,19 @@ type Result struct {
 	// NewWarnings are those the build directory had not seen (warnings.go).
 	CompilerWarnings int
 	NewWarnings      []string
+	// Skipped says make did not run: the last build's kernel is reused
+	// because no input of it changed (SkipNote).
+	Skipped bool
+	// recorded is closed once the build is recorded for later skips.
+	recorded <-chan struct{}
+}
+
+// Wait waits until the build is recorded for later skips (at once for a
+// build that records nothing). A process waits before it exits.
+func (r *Result) Wait() {
+	if r.recorded != nil {
+		<-r.recorded
+	}
 }
 
 // Error is a failed compile: the compiler's error lines and the log.
@@ -463,7 +480,14 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
-	defer unlock()
+	// The lock passes to the recording of a finished build, which runs
+	// next to the caller's cut and boot (Result.Wait).
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
 
 	logPath := filepath.Join(o.LogDir, "build.log")
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -484,6 +508,36 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	common := MakeArgs(o, ccache)
+	if o.Reuse != nil {
+		o.Reuse = o.Reuse.start(ctx)
+		res, why := tryReuse(ctx, o, arch, common)
+		if res != nil {
+			fmt.Fprintf(logf, "%s (tree %s)\n", SkipNote, o.Reuse.Tree)
+			if o.Progress != nil {
+				fmt.Fprintf(o.Progress, "%s\n", SkipNote)
+			}
+			res.Log, res.Duration = logPath, time.Since(start)
+			return res, nil
+		}
+		if why != "" {
+			fmt.Fprintf(logf, "build: make runs: %s\n", why)
+			if o.Progress != nil {
+				fmt.Fprintf(o.Progress, "build: make runs: %s\n", why)
+			}
+		}
+	}
+	// The tree is read before make reads it; without one nothing is
+	// recorded.
+	if o.Reuse != nil {
+		if _, err := o.Reuse.tree(); err != nil {
+			o.Reuse = nil
+		}
+	}
+	// The record of the last build goes before anything in the build
+	// directory changes: an interrupted or failed build leaves none.
+	if err := dropRecord(o.BuildDir); err != nil {
+		return nil, &ConfigError{err}
+	}
 	b := &builder{o: o, log: logf, common: common, env: MakeEnv(o, ccache), prog: newProgress(o.Progress, o.Terminal, start), warn: newWarningTally()}
 	b.prog.verbose = o.Verbose
 
@@ -536,6 +590,29 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	b.prog.done()
 	res.Duration = time.Since(start)
+	if o.Reuse != nil {
+		// Recording reads kbuild's records and asks git twice (a few
+		// hundred milliseconds for a kernel): it holds the build
+		// directory's lock but not the caller, who waits for it only
+		// before exiting.
+		done := make(chan struct{})
+		locked = false
+		built := *res
+		go func() {
+			defer close(done)
+			defer unlock()
+			t := time.Now()
+			err := recordBuild(ctx, o, arch, common, &built)
+			if f, ferr := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0); ferr == nil {
+				fmt.Fprintf(f, "build: recorded for later skips in %s (%v)\n", time.Since(t).Round(time.Millisecond), err)
+				f.Close()
+			}
+			if err != nil && ctx.Err() == nil && o.Progress != nil {
+				fmt.Fprintf(o.Progress, "warning: build not recorded (the next one runs make): %v\n", err)
+			}
+		}()
+		res.recorded = done
+	}
 	return res, nil
 }
 
