@@ -15,19 +15,26 @@ import (
 	"time"
 )
 
-// cutsKconfig returns the union of the kconfig items of contrib/cuts,
-// except the storage cuts', which boot in their own clone (real-storage,
-// real_storage_test.go) so that their options do not rebuild this one.
+// cutsKconfig returns the union of the kconfig items of contrib/cuts, plus
+// what the storage tier's crash test (SysRq) and the shares (9p, as
+// cut.ShareKconfig lists it) need: the cuts, storage and share tiers share
+// one clone and one kernel, so a fresh machine builds it once.
 func cutsKconfig(t *testing.T, dir string) []string {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "*.cut"))
-	var keep []string
-	for _, f := range files {
-		if !storageCuts[strings.TrimSuffix(filepath.Base(f), ".cut")] {
-			keep = append(keep, f)
+	items := append(kconfigOf(t, files), "CONFIG_MAGIC_SYSRQ=y",
+		"CONFIG_NET=y", "CONFIG_INET=y", "CONFIG_NETWORK_FILESYSTEMS=y",
+		"CONFIG_NET_9P=y", "CONFIG_NET_9P_VIRTIO=y", "CONFIG_9P_FS=y")
+	seen := map[string]bool{}
+	var out []string
+	for _, it := range items {
+		if !seen[it] {
+			seen[it] = true
+			out = append(out, it)
 		}
 	}
-	return kconfigOf(t, keep)
+	sort.Strings(out)
+	return out
 }
 
 // kconfigOf returns the union of the kconfig items of the manifests files.

@@ -1,8 +1,8 @@
 package main
 
 // The real tier for shares: host directories mounted in a real guest over
-// 9p. Its own work clone ("real-share"): a run with a share asks for 9p,
-// and so for the network stack, which the other clones' kernels lack.
+// 9p, in the real-cuts clone, whose kernel has 9p and the network stack it
+// needs (cutsKconfig): no kernel of its own to build.
 
 import (
 	"os"
@@ -19,9 +19,10 @@ import (
 // through a rw share, calls a kernel without 9p "cannot test", and refuses
 // a missing share with 128 before anything starts.
 func TestRealShare(t *testing.T) {
-	r := requireReal(t, "real-share")
-	r.setConfig(t, "rapido.kconfig")
-	r.mustRun(t, r.clone, "git", "config", "rapido.timeout", "5m")
+	// The real-cuts clone: its kernel has 9p already (cutsKconfig), so a
+	// share's kconfig items change nothing there.
+	r, _ := setupRealCuts(t)
+	t.Cleanup(func() { os.RemoveAll(filepath.Join(r.clone, "rapido-share-test")) })
 	r.mustRun(t, r.clone, "git", "config", "rapido.accel", "tcg")
 	// The script lives in the worktree, untracked: nothing is cut into
 	// the image for it.

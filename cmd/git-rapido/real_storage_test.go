@@ -1,8 +1,8 @@
 package main
 
 // The real tier for the storage cuts of contrib/cuts (btrfs-seed and
-// storage-daemon): booted in their own persistent clone, "real-storage",
-// so that their kernel options (btrfs) do not rebuild the real-cuts clone.
+// storage-daemon), booted in the real-cuts clone with the other cuts: one
+// kernel with every cut's options is cheaper on a fresh machine than two.
 // The storage-daemon tests also check the host side of the
 // storage-daemon directive: the images it leaves, and that no
 // qemu-storage-daemon outlives a run however it ends.
@@ -22,24 +22,12 @@ import (
 	"time"
 )
 
-// storageCuts boot in real-storage, not real-cuts.
-var storageCuts = map[string]bool{"btrfs-seed": true, "storage-daemon": true}
-
-// setupRealStorage points the real-storage clone at contrib/cuts with the
-// storage cuts' kernel options, plus SysRq for the crash test's panic.
-// Every run's sockets live under its own TMPDIR, so a leftover daemon is
-// found by that path (leftovers) and never confused with another test's.
+// setupRealStorage boots the storage cuts in the real-cuts clone, whose
+// kernel has their options and SysRq for the crash test's panic. Every
+// run's sockets live under its own TMPDIR, so a leftover daemon is found by
+// that path (leftovers) and never confused with another test's.
 func setupRealStorage(t *testing.T) (*realEnv, string) {
-	r := requireReal(t, "real-storage")
-	root, _ := filepath.Abs("../..")
-	cuts := filepath.Join(root, "contrib/cuts")
-	var files []string
-	for c := range storageCuts {
-		files = append(files, filepath.Join(cuts, c+".cut"))
-	}
-	r.setConfig(t, "rapido.kconfig", append(kconfigOf(t, files), "CONFIG_MAGIC_SYSRQ=y")...)
-	r.mustRun(t, r.clone, "git", "config", "rapido.cutPath", cuts)
-	r.mustRun(t, r.clone, "git", "config", "rapido.timeout", "5m")
+	r, _ := setupRealCuts(t)
 	tmp := t.TempDir()
 	r.env = append(r.env, "TMPDIR="+tmp)
 	return r, tmp
