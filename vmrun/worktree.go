@@ -22,8 +22,13 @@ type GitReader interface {
 // rule: untracked files do not count (builds go out of tree and kbuild
 // compiles only what the tracked Makefiles name), nor do changes inside
 // submodules.
+//
+// --no-optional-locks: the status is read next to builds, checkouts and
+// other readers (and may be cancelled mid-way); refreshing the index would
+// take index.lock and make a concurrent checkout of the same worktree fail,
+// or leave a stale lock behind a killed reader.
 func Changes(ctx context.Context, g GitReader) ([]string, error) {
-	out, err := g.Git(ctx, "status", "--porcelain", "--untracked-files=no", "--ignore-submodules=dirty")
+	out, err := g.Git(ctx, "--no-optional-locks", "status", "--porcelain", "--untracked-files=no", "--ignore-submodules=dirty")
 	if err != nil {
 		return nil, fmt.Errorf("check worktree: %w", err)
 	}
