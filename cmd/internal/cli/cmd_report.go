@@ -145,7 +145,7 @@ func runReport(ctx context.Context, env *Env, o *reportOptions, args []string) e
 	if rerr != nil && !errors.Is(rerr, report.ErrNotAllPassed) {
 		return &ExitError{Code: 128, Err: rerr}
 	}
-	if err := writeReport(env, o.output, out.Bytes()); err != nil {
+	if err := writeReport(ctx, env, o.output, out.Bytes()); err != nil {
 		return &ExitError{Code: 128, Err: err}
 	}
 	if errors.Is(rerr, report.ErrNotAllPassed) {
@@ -222,8 +222,11 @@ func mailIdentity(ctx context.Context, env *Env, h *report.Header) error {
 	return nil
 }
 
-func writeReport(env *Env, path string, b []byte) error {
+func writeReport(ctx context.Context, env *Env, path string, b []byte) error {
 	if path == "" || path == "-" {
+		// On a terminal the report pages as log and verify do.
+		done := startPager(ctx, env)
+		defer done()
 		_, err := env.Stdout.Write(b)
 		return err
 	}
