@@ -76,16 +76,9 @@ func (t *Tester) Test(ctx context.Context, s *Spec, o TestOptions) (*TestResult,
 	}
 	// One plan: the key and every run come from it, the spec is resolved
 	// once per test.
-	plan, err := NewPlan(s, t.Host.Exec)
+	plan, digest, err := t.resolve(ctx, s)
 	if err != nil {
 		return nil, err
-	}
-	if err := plan.KeyShares(ctx, t.Git); err != nil {
-		return nil, err
-	}
-	digest, err := plan.Key()
-	if err != nil {
-		return nil, fmt.Errorf("digest test spec: %w", err)
 	}
 	r := &TestResult{Worktree: w, Spec: digest}
 	if why := plan.Uncached(); why != "" {
@@ -298,20 +291,30 @@ type CommitTest struct {
 // Commit names a commit of a series and its tree.
 type Commit struct{ ID, Tree string }
 
+// resolve makes the one plan of s that a test (or a series) keys and runs
+// from, with its shares keyed, and returns it with the spec's cache key.
+func (t *Tester) resolve(ctx context.Context, s *Spec) (*Plan, string, error) {
+	plan, err := NewPlan(s, t.Host.Exec)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := plan.KeyShares(ctx, t.Git); err != nil {
+		return nil, "", err
+	}
+	digest, err := plan.Key()
+	if err != nil {
+		return nil, "", fmt.Errorf("digest test spec: %w", err)
+	}
+	return plan, digest, nil
+}
+
 // LookupAll prepares the tests of commits with spec s and answers each
 // from the cache when it can (Result.Verdict set, Result.Cached true). The
 // spec is resolved and the cache read once for the whole series.
 func (t *Tester) LookupAll(ctx context.Context, s *Spec, commits []Commit, o TestOptions) ([]*CommitTest, error) {
-	plan, err := NewPlan(s, t.Host.Exec)
+	plan, digest, err := t.resolve(ctx, s)
 	if err != nil {
 		return nil, err
-	}
-	if err := plan.KeyShares(ctx, t.Git); err != nil {
-		return nil, err
-	}
-	digest, err := plan.Key()
-	if err != nil {
-		return nil, fmt.Errorf("digest test spec: %w", err)
 	}
 	uncached := plan.Uncached()
 	if uncached != "" {
