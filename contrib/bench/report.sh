@@ -15,7 +15,7 @@ machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /pro
 	jq -r 'select(.speedup != null) |
 		def t(s): if s == 0 then "0" elif s < 0.001 then "\(s*1e6*10|round/10) µs" elif s < 1 then "\(s*1000*10|round/10) ms" else "\(s*100|round/100) s" end;
 		def sd(s): if s == null then "" else " ± \(t(s))" end;
-		"| \(.description) | \(t(.ours_median_s))\(sd(.ours_stddev_s)) | \(.reference): \(t(.ref_median_s))\(sd(.ref_stddev_s)) | \(.speedup*100|round/100)× |"' "$in"
+		"| \(.description) | \(t(.ours_median_s))\(sd(.ours_stddev_s)) | \(.reference): \(t(.ref_median_s))\(sd(.ref_stddev_s)) | \(.speedup*100|round/100)×\(if .ratio == "total" then " (whole loop: \(.ours_total_s*10|round/10) s vs \(.ref_total_s*10|round/10) s)" else "" end) |"' "$in"
 	echo
 	echo "| measurement | value | note |"
 	echo "|---|---|---|"
@@ -28,8 +28,11 @@ machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /pro
 # carried into the ratio. Only whole-process comparisons are drawn; the Go
 # benchmarks that time work in process (scope "inproc") stay in the table.
 jq -r 'select(.speedup != null and (.scope // "") != "inproc" and (.bench | endswith("-inproc") | not)) |
-	[.speedup, .description, (.ours_median_s // 0), (.ours_stddev_s // 0), (.ref_median_s // 0), (.ref_stddev_s // 0)] | @tsv' "$in" |
-	awk -F'\t' -v title="git rapido against each reference: ratio of medians (log scale; right of 1x: faster)" '
+	# A whole-loop ratio has no spread of its own: the per-step spread is
+	# the steps differing in kind, so it gets no whiskers.
+	(if .ratio == "total" then 0 else 1 end) as $w |
+	[.speedup, .description, (.ours_median_s // 0), ((.ours_stddev_s // 0) * $w), (.ref_median_s // 0), ((.ref_stddev_s // 0) * $w)] | @tsv' "$in" |
+	awk -F'\t' -v title="git rapido against each reference: ratio of medians, or of whole-loop times for a series (log scale; right of 1x: faster)" '
 	function l2(x) { return log(x) / log(2) }
 	function esc(t) { gsub(/&/, "\\&amp;", t); gsub(/</, "\\&lt;", t); return t }
 	function x(v) { return left + (l2(v) - lmin) / (lmax - lmin) * plotw }
