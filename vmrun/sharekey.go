@@ -14,7 +14,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"sync"
+	"syscall"
 )
 
 // The keys a user names for a share (key=git, key=content): how the
@@ -138,11 +141,11 @@ func contentDigest(dir string) (digest, why string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	h := sha256.New()
-	io.WriteString(h, contentVersion)
+	// First the listing (names, types, sizes), bounded; then the files'
+	// contents, read by a few workers: opening and reading small files is
+	// most of the time, and the kernel serves them in parallel.
+	var entries []contentEntry
 	var files, bytes int64
-	buf := make([]byte, 64<<10)
-	fh := sha256.New()
 	errWhy := errors.New("not keyed")
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -156,41 +159,35 @@ func contentDigest(dir string) (digest, why string, err error) {
 			why = fmt.Sprintf("key=content: it holds more than %d files; key a checkout with key=git, or share less", contentKeyMaxFiles)
 			return errWhy
 		}
-		r := rel(root, p)
+		e := contentEntry{path: p, rel: rel(root, p)}
 		switch t := d.Type(); {
 		case t.IsDir():
-			record(h, "d", r)
+			e.kind = "d"
 		case t&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				why = fmt.Sprintf("key=content: cannot read %s (%v)", quoted(r), unwrapPath(err))
+			e.kind = "l"
+			if e.sum, err = os.Readlink(p); err != nil {
+				why = fmt.Sprintf("key=content: cannot read %s (%v)", quoted(e.rel), unwrapPath(err))
 				return errWhy
 			}
-			record(h, "l", r, target)
 		case t.IsRegular():
 			fi, err := d.Info()
 			if err != nil {
-				why = fmt.Sprintf("key=content: cannot read %s (%v)", quoted(r), unwrapPath(err))
+				why = fmt.Sprintf("key=content: cannot read %s (%v)", quoted(e.rel), unwrapPath(err))
 				return errWhy
 			}
 			if bytes += fi.Size(); bytes > contentKeyMaxBytes {
 				why = fmt.Sprintf("key=content: it holds more than %d MiB; key a checkout with key=git, or share less", contentKeyMaxBytes>>20)
 				return errWhy
 			}
-			sum, n, err := fileSum(fh, buf, p)
-			if err != nil {
-				why = fmt.Sprintf("key=content: cannot read %s (%v)", quoted(r), unwrapPath(err))
-				return errWhy
-			}
-			kind := "f"
+			e.kind = "f"
 			if fi.Mode()&0o100 != 0 {
-				kind = "x"
+				e.kind = "x"
 			}
-			record(h, kind, r, strconv.FormatInt(n, 10), sum)
 		default:
-			why = fmt.Sprintf("key=content: %s is a named pipe, device or socket, whose content git rapido cannot key", quoted(r))
+			why = fmt.Sprintf("key=content: %s is a named pipe, device or socket, whose content git rapido cannot key", quoted(e.rel))
 			return errWhy
 		}
+		entries = append(entries, e)
 		return nil
 	})
 	if err == errWhy {
@@ -199,7 +196,61 @@ func contentDigest(dir string) (digest, why string, err error) {
 	if err != nil {
 		return "", "", err
 	}
+	if bad := sumFiles(entries); bad != nil {
+		return "", fmt.Sprintf("key=content: cannot read %s (%v)", quoted(bad.rel), bad.err), nil
+	}
+	h := sha256.New()
+	io.WriteString(h, contentVersion)
+	for _, e := range entries {
+		switch e.kind {
+		case "d":
+			record(h, e.kind, e.rel)
+		case "l":
+			record(h, e.kind, e.rel, e.sum)
+		default:
+			record(h, e.kind, e.rel, strconv.FormatInt(e.size, 10), e.sum)
+		}
+	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), "", nil
+}
+
+// contentEntry is one entry of a content-keyed share: kind d (directory),
+// l (symlink; sum is its target), f or x (a file, x when executable; sum
+// and size are its content's).
+type contentEntry struct {
+	path, rel, kind, sum string
+	size                 int64
+	err                  error
+}
+
+// sumFiles reads the regular files of entries, a few at a time, and
+// returns the first (in order) that could not be read.
+func sumFiles(entries []contentEntry) *contentEntry {
+	work := make(chan *contentEntry)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), 4) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h, buf := sha256.New(), make([]byte, 64<<10)
+			for e := range work {
+				e.sum, e.size, e.err = fileSum(h, buf, e.path)
+			}
+		}()
+	}
+	for i := range entries {
+		if k := entries[i].kind; k == "f" || k == "x" {
+			work <- &entries[i]
+		}
+	}
+	close(work)
+	wg.Wait()
+	for i := range entries {
+		if entries[i].err != nil {
+			return &entries[i]
+		}
+	}
+	return nil
 }
 
 // record writes one entry: its type, then each field ended by a NUL (no
@@ -213,17 +264,31 @@ func record(h hash.Hash, kind string, fields ...string) {
 	io.WriteString(h, "\x00\n")
 }
 
-// fileSum is the SHA-256 of the file at p and the number of bytes read.
+// fileSum is the SHA-256 of the file at p and the number of bytes read,
+// through plain system calls: a regular file needs none of the poller's
+// bookkeeping os.File does for every open. O_NOFOLLOW: a file swapped for
+// a symlink since the listing is not followed out of the share.
 func fileSum(h hash.Hash, buf []byte, p string) (string, int64, error) {
-	f, err := os.Open(p)
+	fd, err := syscall.Open(p, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return "", 0, err
 	}
-	defer f.Close()
+	defer syscall.Close(fd)
 	h.Reset()
-	n, err := io.CopyBuffer(h, f, buf)
-	if err != nil {
-		return "", 0, err
+	var n int64
+	for {
+		m, err := syscall.Read(fd, buf)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return "", 0, err
+		}
+		if m == 0 {
+			break
+		}
+		h.Write(buf[:m])
+		n += int64(m)
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
