@@ -264,7 +264,8 @@ func TestShareKeyNamed(t *testing.T) {
 // BenchmarkContentDigest measures key=content on 10,000 files of 1 KiB in
 // 100 directories, side by side with the default key of a share in a git
 // worktree (git add -A and write-tree through a copy of the index, its stat
-// data warm) on the same files.
+// data warm), git hashing every file (a cold index), and key=git, on the
+// same files.
 func BenchmarkContentDigest(b *testing.B) {
 	dir := b.TempDir()
 	buf := make([]byte, 1024)
@@ -294,6 +295,21 @@ func BenchmarkContentDigest(b *testing.B) {
 	b.Run("git-worktree-tree", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			if _, err := indexTree(context.Background(), g, "", "."); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// git hashing every file, as it does for a directory it has no index
+	// entries for: the reference for reading all the content.
+	b.Run("git-add-cold", func(b *testing.B) {
+		idx := filepath.Join(b.TempDir(), "index")
+		env := []string{"GIT_INDEX_FILE=" + idx}
+		for i := 0; i < b.N; i++ {
+			os.Remove(idx)
+			if _, err := g.GitEnv(context.Background(), env, "add", "-A"); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := g.GitEnv(context.Background(), env, "write-tree"); err != nil {
 				b.Fatal(err)
 			}
 		}
