@@ -72,6 +72,9 @@ func readShareKey(ctx context.Context, g Git, top string, s Share) (shareKey, er
 	if s.RW {
 		return shareKey{why: "it is writable (rw), and what the test writes there is no input git rapido can key"}, nil
 	}
+	if s.Key != "" {
+		return namedShareKey(ctx, g, top, s)
+	}
 	repo, kind := "", "tree"
 	rel, ok := insideRepo(top, s.Host)
 	if !ok {
@@ -80,7 +83,7 @@ func readShareKey(ctx context.Context, g Git, top string, s Share) (shareKey, er
 		// way, on that repository's tree.
 		other, err := g.Git(ctx, "-C", s.Host, "rev-parse", "--show-toplevel")
 		if err != nil {
-			return shareKey{why: "it is outside the repository and in no git worktree, so no git tree describes its files"}, nil
+			return shareKey{why: "it is outside the repository and in no git worktree, so no git tree describes its files (to cache its verdicts, name key=content)"}, nil
 		}
 		if rel, ok = insideRepo(other, s.Host); !ok {
 			return shareKey{why: "it is in no git worktree, so no git tree describes its files"}, nil
@@ -185,8 +188,15 @@ func (p *Plan) sharesChanged(ctx context.Context, g Git) string {
 // describeShares is --dry-run's line for the shares.
 func (p *Plan) describeShares() []string {
 	var out []string
-	for _, s := range p.shares() {
-		out = append(out, fmt.Sprintf("share: %s on %s (%s)", s.Host, s.Guest, s.Mode()))
+	for i, s := range p.shares() {
+		l := fmt.Sprintf("share: %s on %s (%s)", s.Host, s.Guest, s.Mode())
+		// The key read (a verdict's words), or the key named (--dry-run).
+		if i < len(p.shareKeys) && p.shareKeys[i].tree != "" {
+			l += ", key " + p.shareKeys[i].tree
+		} else if s.Key != "" {
+			l += ", key=" + s.Key
+		}
+		out = append(out, l)
 	}
 	if d := p.spec.Cut.Workdir; d != "" {
 		out = append(out, "test directory: "+d)

@@ -354,6 +354,9 @@ func (ct *CommitTest) Build(ctx context.Context, s *Spec, h Host, reread func(co
 	if err != nil {
 		return err
 	}
+	// The shares are the host's directories, the same for every slot:
+	// their keys are the ones the series read (resolve), not read again.
+	plan.shareKeys = ct.plan.shareKeys
 	if k, err := plan.Key(); err != nil || k != ct.Result.Spec {
 		return fmt.Errorf("test %.12s: the slot's test is not the series' (spec %.12s, want %.12s)", ct.Result.Worktree.Commit, k, ct.Result.Spec)
 	}

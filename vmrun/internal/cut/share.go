@@ -21,6 +21,36 @@ type Share struct {
 	Host  string // absolute, clean host directory
 	Guest string // absolute, clean mount point in the guest
 	RW    bool   // the guest may write (read-only by default)
+	// Key is how the verdict cache keys the share's files when the user
+	// names it (key=git, key=content); "" keeps the default (its git tree
+	// when it is in a git worktree, no key otherwise).
+	Key string
+}
+
+// Share keys the user can name (key=...): the checkout's own repository at
+// HEAD, or a digest of the directory's files.
+const (
+	KeyGit     = "git"
+	KeyContent = "content"
+)
+
+// parseKey reads the value of a key= option: one of the methods, or an
+// error naming them. It is the one place a share's key is checked.
+func parseKey(v string) (string, error) {
+	switch v {
+	case KeyGit, KeyContent:
+		return v, nil
+	}
+	return "", fmt.Errorf("key %q: want key=%s or key=%s", v, KeyContent, KeyGit)
+}
+
+// keyOption is the share's key=... option, as the directive and the flag
+// spell it ("" without one).
+func (s Share) keyOption() string {
+	if s.Key == "" {
+		return ""
+	}
+	return "key=" + s.Key
 }
 
 // Mode is "rw" or "ro", as the directive and the flag spell it.
@@ -90,13 +120,23 @@ func checkHostDir(dir string) error {
 	return nil
 }
 
-// ParseShare reads --share HOSTDIR[:GUESTDIR[:ro|rw]]. A relative HOSTDIR
-// is relative to base (the current directory); GUESTDIR defaults to the
-// host path, so scripts naming absolute paths find their files.
+// ParseShare reads --share HOSTDIR[:GUESTDIR[:ro|rw]][,key=git|content].
+// A relative HOSTDIR is relative to base (the current directory); GUESTDIR
+// defaults to the host path, so scripts naming absolute paths find their
+// files. The key option is the last ",key=" of v: a path holding ",key="
+// cannot be shared from the command line (nor one with a colon).
 func ParseShare(v, base string) (Share, error) {
-	parts := strings.Split(v, ":")
+	spec, key := v, ""
+	hasKey := false
+	if i := strings.LastIndex(v, ",key="); i >= 0 {
+		spec, key, hasKey = v[:i], v[i+len(",key="):], true
+	}
+	if strings.Contains(spec, ",key=") {
+		return Share{}, fmt.Errorf("share %q: the key is named twice (a path holding \",key=\" cannot be shared from the command line; use the share directive of a cut)", v)
+	}
+	parts := strings.Split(spec, ":")
 	if len(parts) > 3 {
-		return Share{}, fmt.Errorf("share %q: want HOSTDIR[:GUESTDIR[:ro|rw]] (a path with a colon cannot be shared from the command line; use the share directive of a cut)", v)
+		return Share{}, fmt.Errorf("share %q: want HOSTDIR[:GUESTDIR[:ro|rw]][,key=git|content] (a path with a colon cannot be shared from the command line; use the share directive of a cut)", v)
 	}
 	host := parts[0]
 	if host == "" {
@@ -115,6 +155,13 @@ func ParseShare(v, base string) (Share, error) {
 			return Share{}, fmt.Errorf("share %q: %w", v, err)
 		}
 		s.RW = rw
+	}
+	if hasKey {
+		k, err := parseKey(key)
+		if err != nil {
+			return Share{}, fmt.Errorf("share %q: %w", v, err)
+		}
+		s.Key = k
 	}
 	if err := s.check(); err != nil {
 		return Share{}, fmt.Errorf("share %q: %w", v, err)
@@ -136,14 +183,24 @@ func (s Share) check() error {
 	if err := checkGuestDir(s.Guest); err != nil {
 		return err
 	}
+	if s.Key != "" {
+		if _, err := parseKey(s.Key); err != nil {
+			return err
+		}
+		// A key would promise a cache the share cannot have: what the
+		// test writes there is no input git rapido can key.
+		if s.RW {
+			return fmt.Errorf("%s on a writable share: a rw share is never cached; drop the key or share it ro", s.keyOption())
+		}
+	}
 	return checkHostDir(s.Host)
 }
 
-// shareDirective reads "share HOSTDIR GUESTDIR [ro|rw]"; HOSTDIR is
-// relative to the manifest.
+// shareDirective reads "share HOSTDIR GUESTDIR [ro|rw] [key=git|content]";
+// HOSTDIR is relative to the manifest.
 func (r *resolver) shareDirective(src string, args []string) error {
-	if len(args) != 2 && len(args) != 3 {
-		return fmt.Errorf("share: want HOSTDIR GUESTDIR [ro|rw]")
+	if len(args) < 2 || len(args) > 4 {
+		return fmt.Errorf("share: want HOSTDIR GUESTDIR [ro|rw] [key=git|content]")
 	}
 	host := relative(src, args[0])
 	if strings.HasPrefix(host, "builtin:") {
@@ -154,8 +211,22 @@ func (r *resolver) shareDirective(src string, args []string) error {
 		return fmt.Errorf("share: %w", err)
 	}
 	s := Share{Host: abs, Guest: args[1]}
-	if len(args) == 3 {
-		if s.RW, err = parseMode(args[2]); err != nil {
+	opts := args[2:]
+	if len(opts) > 0 && !strings.HasPrefix(opts[0], "key=") {
+		if s.RW, err = parseMode(opts[0]); err != nil {
+			return fmt.Errorf("share: %w", err)
+		}
+		opts = opts[1:]
+	}
+	switch {
+	case len(opts) > 1:
+		return fmt.Errorf("share: want HOSTDIR GUESTDIR [ro|rw] [key=git|content]")
+	case len(opts) == 1:
+		v, ok := strings.CutPrefix(opts[0], "key=")
+		if !ok {
+			return fmt.Errorf("share: %q: want HOSTDIR GUESTDIR [ro|rw] [key=git|content]", opts[0])
+		}
+		if s.Key, err = parseKey(v); err != nil {
 			return fmt.Errorf("share: %w", err)
 		}
 	}

@@ -28,6 +28,10 @@ func TestParseShare(t *testing.T) {
 		{"src:/mnt/src", Share{Host: src, Guest: "/mnt/src"}},               // relative to the base
 		{"./src/:/s", Share{Host: src, Guest: "/s"}},                        // cleaned
 		{"empty:/e", Share{Host: filepath.Join(dir, "empty"), Guest: "/e"}}, // an empty directory is readable
+		{src + ":/mnt/src,key=content", Share{Host: src, Guest: "/mnt/src", Key: KeyContent}},
+		{src + ":/mnt/src:ro,key=git", Share{Host: src, Guest: "/mnt/src", Key: KeyGit}},
+		{src + ",key=git", Share{Host: src, Guest: src, Key: KeyGit}},
+		{src + ":/mnt/a,b", Share{Host: src, Guest: "/mnt/a,b"}}, // a comma alone is a path's
 	} {
 		got, err := ParseShare(tc.in, dir)
 		if err != nil || got != tc.want {
@@ -52,7 +56,12 @@ func TestParseShare(t *testing.T) {
 		{src + ":/init", "git rapido's own"},
 		{src + ":/mnt:rx", `mode "rx": want ro or rw`},
 		{src + ":/mnt:RW", `mode "RW": want ro or rw`},
-		{src + ":/mnt:rw:x", "want HOSTDIR[:GUESTDIR[:ro|rw]]"},
+		{src + ":/mnt:rw:x", "want HOSTDIR[:GUESTDIR[:ro|rw]][,key=git|content]"},
+		{src + ":/mnt,key=mtime", `key "mtime": want key=content or key=git`},
+		{src + ":/mnt,key=", `key "": want key=content or key=git`},
+		{src + ":/mnt,key=Content", `key "Content": want key=content or key=git`},
+		{src + ":/mnt,key=git,key=content", "key is named twice"},
+		{src + ":/mnt:rw,key=content", "key=content on a writable share: a rw share is never cached; drop the key or share it ro"},
 	} {
 		_, err := ParseShare(tc.in, dir)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -79,7 +88,7 @@ func TestShareDirective(t *testing.T) {
 	init := staticInit(t)
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
-		"m.cut":      "share data /mnt/data\nshare out /mnt/out rw\nshare data/sub /mnt/data/sub ro\n",
+		"m.cut":      "share data /mnt/data\nshare out /mnt/out rw\nshare data/sub /mnt/data/sub ro key=content\nshare data/sub /mnt/g key=git\n",
 		"data/sub/x": "x\n",
 		"out/":       "",
 	})
@@ -90,7 +99,8 @@ func TestShareDirective(t *testing.T) {
 	want := []Share{
 		{Host: filepath.Join(dir, "data"), Guest: "/mnt/data"},
 		{Host: filepath.Join(dir, "out"), Guest: "/mnt/out", RW: true},
-		{Host: filepath.Join(dir, "data/sub"), Guest: "/mnt/data/sub"},
+		{Host: filepath.Join(dir, "data/sub"), Guest: "/mnt/g", Key: KeyGit},
+		{Host: filepath.Join(dir, "data/sub"), Guest: "/mnt/data/sub", Key: KeyContent},
 	}
 	if !reflect.DeepEqual(p.Host.Shares, want) {
 		t.Errorf("Shares = %+v\nwant %+v", p.Host.Shares, want)
@@ -106,13 +116,13 @@ func TestShareDirective(t *testing.T) {
 	if err := json.Unmarshal(e.Data, &gs); err != nil {
 		t.Fatal(err)
 	}
-	wantG := []guest.Share{{Tag: "rapido0", Path: "/mnt/data"}, {Tag: "rapido1", Path: "/mnt/out", RW: true}, {Tag: "rapido2", Path: "/mnt/data/sub"}}
+	wantG := []guest.Share{{Tag: "rapido0", Path: "/mnt/data"}, {Tag: "rapido1", Path: "/mnt/out", RW: true}, {Tag: "rapido2", Path: "/mnt/g"}, {Tag: "rapido3", Path: "/mnt/data/sub"}}
 	if !reflect.DeepEqual(gs.Shares, wantG) {
 		t.Errorf("guest shares = %+v; want %+v", gs.Shares, wantG)
 	}
 	// ScanHost (what the build reads) sees them too, and asks for 9p.
 	h, err := ScanHost(Options{Manifest: filepath.Join(dir, "m.cut")})
-	if err != nil || len(h.Shares) != 3 || !slices.Contains(h.Kconfig, "CONFIG_9P_FS=y") {
+	if err != nil || len(h.Shares) != 4 || !slices.Contains(h.Kconfig, "CONFIG_9P_FS=y") {
 		t.Errorf("ScanHost = %+v, %v", h, err)
 	}
 }
@@ -153,7 +163,11 @@ func TestShareDirectiveErrors(t *testing.T) {
 	init := staticInit(t)
 	for _, tc := range []struct{ text, want string }{
 		{"share a\n", "share: want HOSTDIR GUESTDIR [ro|rw]"},
-		{"share a /m rw x\n", "share: want HOSTDIR GUESTDIR [ro|rw]"},
+		{"share a /m rw x\n", `share: "x": want HOSTDIR GUESTDIR [ro|rw] [key=git|content]`},
+		{"share a /m rw key=git x\n", "share: want HOSTDIR GUESTDIR [ro|rw] [key=git|content]"},
+		{"share a /m key=git ro\n", "share: want HOSTDIR GUESTDIR [ro|rw] [key=git|content]"},
+		{"share a /m ro key=sha1\n", `share: key "sha1": want key=content or key=git`},
+		{"share a /m rw key=content\n", "key=content on a writable share"},
 		{"share nosuch /m\n", "no such directory"},
 		{"share ok.txt /m\n", "not a directory"},
 		{"share a m\n", "is not absolute"},
@@ -182,7 +196,8 @@ func TestShareDirectiveErrors(t *testing.T) {
 func FuzzParseShare(f *testing.F) {
 	dir := f.TempDir()
 	os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755)
-	for _, s := range []string{"a", "a:/mnt", "a:/mnt:rw", "a/b:/x/../y", "::", "a:/proc/x:ro", "../" + filepath.Base(dir) + "/a:/m", "a:/:rw"} {
+	for _, s := range []string{"a", "a:/mnt", "a:/mnt:rw", "a/b:/x/../y", "::", "a:/proc/x:ro", "../" + filepath.Base(dir) + "/a:/m", "a:/:rw",
+		"a:/m,key=git", "a,key=content", "a:/m:rw,key=git", "a:/m,key=", "a,key=git,key=content", "a:/m,b,key=git"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
@@ -195,6 +210,14 @@ func FuzzParseShare(f *testing.F) {
 		}
 		if checkGuestDir(s.Guest) != nil || s.Guest == "/" || !strings.HasPrefix(s.Guest, "/") {
 			t.Errorf("ParseShare(%q) accepted guest %q", v, s.Guest)
+		}
+		// A key is one of the methods, never on a writable share, and
+		// only where the flag named one.
+		if k, err := parseKey(s.Key); s.Key != "" && (err != nil || k != s.Key || s.RW) {
+			t.Errorf("ParseShare(%q) accepted key %q (rw %t)", v, s.Key, s.RW)
+		}
+		if s.Key != "" && !strings.HasSuffix(v, ",key="+s.Key) {
+			t.Errorf("ParseShare(%q) keyed %q, which the flag does not end with", v, s.Key)
 		}
 	})
 }
