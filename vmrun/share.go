@@ -50,12 +50,12 @@ func (p *Plan) qemuShares() []qemu.Share {
 type shareKey struct{ tree, why string }
 
 // KeyShares reads what the test will read from each share, for the cache
-// key (Key, Uncached). A read-only share inside the repository (or inside
-// a git worktree of its own) is keyed on the git tree of its files as they
-// are in the worktree — tracked or not, committed or not; ignored files
-// are left out, as git add leaves them. A writable share, and one in no
-// git worktree, has no key: git rapido cannot tell what the test read
-// there, so its verdict is not cached.
+// key (Key, Uncached). A read-only share inside the kernel's repository is
+// keyed on the git tree of its files as they are in the worktree —
+// tracked or not, committed or not; ignored files are left out, as git add
+// leaves them. One outside is keyed only as its key= names (sharekey.go).
+// A writable share, and one outside with no key, has none: git rapido
+// cannot tell what the test read there, so its verdict is not cached.
 func (p *Plan) KeyShares(ctx context.Context, g Git) error {
 	p.shareKeys = make([]shareKey, len(p.shares()))
 	for i, s := range p.shares() {
@@ -75,32 +75,25 @@ func readShareKey(ctx context.Context, g Git, top string, s Share) (shareKey, er
 	if s.Key != "" {
 		return namedShareKey(ctx, g, top, s)
 	}
-	repo, kind := "", "tree"
 	rel, ok := insideRepo(top, s.Host)
 	if !ok {
-		// Outside the kernel's repository, a share that is in a git
-		// worktree of its own (an fstests checkout) is keyed the same
-		// way, on that repository's tree.
-		other, err := g.Git(ctx, "-C", s.Host, "rev-parse", "--show-toplevel")
-		if err != nil {
-			return shareKey{why: "it is outside the repository and in no git worktree, so no git tree describes its files (to cache its verdicts, name key=content)"}, nil
+		// Outside the kernel's repository git rapido cannot know what
+		// describes the test's input: a checkout's worktree tree leaves
+		// out its ignored files, and those are often what the test runs
+		// (fstests' built binaries). The user names the key.
+		why := "it is outside the repository, and no key names what describes its files (add ,key=git for a checkout of its own at HEAD, or ,key=content)"
+		if _, err := g.Git(ctx, "-C", s.Host, "rev-parse", "--show-toplevel"); err != nil {
+			why = "it is outside the repository and in no git worktree, so no git tree describes its files (to cache its verdicts, name key=content)"
 		}
-		if rel, ok = insideRepo(other, s.Host); !ok {
-			return shareKey{why: "it is in no git worktree, so no git tree describes its files"}, nil
-		}
-		repo, kind = other, "other-tree"
+		return shareKey{why: why}, nil
 	}
-	tree, err := indexTree(ctx, g, repo, rel)
+	tree, err := indexTree(ctx, g, "", rel)
 	if err != nil {
 		return shareKey{why: fmt.Sprintf("git cannot write a tree of it (%v)", firstLine(err.Error()))}, nil
 	}
 	// A repository inside the share (a submodule, a nested clone) is in
 	// the tree as its HEAD commit only: its uncommitted files are not.
-	args := []string{"ls-tree", "-r", "--full-tree", tree}
-	if repo != "" {
-		args = append([]string{"-C", repo}, args...)
-	}
-	ls, err := g.Git(ctx, args...)
+	ls, err := g.Git(ctx, "ls-tree", "-r", "--full-tree", tree)
 	if err != nil {
 		return shareKey{}, err
 	}
@@ -110,7 +103,7 @@ func readShareKey(ctx context.Context, g Git, top string, s Share) (shareKey, er
 			return shareKey{why: fmt.Sprintf("it holds another git repository (%s), whose files its tree does not describe", name)}, nil
 		}
 	}
-	return shareKey{tree: kind + " " + tree}, nil
+	return shareKey{tree: "tree " + tree}, nil
 }
 
 // insideRepo returns dir relative to the worktree top, when it is inside

@@ -174,7 +174,10 @@ func TestShareKey(t *testing.T) {
 }
 
 // TestShareKeyOtherRepository: a share in a git worktree of its own (an
-// fstests checkout beside the kernel) is keyed on that repository's tree.
+// fstests checkout beside the kernel) is outside the kernel's repository:
+// without a key the user named its verdict is not cached (its ignored
+// files, such as built test binaries, are in no tree), and the reason
+// names key=git; with key=git it is keyed on that repository's HEAD tree.
 func TestShareKeyOtherRepository(t *testing.T) {
 	f, g := shareRepo(t)
 	ctx := context.Background()
@@ -192,13 +195,26 @@ func TestShareKeyOtherRepository(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Cut.Shares = []Share{sh}
+	if _, why := sharedKey(t, g, s); why == "" || !strings.Contains(why, "key=git") {
+		t.Fatalf("a share in another repository without a key: cached, or the reason does not name key=git: %q", why)
+	}
+	sh, err = ParseShare(filepath.Join(other.dir, "tests")+":/mnt/fstests,key=git", "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Cut.Shares = []Share{sh}
 	k1, why := sharedKey(t, g, s)
 	if why != "" {
-		t.Fatalf("a share in another repository: not cached because %q", why)
+		t.Fatalf("a share in another repository with key=git: not cached because %q", why)
 	}
 	os.WriteFile(filepath.Join(other.dir, "tests/check"), []byte("#!/bin/sh\nexit 1\n"), 0o755)
+	for _, args := range [][]string{{"commit", "-q", "-a", "-m", "o2"}} {
+		if _, err := other.Git(ctx, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if k2, _ := sharedKey(t, g, s); k2 == k1 {
-		t.Error("an edit in the other repository's share did not change the key")
+		t.Error("a commit in the other repository's share did not change the key")
 	}
 	if _, err := other.Git(ctx, "diff", "--cached", "--quiet"); err != nil {
 		t.Errorf("keying changed the other repository's index: %v", err)
