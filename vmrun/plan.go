@@ -182,6 +182,9 @@ func (p *Plan) DryRun() ([]string, error) {
 	qc.Accel, _ = resolveAccel(p.spec.QEMU.Accel, p.spec.QEMU.Binary, p.spec.Build.Arch)
 	qc.ExtraArgs = append(qc.ExtraArgs, cutQEMUArgs(&p.cut.Host, runDir, "<qmp-socket>")...)
 	qc.ExtraArgs = append(qc.ExtraArgs, storageDryRun(p.cut.Host.Storage, runDir, qc.Memory)...)
+	if _, _, err := p.planVirtiofs(&qc, true); err != nil {
+		return nil, err
+	}
 	qc = p.bootConfigs(qc)[0]
 	return append([]string{qc.Binary}, qemu.BuildArgs(qc)...), nil
 }

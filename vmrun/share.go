@@ -185,9 +185,17 @@ func (p *Plan) sharesChanged(ctx context.Context, g Git) string {
 // describeShares is --dry-run's line for the shares.
 func (p *Plan) describeShares() []string {
 	var out []string
-	for _, s := range p.shares() {
-		out = append(out, fmt.Sprintf("share: %s on %s (%s)", s.Host, s.Guest, s.Mode()))
+	use, _, notes, err := shareTransports(p.spec.QEMU.ShareTransport, p.shares(), findVirtiofsd)
+	for i, s := range p.shares() {
+		t := "9p"
+		if err != nil {
+			t = "virtiofs, which cannot be had"
+		} else if use[i] {
+			t = "virtiofs"
+		}
+		out = append(out, fmt.Sprintf("share: %s on %s (%s, over %s)", s.Host, s.Guest, s.Mode(), t))
 	}
+	out = append(out, notes...)
 	if d := p.spec.Cut.Workdir; d != "" {
 		out = append(out, "test directory: "+d)
 	}
