@@ -53,6 +53,12 @@ func NewPlan(s *Spec, x Execer) (*Plan, error) {
 		return nil, fmt.Errorf("cut: %w", err)
 	}
 	p := &Plan{spec: s, build: withCutKconfig(s.Build, &cp.Host), cut: cp, arch: a, cacheDir: s.Cut.CacheDir}
+	// virtiofs asked for and not to be had: cannot test, before a build.
+	if s.QEMU.ShareTransport == "virtiofs" && len(p.shares()) > 0 {
+		if _, _, _, err := shareTransports("virtiofs", p.shares(), findVirtiofsd); err != nil {
+			return nil, err
+		}
+	}
 	if p.cacheDir == "" {
 		p.cacheDir = filepath.Join(CacheHome(), "images")
 	}
