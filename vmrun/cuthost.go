@@ -205,8 +205,7 @@ func (r *cutHostRun) stopHooks(hs []*runningHook) {
 // watch is bootAndWatch with the hooks running next to the VM.
 func (r *cutHostRun) watch(ctx context.Context, s *Spec, qc qemu.Config, accel string) (*bootOutcome, error) {
 	if r != nil {
-		// A virtiofsd serves one QEMU: a boot after the first gets new.
-		if err := r.virtiofs.start(ctx); err != nil {
+		if err := r.virtiofs.forBoot(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -228,7 +227,7 @@ func (r *cutHostRun) watch(ctx context.Context, s *Spec, qc qemu.Config, accel s
 // boot is the interactive boot with the hooks running next to the VM.
 func (r *cutHostRun) boot(ctx context.Context, s *Spec, qc qemu.Config) error {
 	if r != nil {
-		if err := r.virtiofs.start(ctx); err != nil {
+		if err := r.virtiofs.forBoot(ctx); err != nil {
 			return err
 		}
 	}

@@ -139,6 +139,7 @@ type virtiofsRun struct {
 	trace  func([]string)
 	shares []qemu.Share
 	procs  []*virtiofsProc // per share; nil for a 9p share or one not started
+	booted bool            // a boot used the daemons (forBoot)
 }
 
 type virtiofsProc struct {
@@ -183,24 +184,15 @@ func anyTrue(b []bool) bool {
 	return false
 }
 
-// start starts the daemon of every virtiofs share that is not running
-// (a daemon serves one QEMU: a second boot of the run, the fallback from
-// the fast path, gets fresh ones) and waits until each listens. On an
-// error nothing is left running.
+// start starts the daemon of every virtiofs share that has none and
+// waits until each listens. On an error nothing is left running.
 func (r *virtiofsRun) start(ctx context.Context) error {
 	if r == nil {
 		return nil
 	}
 	for i, s := range r.shares {
-		if !s.Virtiofs() {
+		if !s.Virtiofs() || r.procs[i] != nil {
 			continue
-		}
-		if p := r.procs[i]; p != nil {
-			select {
-			case <-p.exited:
-			default:
-				continue // still serving
-			}
 		}
 		os.Remove(s.Socket)
 		p, err := r.startOne(ctx, s)
@@ -301,13 +293,35 @@ func (p *virtiofsProc) kill() {
 	<-p.exited
 }
 
-// stop ends every daemon still running (QEMU has gone; each would exit of
-// itself once QEMU hangs up, but one that never got a connection would
-// not) and removes the sockets.
+// forBoot readies the daemons for a boot: a daemon serves one QEMU, so a
+// boot after the first (the fallback from the fast path, TCG after a
+// failed KVM probe) gets fresh ones.
+func (r *virtiofsRun) forBoot(ctx context.Context) error {
+	if r == nil {
+		return nil
+	}
+	if r.booted {
+		r.stopDaemons()
+	}
+	r.booted = true
+	return r.start(ctx)
+}
+
+// stop ends every daemon still running and removes the sockets.
 func (r *virtiofsRun) stop() {
 	if r == nil {
 		return
 	}
+	r.stopDaemons()
+	if r.dir != "" && !strings.HasPrefix(r.dir, "<") {
+		os.RemoveAll(r.dir)
+	}
+}
+
+// stopDaemons ends every daemon still running (QEMU has gone; each would
+// exit of itself once QEMU hangs up, but one that never got a connection
+// would not).
+func (r *virtiofsRun) stopDaemons() {
 	for i, p := range r.procs {
 		if p == nil {
 			continue
@@ -323,9 +337,6 @@ func (r *virtiofsRun) stop() {
 			}
 		}
 		r.procs[i] = nil
-	}
-	if r.dir != "" && !strings.HasPrefix(r.dir, "<") {
-		os.RemoveAll(r.dir)
 	}
 }
 

@@ -1,7 +1,9 @@
 package vmrun
 
 import (
+	"context"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -70,5 +72,61 @@ func TestTransportName(t *testing.T) {
 		if got := transportName(shares); got != want {
 			t.Errorf("transportName(%v) = %q, want %q", shares, got, want)
 		}
+	}
+}
+
+// TestVirtiofsRunDaemons runs stand-in daemons (shell scripts): a daemon
+// is started when it says its socket listens, each boot after the first
+// gets a fresh one (a virtiofsd serves one QEMU), stop leaves nothing
+// running and removes the socket directory, and a daemon that exits
+// before it is ready is an error with its last line.
+func TestVirtiofsRunDaemons(t *testing.T) {
+	dir := t.TempDir()
+	ok := filepath.Join(dir, "ok-virtiofsd")
+	os.WriteFile(ok, []byte("#!/bin/sh\necho starting >&2\necho 'virtiofsd: Waiting for vhost-user socket connection...' >&2\nexec sleep 60\n"), 0o755)
+	bad := filepath.Join(dir, "bad-virtiofsd")
+	os.WriteFile(bad, []byte("#!/bin/sh\necho starting >&2\necho 'fuse: cannot open the source' >&2\nexit 3\n"), 0o755)
+	sockDir := t.TempDir()
+	run := func(bin string) *virtiofsRun {
+		return &virtiofsRun{dir: sockDir, d: qemu.Virtiofsd{Path: bin}, logDir: dir,
+			shares: []qemu.Share{{Tag: "rapido0", Path: dir, RW: true, Socket: filepath.Join(sockDir, "rapido0.sock")}, {Tag: "rapido1", Path: dir}},
+			procs:  make([]*virtiofsProc, 2)}
+	}
+	r := run(ok)
+	ctx := context.Background()
+	if err := r.forBoot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r.procs[1] != nil {
+		t.Error("a daemon for a 9p share")
+	}
+	first := r.procs[0]
+	if err := r.forBoot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-first.exited:
+	default:
+		t.Error("the first boot's daemon still runs after the second boot's started")
+	}
+	second := r.procs[0]
+	if second == first {
+		t.Fatal("the second boot reused the first boot's daemon")
+	}
+	r.stop()
+	select {
+	case <-second.exited:
+	default:
+		t.Error("stop left the daemon running")
+	}
+	if _, err := os.Stat(sockDir); err == nil {
+		t.Error("stop left the socket directory")
+	}
+
+	r = run(bad)
+	r.dir = t.TempDir()
+	err := r.forBoot(ctx)
+	if err == nil || !strings.Contains(err.Error(), "bad-virtiofsd exited 3: fuse: cannot open the source (log: ") {
+		t.Errorf("a daemon that exits at once: %v", err)
 	}
 }

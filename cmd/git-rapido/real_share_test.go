@@ -32,6 +32,7 @@ func TestRealShare(t *testing.T) {
 	r.mustRun(t, r.clone, "git", "config", "rapido.accel", "tcg")
 	// 9p here, whatever virtiofsd the host has (TestRealShareVirtiofs).
 	r.mustRun(t, r.clone, "git", "config", "rapido.shareTransport", "9p")
+	t.Cleanup(func() { r.mustRun(t, r.clone, "git", "config", "--unset", "rapido.shareTransport") })
 	// The script lives in the worktree, untracked: nothing is cut into
 	// the image for it.
 	dir := filepath.Join(r.clone, "rapido-share-test")
