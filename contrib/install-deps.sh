@@ -37,6 +37,7 @@ wanted=(
 	openssh-client:ssh
 	util-linux:unshare
 	b4:b4
+	# also /usr/lib/qemu/virtiofsd on Debian 12 (shares over virtiofs)
 	qemu-system-common:qemu-storage-daemon
 	qemu-utils:qemu-io
 	btrfs-progs:/sbin/mkfs.btrfs

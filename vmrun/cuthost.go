@@ -78,7 +78,8 @@ type cutHostRun struct {
 	excerpt  []string
 	files    []*os.File // hook logs, closed by cleanup
 	trace    func([]string)
-	storage  *storageRun // the storage-daemon disks (storage.go)
+	storage  *storageRun  // the storage-daemon disks (storage.go)
+	virtiofs *virtiofsRun // the shares' daemons (virtiofs.go)
 }
 
 // startCutHost adds the cut's QEMU arguments to qc and runs every hook's
@@ -203,6 +204,11 @@ func (r *cutHostRun) stopHooks(hs []*runningHook) {
 
 // watch is bootAndWatch with the hooks running next to the VM.
 func (r *cutHostRun) watch(ctx context.Context, s *Spec, qc qemu.Config, accel string) (*bootOutcome, error) {
+	if r != nil {
+		if err := r.virtiofs.forBoot(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if r == nil || len(r.host.Hooks) == 0 {
 		return bootAndWatch(ctx, s, qc, accel)
 	}
@@ -220,6 +226,11 @@ func (r *cutHostRun) watch(ctx context.Context, s *Spec, qc qemu.Config, accel s
 
 // boot is the interactive boot with the hooks running next to the VM.
 func (r *cutHostRun) boot(ctx context.Context, s *Spec, qc qemu.Config) error {
+	if r != nil {
+		if err := r.virtiofs.forBoot(ctx); err != nil {
+			return err
+		}
+	}
 	if r == nil || len(r.host.Hooks) == 0 {
 		return boot(ctx, s, qc)
 	}
@@ -250,8 +261,9 @@ func (r *cutHostRun) cleanup() {
 	if r == nil {
 		return
 	}
-	// QEMU has exited: its disks' daemons go now.
+	// QEMU has exited: its disks' and shares' daemons go now.
 	r.storage.stop()
+	r.virtiofs.stop()
 	for _, f := range r.files {
 		f.Close()
 	}

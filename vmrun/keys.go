@@ -87,6 +87,7 @@ var Keys = []Key{
 	{Name: "rapido.remote.<name>.url", Kind: Text, Doc: "git rapido remote test: the ssh URL of another machine's clone, ssh://[user@]host[:port]/path or host:path"},
 	{Name: "rapido.fastBoot", Env: "RAPIDO_FAST_BOOT", Kind: Choice, Choices: []string{"auto", "off"}, Default: "auto", Doc: "auto: boot vmlinux at its PVH entry (on microvm when the kernel has virtio-mmio) where QEMU and the kernel allow; off: QEMU's defaults"},
 	{Name: "rapido.sysroot", Env: "RAPIDO_SYSROOT", Kind: Path, Doc: "root of the guest's programs and libraries (for another architecture)"},
+	{Name: "rapido.shareTransport", Env: "RAPIDO_SHARE_TRANSPORT", Kind: Choice, Choices: []string{"auto", "9p", "virtiofs"}, Default: "auto", Doc: "how shares reach the guest: auto (virtiofs when a virtiofsd is installed, else 9p), 9p, or virtiofs (cannot test without a virtiofsd)"},
 }
 
 // archChoices are kbuild's architectures and x86, which means x86_64 (as
@@ -246,6 +247,8 @@ func (s *Spec) Set(name, value string) error {
 		s.Warnings = value
 	case "rapido.fastBoot":
 		s.QEMU.FastBoot = value
+	case "rapido.shareTransport":
+		s.QEMU.ShareTransport = value
 	default:
 		return fmt.Errorf("%s is not a setting of a run", k.Name)
 	}

@@ -53,6 +53,12 @@ func NewPlan(s *Spec, x Execer) (*Plan, error) {
 		return nil, fmt.Errorf("cut: %w", err)
 	}
 	p := &Plan{spec: s, build: withCutKconfig(s.Build, &cp.Host), cut: cp, arch: a, cacheDir: s.Cut.CacheDir}
+	// virtiofs asked for and not to be had: cannot test, before a build.
+	if s.QEMU.ShareTransport == "virtiofs" && len(p.shares()) > 0 {
+		if _, _, _, err := shareTransports("virtiofs", p.shares(), findVirtiofsd); err != nil {
+			return nil, err
+		}
+	}
 	if p.cacheDir == "" {
 		p.cacheDir = filepath.Join(CacheHome(), "images")
 	}
@@ -115,7 +121,11 @@ func (s *Spec) Digest() (string, error) {
 
 // Describe lists what the plan resolved, one "what: value" line each, as
 // --dry-run prints them: the inputs of the cache key, and the key itself.
-func (p *Plan) Describe() ([]string, error) {
+func (p *Plan) Describe() ([]string, error) { return p.describe(true) }
+
+// describe is Describe; without transport it leaves out how this machine
+// serves the shares (a verdict's words, see described).
+func (p *Plan) describe(transport bool) ([]string, error) {
 	key, err := p.Key()
 	if err != nil {
 		return nil, err
@@ -128,7 +138,7 @@ func (p *Plan) Describe() ([]string, error) {
 	case len(p.spec.Cut.Command) > 0:
 		test = fmt.Sprintf("command %q", p.spec.Cut.Command)
 	}
-	return append(p.describeShares(),
+	return append(p.describeShares(transport),
 		fmt.Sprintf("arch: %s", p.arch.Name),
 		fmt.Sprintf("compiler: %s", p.compiler),
 		fmt.Sprintf("kernel config: %s + %q", b.BaseConfig, b.Fragments),
@@ -182,6 +192,9 @@ func (p *Plan) DryRun() ([]string, error) {
 	qc.Accel, _ = resolveAccel(p.spec.QEMU.Accel, p.spec.QEMU.Binary, p.spec.Build.Arch)
 	qc.ExtraArgs = append(qc.ExtraArgs, cutQEMUArgs(&p.cut.Host, runDir, "<qmp-socket>")...)
 	qc.ExtraArgs = append(qc.ExtraArgs, storageDryRun(p.cut.Host.Storage, runDir, qc.Memory)...)
+	if _, _, err := p.planVirtiofs(&qc, true); err != nil {
+		return nil, err
+	}
 	qc = p.bootConfigs(qc)[0]
 	return append([]string{qc.Binary}, qemu.BuildArgs(qc)...), nil
 }

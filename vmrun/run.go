@@ -58,6 +58,9 @@ type QEMUOptions struct {
 	// FastBoot is rapido.fastBoot: auto boots vmlinux at its PVH entry
 	// (on microvm where it can) when QEMU and the kernel allow, off never.
 	FastBoot string
+	// ShareTransport is rapido.shareTransport: auto (virtiofs when a
+	// virtiofsd is installed, else 9p), 9p or virtiofs (virtiofs.go).
+	ShareTransport string
 }
 
 // Config is the read side of git config that SpecFromConfig needs;
@@ -126,7 +129,7 @@ func SpecFromConfig(cfg Config, top, rapidoDir string) (*Spec, error) {
 	if _, set := cfg.Get("rapido.jobs"); !set && s.Build.Launcher != "" {
 		s.Build.Jobs = 0 // the launcher's cluster decides (kbuild.LauncherJobs)
 	}
-	for _, k := range []string{"rapido.accel", "rapido.memory", "rapido.cpus", "rapido.bootTimeout", "rapido.timeout", "rapido.warnings", "rapido.fastBoot"} {
+	for _, k := range []string{"rapido.accel", "rapido.memory", "rapido.cpus", "rapido.bootTimeout", "rapido.timeout", "rapido.warnings", "rapido.fastBoot", "rapido.shareTransport"} {
 		r.set(s, k, "")
 	}
 	s.Cut.Name = r.get("rapido.cut")
@@ -409,11 +412,28 @@ func bootOne(ctx context.Context, p *Plan, h Host, bo BuildOptions, ch *cut.Host
 	if note != "" {
 		fmt.Fprintln(progress, note)
 	}
+	vfs, notes, err := p.planVirtiofs(&qc, false)
+	if err != nil {
+		return infra(v, err), nil
+	}
+	for _, n := range notes {
+		fmt.Fprintln(progress, "boot: "+n)
+	}
+	v.ShareTransport = transportName(qc.Shares)
 	hooks, err := startCutHost(ctx, ch, &qc, bo, v.LogDir, progress)
 	if err != nil {
+		vfs.stop()
 		return infra(v, fmt.Errorf("cut: %w", err)), nil
 	}
 	defer hooks.cleanup()
+	// The share daemons start last, next to QEMU (storage.go's do too).
+	if vfs != nil {
+		vfs.logDir, vfs.trace = v.LogDir, tracer(h.Exec)
+	}
+	hooks.virtiofs = vfs
+	if err := vfs.start(ctx); err != nil {
+		return infra(v, err), nil
+	}
 	if s.Interactive {
 		qc = p.bootConfigs(qc)[0]
 		qc.Accel = accel

@@ -178,11 +178,24 @@ func (p *Plan) sharesChanged(ctx context.Context, g Git) string {
 	return ""
 }
 
-// describeShares is --dry-run's line for the shares.
-func (p *Plan) describeShares() []string {
+// describeShares is --dry-run's line for the shares. With transport it
+// also says how each is served (9p or virtiofs, and why): that is this
+// machine's choice, not the test's, so a verdict's words leave it out (the
+// entry's share_transport records it).
+func (p *Plan) describeShares(transport bool) []string {
 	var out []string
+	use, _, notes, err := shareTransports(p.spec.QEMU.ShareTransport, p.shares(), findVirtiofsd)
 	for i, s := range p.shares() {
 		l := fmt.Sprintf("share: %s on %s (%s)", s.Host, s.Guest, s.Mode())
+		if transport {
+			t := "9p"
+			if err != nil {
+				t = "virtiofs, which cannot be had"
+			} else if use[i] {
+				t = "virtiofs"
+			}
+			l = fmt.Sprintf("share: %s on %s (%s, over %s)", s.Host, s.Guest, s.Mode(), t)
+		}
 		// The key read (a verdict's words), or the key named (--dry-run).
 		if i < len(p.shareKeys) && p.shareKeys[i].tree != "" {
 			l += ", key " + p.shareKeys[i].tree
@@ -190,6 +203,9 @@ func (p *Plan) describeShares() []string {
 			l += ", key=" + s.Key
 		}
 		out = append(out, l)
+	}
+	if transport {
+		out = append(out, notes...)
 	}
 	if d := p.spec.Cut.Workdir; d != "" {
 		out = append(out, "test directory: "+d)

@@ -45,7 +45,7 @@ func TestSpecFromConfigDefaults(t *testing.T) {
 	want := &Spec{
 		Build: BuildOptions{SourceDir: "/src/linux", BuildDir: "/src/linux/.git/rapido/build", Jobs: runtime.NumCPU(),
 			BaseConfig: "tinyconfig", Make: "make"},
-		QEMU:        QEMUOptions{Binary: "qemu-system-x86_64", Accel: "auto", Memory: "512M", CPUs: 1, FastBoot: "auto"},
+		QEMU:        QEMUOptions{Binary: "qemu-system-x86_64", Accel: "auto", Memory: "512M", CPUs: 1, FastBoot: "auto", ShareTransport: "auto"},
 		BootTimeout: 60 * time.Second,
 		Timeout:     10 * time.Minute,
 		LogRoot:     "/src/linux/.git/rapido/logs",
@@ -92,7 +92,7 @@ func TestSpecFromConfigKeys(t *testing.T) {
 			BaseConfig: "/top/configs/base.config",
 			Fragments:  []string{"CONFIG_KASAN=y", "/top/frag/debug.config", "/abs/x.config", "# CONFIG_SLUB is not set"},
 			Make:       "make"},
-		QEMU: QEMUOptions{Binary: "/opt/qemu/bin/qemu-system-aarch64", Accel: "tcg", Memory: "2G", CPUs: 4, FastBoot: "auto",
+		QEMU: QEMUOptions{Binary: "/opt/qemu/bin/qemu-system-aarch64", Accel: "tcg", Memory: "2G", CPUs: 4, FastBoot: "auto", ShareTransport: "auto",
 			KernelArgs: []string{"loglevel=7", "kasan.fault=panic"}, ExtraArgs: []string{"-device", "virtio-rng-pci"}},
 		BootTimeout: 30 * time.Second,
 		Timeout:     5 * time.Minute,

@@ -246,9 +246,10 @@ func EntryOf(spec, tree string, v *Verdict) cache.Entry {
 }
 
 // described is the plan in words for the cache entry: what --dry-run
-// prints, less the cache key (the entry's Spec already is the key).
+// prints, less the cache key (the entry's Spec already is the key) and the
+// shares' transport (the entry's share_transport has it).
 func described(p *Plan) []string {
-	lines, err := p.Describe()
+	lines, err := p.describe(false)
 	if err != nil {
 		return nil
 	}

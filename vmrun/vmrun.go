@@ -59,8 +59,11 @@ type Verdict struct {
 	// Boot is the way the verdict's boot entered the kernel: "fast"
 	// (the PVH vmlinux, microvm) or "classic" (QEMU's defaults); see
 	// rapido.fastBoot.
-	Boot    string  `json:"boot,omitempty"`
-	Timings Timings `json:"timings"`
+	Boot string `json:"boot,omitempty"`
+	// ShareTransport is how the shares reached the guest: 9p, virtiofs,
+	// or virtiofs+9p (rapido.shareTransport); not in the cache key.
+	ShareTransport string  `json:"share_transport,omitempty"`
+	Timings        Timings `json:"timings"`
 	// BuildNote says how the kernel was had when make did not build it
 	// (SkipNote: the last build's kernel, no input of it changed).
 	BuildNote string        `json:"build_note,omitempty"`

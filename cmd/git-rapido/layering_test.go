@@ -56,7 +56,7 @@ var layerRules = []layerRule{
 	},
 	{
 		pkgs:   []string{"./..."},
-		forbid: []string{"./cmd/internal/fakemake", "./cmd/internal/fakeqemu"},
+		forbid: []string{"./cmd/internal/fakemake", "./cmd/internal/fakeqemu", "./cmd/internal/fakevirtiofsd"},
 		why:    "the fakes of the hermetic tier are for _test.go files only",
 	},
 }

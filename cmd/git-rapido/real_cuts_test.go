@@ -16,15 +16,13 @@ import (
 )
 
 // cutsKconfig returns the union of the kconfig items of contrib/cuts, plus
-// what the storage tier's crash test (SysRq) and the shares (9p, as
-// cut.ShareKconfig lists it) need: the cuts, storage and share tiers share
-// one clone and one kernel, so a fresh machine builds it once.
+// what the storage tier's crash test (SysRq) needs (the shares' 9p and
+// virtiofs are in the built-in fragment): the cuts, storage and share
+// tiers share one clone and one kernel, so a fresh machine builds it once.
 func cutsKconfig(t *testing.T, dir string) []string {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "*.cut"))
-	items := append(kconfigOf(t, files), "CONFIG_MAGIC_SYSRQ=y",
-		"CONFIG_NET=y", "CONFIG_INET=y", "CONFIG_NETWORK_FILESYSTEMS=y",
-		"CONFIG_NET_9P=y", "CONFIG_NET_9P_VIRTIO=y", "CONFIG_9P_FS=y")
+	items := append(kconfigOf(t, files), "CONFIG_MAGIC_SYSRQ=y")
 	seen := map[string]bool{}
 	var out []string
 	for _, it := range items {

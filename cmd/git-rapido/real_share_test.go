@@ -5,10 +5,16 @@ package main
 // needs (cutsKconfig): no kernel of its own to build.
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -24,6 +30,9 @@ func TestRealShare(t *testing.T) {
 	r, _ := setupRealCuts(t)
 	t.Cleanup(func() { os.RemoveAll(filepath.Join(r.clone, "rapido-share-test")) })
 	r.mustRun(t, r.clone, "git", "config", "rapido.accel", "tcg")
+	// 9p here, whatever virtiofsd the host has (TestRealShareVirtiofs).
+	r.mustRun(t, r.clone, "git", "config", "rapido.shareTransport", "9p")
+	t.Cleanup(func() { r.mustRun(t, r.clone, "git", "config", "--unset", "rapido.shareTransport") })
 	// The script lives in the worktree, untracked: nothing is cut into
 	// the image for it.
 	dir := filepath.Join(r.clone, "rapido-share-test")
@@ -139,4 +148,209 @@ func qemusWith(t *testing.T, s string) []string {
 		}
 	}
 	return out
+}
+
+// TestRealShareVirtiofs boots the real-cuts kernel (virtiofs is in the
+// built-in fragment) with shares over virtiofs, served by the host's
+// virtiofsd: a script run from a writable share of the host, a file the
+// guest writes read back on the host, a read-only share the guest cannot
+// write (over virtiofs when the daemon can refuse writes, else over 9p, as
+// the run says), and no virtiofsd left running. It logs boot-to-verdict
+// over 9p and over virtiofs, a few runs each.
+func TestRealShareVirtiofs(t *testing.T) {
+	r, _ := setupRealCuts(t)
+	if os.Geteuid() != 0 {
+		if _, err := exec.LookPath("/usr/libexec/virtiofsd"); err != nil {
+			if os.Getenv("RAPIDO_REQUIRE_REAL") == "1" {
+				t.Fatal("real tier required, but QEMU's C virtiofsd needs root and the virtiofsd package is not installed")
+			}
+			t.Skip("SKIPPING TestRealShareVirtiofs: QEMU's C virtiofsd needs root; install the virtiofsd package")
+		}
+	}
+	r.mustRun(t, r.clone, "git", "config", "rapido.accel", "tcg")
+	r.mustRun(t, r.clone, "git", "config", "rapido.shareTransport", "virtiofs")
+	t.Cleanup(func() { r.mustRun(t, r.clone, "git", "config", "--unset", "rapido.shareTransport") })
+	verdict := func(stderr string) map[string]any {
+		m := logsLine.FindStringSubmatch(stderr)
+		if m == nil {
+			return nil
+		}
+		b, _ := os.ReadFile(filepath.Join(m[1], "verdict.json"))
+		var v map[string]any
+		json.Unmarshal(b, &v)
+		return v
+	}
+	console := func(stderr string) string {
+		m := logsLine.FindStringSubmatch(stderr)
+		if m == nil {
+			return ""
+		}
+		b, _ := os.ReadFile(filepath.Join(m[1], "console.log"))
+		return string(b)
+	}
+	noDaemons := func(t *testing.T, dir string) {
+		t.Helper()
+		cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range cmdlines {
+			if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), "virtiofsd") && strings.Contains(string(b), dir) {
+				t.Errorf("virtiofsd left running: %s", strings.ReplaceAll(string(b), "\x00", " "))
+			}
+		}
+	}
+
+	t.Run("script-and-readback", func(t *testing.T) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "my-test"), []byte("#!/bin/sh\necho \"vfs-test: in $(pwd), $(cat data)\"\necho written-in-the-guest >out\nmkdir d\nsync\n"), 0o755)
+		os.WriteFile(filepath.Join(dir, "data"), []byte("from the host"), 0o644)
+		start := time.Now()
+		_, stderr, code := r.run(r.clone, r.bin, "run", "-v", "--share", dir+":/mnt/w:rw", "--", "sh", "-c", "cd /mnt/w && ./my-test")
+		t.Logf("run --share rw over virtiofs: exit %d in %s\n%s", code, time.Since(start).Round(time.Millisecond), stderr)
+		if code != 0 {
+			t.Fatalf("virtiofs share: exit %d\n%s", code, console(stderr))
+		}
+		if v := verdict(stderr); v == nil || v["share_transport"] != "virtiofs" {
+			t.Errorf("verdict share_transport = %v, want virtiofs", v["share_transport"])
+		}
+		if c := console(stderr); !strings.Contains(c, "vfs-test: in /mnt/w, from the host") {
+			t.Errorf("console lacks the script's line:\n%s", c)
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "out")); err != nil || string(b) != "written-in-the-guest\n" {
+			t.Errorf("the host reads %q, %v; want what the guest wrote", b, err)
+		}
+		if fi, err := os.Stat(filepath.Join(dir, "d")); err != nil || !fi.IsDir() {
+			t.Errorf("the directory the guest made is not on the host: %v", err)
+		}
+		noDaemons(t, dir)
+	})
+
+	t.Run("read-only", func(t *testing.T) {
+		dir := t.TempDir()
+		// The guest's root remounts the share rw and tries again: the
+		// host side must refuse.
+		_, stderr, code := r.run(r.clone, r.bin, "run", "-v", "--share", dir+":/mnt/ro", "--", "sh", "-c",
+			"echo x >/mnt/ro/f; mount -o remount,rw /mnt/ro; echo y >/mnt/ro/g; test ! -e /mnt/ro/f && test ! -e /mnt/ro/g")
+		t.Logf("run --share ro: exit %d\n%s", code, stderr)
+		if _, err := os.Stat(filepath.Join(dir, "f")); err == nil {
+			t.Error("the guest wrote through a read-only share")
+		}
+		if _, err := os.Stat(filepath.Join(dir, "g")); err == nil {
+			t.Error("the guest wrote through a read-only share it remounted rw")
+		}
+		if code != 0 {
+			t.Errorf("read-only share: exit %d, want 0 (both writes refused)\n%s", code, console(stderr))
+		}
+		// A daemon that cannot refuse writes (QEMU's C one) leaves the
+		// share on 9p, and says so.
+		v := verdict(stderr)
+		if v["share_transport"] == "9p" && !strings.Contains(stderr, "over 9p: it is read-only and") {
+			t.Errorf("a ro share on 9p under rapido.shareTransport=virtiofs, without the note:\n%s", stderr)
+		}
+		noDaemons(t, dir)
+	})
+
+	// Boot-to-verdict (firmware, kernel, init with the mounts, test,
+	// shutdown) with one rw share, over 9p and over virtiofs.
+	t.Run("boot-to-verdict", func(t *testing.T) {
+		dir := t.TempDir()
+		med := map[string]time.Duration{}
+		for _, tr := range []string{"9p", "virtiofs"} {
+			var ds []time.Duration
+			r.mustRun(t, r.clone, "git", "config", "rapido.shareTransport", tr)
+			for i := 0; i < 3; i++ {
+				_, stderr, code := r.run(r.clone, r.bin, "run", "--share", dir+":/mnt/w:rw", "--", "sh", "-c", "ls /mnt/w >/dev/null")
+				v := verdict(stderr)
+				if code != 0 || v == nil || v["share_transport"] != tr {
+					t.Fatalf("%s run: exit %d, transport %v\n%s", tr, code, v["share_transport"], stderr)
+				}
+				tm, _ := v["timings"].(map[string]any)
+				var d time.Duration
+				for _, k := range []string{"firmware", "kernel_boot", "init", "test", "shutdown"} {
+					f, _ := tm[k].(float64)
+					d += time.Duration(f)
+				}
+				ds = append(ds, d)
+			}
+			slices.Sort(ds)
+			med[tr] = ds[1]
+			t.Logf("boot-to-verdict over %s: %v (median %v)", tr, ds, ds[1])
+		}
+		t.Logf("virtiofs/9p boot-to-verdict: %.3f", float64(med["virtiofs"])/float64(med["9p"]))
+	})
+}
+
+// TestRealShareVirtiofsInterrupt signals git rapido while the guest uses a
+// share over virtiofs: on SIGINT (Ctrl-C) git rapido stops QEMU and the
+// virtiofsd itself; on SIGKILL it cannot, and the daemon dies of its
+// parent-death signal (package tether), as the storage daemons do.
+func TestRealShareVirtiofsInterrupt(t *testing.T) {
+	r, _ := setupRealCuts(t)
+	if os.Geteuid() != 0 {
+		if _, err := exec.LookPath("/usr/libexec/virtiofsd"); err != nil {
+			if os.Getenv("RAPIDO_REQUIRE_REAL") == "1" {
+				t.Fatal("real tier required, but QEMU's C virtiofsd needs root and the virtiofsd package is not installed")
+			}
+			t.Skip("SKIPPING TestRealShareVirtiofsInterrupt: QEMU's C virtiofsd needs root; install the virtiofsd package")
+		}
+	}
+	r.mustRun(t, r.clone, "git", "config", "rapido.shareTransport", "virtiofs")
+	t.Cleanup(func() { r.mustRun(t, r.clone, "git", "config", "--unset", "rapido.shareTransport") })
+	daemons := func(dir string) string {
+		var out []string
+		cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range cmdlines {
+			if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), "virtiofsd") && strings.Contains(string(b), dir) {
+				out = append(out, strings.ReplaceAll(string(b), "\x00", " "))
+			}
+		}
+		return strings.Join(out, "\n")
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			marker := fmt.Sprintf("virtiofs-interrupt-%d ready", time.Now().UnixNano())
+			cmd := exec.Command(r.bin, "run", "--accel", "tcg", "--share", dir+":/mnt/w:rw", "--",
+				"sh", "-c", "ls /mnt/w && echo "+marker+" && sleep 600")
+			cmd.Dir, cmd.Env = r.clone, r.env
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			deadline := time.Now().Add(20 * time.Minute)
+			for !consoleSays(r.clone, marker) {
+				select {
+				case err := <-done:
+					t.Fatalf("git rapido ended before the guest was ready (%v)\n%s", err, stderr.String())
+				case <-time.After(500 * time.Millisecond):
+				}
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatalf("the guest never became ready\n%s", stderr.String())
+				}
+			}
+			if daemons(dir) == "" {
+				t.Fatalf("no virtiofsd serves %s while the VM runs: the leftover check below would prove nothing", dir)
+			}
+			cmd.Process.Signal(sig)
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("git rapido did not end within 30 s of %s\n%s", sig, stderr.String())
+			}
+			t.Logf("after %s: exit %d\n%s", sig, cmd.ProcessState.ExitCode(), stderr.String())
+			left := daemons(dir)
+			for end := time.Now().Add(5 * time.Second); left != "" && time.Now().Before(end); left = daemons(dir) {
+				time.Sleep(100 * time.Millisecond)
+			}
+			if left != "" {
+				t.Errorf("virtiofsd outlived the run ended by %s:\n%s", sig, left)
+			}
+			if qs := qemusWith(t, dir); len(qs) > 0 {
+				t.Errorf("QEMU outlived the run ended by %s: %v", sig, qs)
+			}
+		})
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/git-rapido/git-rapido/cmd/internal/cli"
 	"github.com/git-rapido/git-rapido/cmd/internal/fakemake"
 	"github.com/git-rapido/git-rapido/cmd/internal/fakeqemu"
+	"github.com/git-rapido/git-rapido/cmd/internal/fakevirtiofsd"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/script")
@@ -28,9 +29,10 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"git-rapido": func() { os.Exit(cli.Main(os.Args)) },
 		// The same binary under the name the VM image gives it.
-		"init":      func() { os.Exit(cli.Main(os.Args)) },
-		"fake-qemu": fakeqemu.Main,
-		"fake-make": fakemake.Main,
+		"init":           func() { os.Exit(cli.Main(os.Args)) },
+		"fake-qemu":      fakeqemu.Main,
+		"fake-make":      fakemake.Main,
+		"fake-virtiofsd": fakevirtiofsd.Main,
 	})
 }
 
@@ -147,6 +149,9 @@ func setupEnv(e *testscript.Env) error {
 		"TZ":                  "UTC",
 		"LC_ALL":              "C",
 		"TERM":                "dumb",
+		// Shares go over 9p unless a script names a virtiofsd: the
+		// host's own is no input of the hermetic tier.
+		"RAPIDO_VIRTIOFSD": filepath.Join(e.WorkDir, "no-virtiofsd"),
 	} {
 		e.Setenv(k, v)
 	}

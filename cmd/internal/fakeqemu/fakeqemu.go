@@ -6,14 +6,16 @@
 // pass, fail, not-found, not-executable, oops, panic, kasan, warn, hang,
 // silent, qemu-crash, flaky. Shares (-fsdev local + virtio-9p-pci) are
 // checked as QEMU does (a missing directory stops it) and logged; the fake
-// guest writes a file into each writable one. Only _test.go files may
-// import it.
+// guest writes a file into each writable one. A virtiofs share (a socket
+// -chardev for vhost-user-fs-pci) is connected to, as QEMU does, and
+// stays connected while the fake runs. Only _test.go files may import it.
 package fakeqemu
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -24,7 +26,7 @@ import (
 // Main is the fake's entry point.
 func Main() {
 	var kernel, initrd, console, verdict string
-	var fsdevs []string
+	var fsdevs, sockets []string
 	args := os.Args[1:]
 	for i := 0; i+1 < len(args); i++ {
 		v := args[i+1]
@@ -38,9 +40,14 @@ func Main() {
 		case "-fsdev":
 			fsdevs = append(fsdevs, v)
 		case "-chardev":
-			for _, kv := range strings.Split(v, ",") {
+			for _, kv := range strings.Split(strings.ReplaceAll(v, ",,", "\x00"), ",") {
+				kv = strings.ReplaceAll(kv, "\x00", ",")
 				if p, ok := strings.CutPrefix(kv, "path="); ok {
-					verdict = p
+					if strings.HasPrefix(v, "socket,") {
+						sockets = append(sockets, p)
+					} else {
+						verdict = p
+					}
 				}
 			}
 		}
@@ -54,6 +61,13 @@ func Main() {
 		}
 	}
 	shares(fsdevs)
+	for _, sock := range sockets {
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			fail("-chardev socket,path=%s: Failed to connect to '%s': %v", sock, sock, err)
+		}
+		defer c.Close()
+	}
 	kb, err := os.ReadFile(kernel)
 	if err != nil {
 		fail("could not open kernel file '%s': %v", kernel, err)

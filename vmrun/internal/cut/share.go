@@ -61,13 +61,6 @@ func (s Share) Mode() string {
 	return "ro"
 }
 
-// ShareKconfig is what a kernel needs to mount a share: 9p over virtio.
-// 9p depends on the network stack (INET), which the built-in fragment
-// leaves out to keep every build small; a run with a share asks for these
-// items the way a cut's kconfig directive does.
-var ShareKconfig = []string{"CONFIG_NET=y", "CONFIG_INET=y", "CONFIG_NETWORK_FILESYSTEMS=y",
-	"CONFIG_NET_9P=y", "CONFIG_NET_9P_VIRTIO=y", "CONFIG_9P_FS=y"}
-
 // reservedGuest are guest paths git rapido's /init mounts or owns: a share
 // there would hide the kernel's file systems or the test's instructions.
 var reservedGuest = []string{"/proc", "/sys", "/dev", "/rapido", "/init", "/run"}
@@ -239,7 +232,8 @@ func (r *resolver) shareDirective(src string, args []string) error {
 
 // finishShares adds the option's shares after the manifest's, refuses two
 // shares on one mount point, orders them so that a parent is mounted
-// before what is mounted inside it, and asks the kernel for 9p.
+// before what is mounted inside it. The kernel's 9p and virtiofs are in
+// the built-in fragment (kbuild), so a share changes no build.
 func finishShares(h *Host, o Options) error {
 	for _, s := range o.Shares {
 		if err := s.check(); err != nil {
@@ -264,7 +258,6 @@ func finishShares(h *Host, o Options) error {
 		return strings.Count(all[i].Guest, "/") < strings.Count(all[j].Guest, "/")
 	})
 	h.Shares = all
-	h.Kconfig = append(h.Kconfig, ShareKconfig...)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -48,5 +49,20 @@ func TestRunTestInDir(t *testing.T) {
 func TestMountSharesNone(t *testing.T) {
 	if err := mountShares(nil); err != nil {
 		t.Errorf("mountShares(nil) = %v", err)
+	}
+}
+
+// TestVirtiofsTags: the host names the virtiofs shares on the kernel
+// command line; every other share is 9p.
+func TestVirtiofsTags(t *testing.T) {
+	for cmdline, want := range map[string]map[string]bool{
+		"console=ttyS0 rapido.guest=1 quiet":                        {},
+		"console=ttyS0 rapido.virtiofs=rapido0 quiet":               {"rapido0": true},
+		"rapido.virtiofs=rapido0,rapido2\n":                         {"rapido0": true, "rapido2": true},
+		"xrapido.virtiofs=rapido0 rapido.virtiofsx=rapido1 panic=1": {},
+	} {
+		if got := virtiofsTags(cmdline); !reflect.DeepEqual(got, want) {
+			t.Errorf("virtiofsTags(%q) = %v, want %v", cmdline, got, want)
+		}
 	}
 }

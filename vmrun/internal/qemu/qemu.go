@@ -46,7 +46,7 @@ type Config struct {
 	// Net is the VM's network card; the zero value means none (and the
 	// command line is as it was before networking existed).
 	Net Net
-	// Shares are host directories served over 9p (share.go).
+	// Shares are host directories served over 9p or virtiofs (share.go).
 	Shares []Share
 	// Trace, when set, gets QEMU's command line just before it starts:
 	// the runner prints it under GIT_TRACE as it does for git and make.
@@ -174,7 +174,7 @@ func BuildArgs(c Config) []string {
 			"-device", "virtserialport,chardev=rapido,name="+VerdictPortName)
 	}
 	args = append(args, netArgs(c.Net, c.Machine)...)
-	args = append(args, shareArgs(c.Shares)...)
+	args = append(args, shareArgs(c.Shares, mem, c.ExtraArgs)...)
 	return append(args, c.ExtraArgs...)
 }
 

@@ -55,12 +55,7 @@ func StorageQEMUArgs(disks []StorageDisk, memory string) []string {
 	var args []string
 	for _, d := range disks {
 		if d.Export != "nbd" {
-			if memory == "" {
-				memory = "512M"
-			}
-			args = append(args,
-				"-object", "memory-backend-memfd,id="+StorageMemoryID+",size="+memory+",share=on",
-				"-machine", "memory-backend="+StorageMemoryID)
+			args = append(args, sharedMemoryArgs(memory)...)
 			break
 		}
 	}
