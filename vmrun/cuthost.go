@@ -241,13 +241,18 @@ func (r *cutHostRun) boot(ctx context.Context, s *Spec, qc qemu.Config) error {
 }
 
 // judge fails a passing verdict whose hook failed, and turns any verdict
-// into cannot test when a storage daemon died under the VM.
+// into cannot test when a storage or share daemon died under the VM.
 func (r *cutHostRun) judge(v *Verdict) {
 	if r == nil {
 		return
 	}
 	// A disk that went away under the guest: the run cannot test.
 	if why := r.storage.died(); why != "" {
+		infra(v, errors.New(why))
+		return
+	}
+	// So are a share's files.
+	if why := r.virtiofs.died(); why != "" {
 		infra(v, errors.New(why))
 		return
 	}

@@ -340,6 +340,29 @@ func (r *virtiofsRun) stopDaemons() {
 	}
 }
 
+// died says which daemon failed while the VM ran, or "": the guest lost
+// a share's files, so whatever it reported says nothing of the kernel. A
+// daemon that ended cleanly is not one: virtiofsd leaves with status 0 when
+// QEMU hangs up, which is how a run ends.
+func (r *virtiofsRun) died() string {
+	if r == nil {
+		return ""
+	}
+	for i, p := range r.procs {
+		if p == nil {
+			continue
+		}
+		select {
+		case <-p.exited:
+			if p.err != nil {
+				return fmt.Sprintf("share %s: %s %s while the VM ran (log: %s)", r.shares[i].Path, filepath.Base(r.d.Path), exitText(p.err), p.log)
+			}
+		default:
+		}
+	}
+	return ""
+}
+
 // virtiofsParam tells the guest which shares to mount over virtiofs.
 func virtiofsParam(shares []qemu.Share) string {
 	var tags []string

@@ -130,3 +130,53 @@ func TestVirtiofsRunDaemons(t *testing.T) {
 		t.Errorf("a daemon that exits at once: %v", err)
 	}
 }
+
+// TestVirtiofsDied: a daemon that fails while the VM runs took the
+// guest's files away, so whatever the guest reported says nothing of the
+// kernel: died names it (judge makes the verdict cannot test). A daemon
+// that is still running, or that ended cleanly (virtiofsd leaves when
+// QEMU hangs up), is no such failure.
+func TestVirtiofsDied(t *testing.T) {
+	dir := t.TempDir()
+	daemon := func(name, after string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte("#!/bin/sh\necho 'virtiofsd: Waiting for vhost-user socket connection...' >&2\n"+after+"\n"), 0o755)
+		return p
+	}
+	for _, tc := range []struct {
+		name, after, want string
+	}{
+		{"crash", "sleep 0.2; kill -SEGV $$", "share " + dir + ": virtiofsd-crash signal: segmentation fault while the VM ran"},
+		{"error", "sleep 0.2; exit 1", "share " + dir + ": virtiofsd-error exited 1 while the VM ran"},
+		{"clean", "sleep 0.2; exit 0", ""},
+		{"running", "exec sleep 60", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sock := t.TempDir()
+			r := &virtiofsRun{dir: sock, d: qemu.Virtiofsd{Path: daemon("virtiofsd-"+tc.name, tc.after)}, logDir: dir,
+				shares: []qemu.Share{{Tag: "rapido0", Path: dir, RW: true, Socket: filepath.Join(sock, "rapido0.sock")}},
+				procs:  make([]*virtiofsProc, 1)}
+			if err := r.forBoot(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			defer r.stop()
+			if tc.name != "running" {
+				<-r.procs[0].exited
+			}
+			got := r.died()
+			if tc.want == "" && got != "" || tc.want != "" && !strings.HasPrefix(got, tc.want) {
+				t.Errorf("died() = %q, want %q", got, tc.want)
+			}
+			// The verdict the guest gave is then not the kernel's.
+			v := &Verdict{Status: Fail, Reason: "test exited 1"}
+			(&cutHostRun{virtiofs: r}).judge(v)
+			if want := map[bool]Status{true: Fail, false: Infra}[tc.want == ""]; v.Status != want {
+				t.Errorf("judge: %s (%s), want %s", v.Status, v.Reason, want)
+			}
+		})
+	}
+	var none *virtiofsRun
+	if none.died() != "" {
+		t.Error("no daemons, yet one died")
+	}
+}
