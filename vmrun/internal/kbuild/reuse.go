@@ -76,7 +76,8 @@ func (r *Reuse) tree() (string, error) {
 const recordName = ".rapido-built"
 
 // recordVersion names the record's layout and the rules that made it.
-const recordVersion = 1
+// Version 2 added VmlinuxOnly.
+const recordVersion = 2
 
 // Record is what the last successful build read and produced.
 type Record struct {
@@ -87,14 +88,17 @@ type Record struct {
 	Key string `json:"key"`
 	// LocalVersion is what scripts/setlocalversion said: the kernel
 	// release also depends on the commit (tags, CONFIG_LOCALVERSION_AUTO).
-	LocalVersion string   `json:"localversion"`
-	Release      string   `json:"release"`
-	Image        string   `json:"image"`
-	ModulesDir   string   `json:"modules_dir,omitempty"`
-	Outputs      []Stamp  `json:"outputs"`
-	External     []Stamp  `json:"external,omitempty"`
-	Headers      bool     `json:"headers,omitempty"`
-	Inputs       []string `json:"inputs"`
+	LocalVersion string `json:"localversion"`
+	Release      string `json:"release"`
+	Image        string `json:"image"`
+	// VmlinuxOnly says make built vmlinux and not the compressed image
+	// (Image is vmlinux): a build that needs the image runs make.
+	VmlinuxOnly bool     `json:"vmlinux_only,omitempty"`
+	ModulesDir  string   `json:"modules_dir,omitempty"`
+	Outputs     []Stamp  `json:"outputs"`
+	External    []Stamp  `json:"external,omitempty"`
+	Headers     bool     `json:"headers,omitempty"`
+	Inputs      []string `json:"inputs"`
 }
 
 // Stamp identifies a file's content cheaply: size and modification time,
@@ -315,6 +319,8 @@ func tryReuse(ctx context.Context, o Options, arch Arch, common []string) (*Resu
 		return nil, "the record of the last build is unreadable"
 	case rec.Version != recordVersion:
 		return nil, "the last build was recorded by another version of git rapido"
+	case rec.VmlinuxOnly && o.VmlinuxIf == "":
+		return nil, "the last build made vmlinux only, and this one needs " + arch.Image
 	}
 	// The two processes the decision needs (scripts/setlocalversion and
 	// git diff) run while the record is checked; a decision made without
@@ -362,7 +368,7 @@ func tryReuse(ctx context.Context, o Options, arch Arch, common []string) (*Resu
 		return nil, why
 	}
 	res := &Result{KernelImage: rec.Image, BuildDir: o.BuildDir, KernelRelease: rec.Release,
-		ConfigPath: filepath.Join(o.BuildDir, ".config"), Skipped: true}
+		ConfigPath: filepath.Join(o.BuildDir, ".config"), Skipped: true, VmlinuxOnly: rec.VmlinuxOnly}
 	if rec.ModulesDir != "" {
 		if _, err := os.Stat(rec.ModulesDir); err != nil {
 			return nil, "the installed modules are gone"
@@ -388,7 +394,7 @@ func recordBuild(ctx context.Context, o Options, arch Arch, common []string, res
 		return nil // no records: nothing proves what was read
 	}
 	rec := &Record{Version: recordVersion, Tree: o.Reuse.Tree, Release: res.KernelRelease,
-		Image: res.KernelImage, ModulesDir: res.ModulesDir}
+		Image: res.KernelImage, ModulesDir: res.ModulesDir, VmlinuxOnly: res.VmlinuxOnly}
 	if rec.Key, err = reuseKey(o, common, o.Reuse.Compiler); err != nil {
 		return err
 	}
