@@ -481,6 +481,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if o.Make == "" {
 		o.Make = "make"
 	}
+	// The worktree's tree (a stat of every file in it: the longest read
+	// of a skip) is read from the start, next to everything below.
+	if o.Reuse != nil {
+		o.Reuse = o.Reuse.start(ctx)
+	}
 	arch, err := ArchOf(o.Arch)
 	if err != nil {
 		return nil, &ConfigError{err}
@@ -525,7 +530,6 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	common := MakeArgs(o, ccache)
 	vmlinuxPath := filepath.Join(o.BuildDir, "vmlinux")
 	if o.Reuse != nil {
-		o.Reuse = o.Reuse.start(ctx)
 		res, why := tryReuse(ctx, o, arch, common)
 		if res != nil {
 			fmt.Fprintf(logf, "%s (tree %s)\n", SkipNote, o.Reuse.Tree)
