@@ -386,18 +386,23 @@ func recordBuild(ctx context.Context, o Options, arch Arch, common []string, res
 	if now, err := o.Reuse.Now(ctx); err != nil || now != o.Reuse.Tree {
 		return nil
 	}
-	in, err := ScanInputs(o.SourceDir, o.BuildDir)
+	key, err := reuseKey(o, common, o.Reuse.Compiler)
+	if err != nil {
+		return err
+	}
+	// Only the records make rewrote are parsed again (inputsCache).
+	ck := inputsCacheKey(o.SourceDir, o.BuildDir, key)
+	in, cache, err := scanInputs(o.SourceDir, o.BuildDir, loadInputsCache(o.BuildDir, ck))
 	if err != nil {
 		return err
 	}
 	if in.Records == 0 || len(in.Source) == 0 {
 		return nil // no records: nothing proves what was read
 	}
+	cache.Key = ck
+	saveInputsCache(o.BuildDir, cache)
 	rec := &Record{Version: recordVersion, Tree: o.Reuse.Tree, Release: res.KernelRelease,
-		Image: res.KernelImage, ModulesDir: res.ModulesDir, VmlinuxOnly: res.VmlinuxOnly}
-	if rec.Key, err = reuseKey(o, common, o.Reuse.Compiler); err != nil {
-		return err
-	}
+		Image: res.KernelImage, ModulesDir: res.ModulesDir, VmlinuxOnly: res.VmlinuxOnly, Key: key}
 	if rec.LocalVersion, err = localVersion(ctx, o); err != nil {
 		return nil
 	}
