@@ -227,11 +227,12 @@ func (p *Plan) bootConfigs(qc qemu.Config) []qemu.Config {
 
 // bootsVmlinux says whether the plan's boot will try vmlinux (the fast
 // path of fastBoot) before the kernel is built: rapido.fastBoot allows it,
-// the guest is x86 and this QEMU boots a PVH vmlinux. The kernel's own
-// part (the PVH entry, CONFIG_PVH) is the build's to check.
+// the guest is x86, the cut boots one VM (several boot the compressed
+// image) and this QEMU boots a PVH vmlinux. The kernel's own part (the
+// PVH entry, CONFIG_PVH) is the build's to check.
 func (p *Plan) bootsVmlinux() bool {
 	s := p.spec
-	return s.QEMU.FastBoot != "off" && p.arch.Name == "x86" && qemu.QEMUData(s.QEMU.Binary, "pvh.bin") != ""
+	return s.QEMU.FastBoot != "off" && p.arch.Name == "x86" && p.cut.VMs <= 1 && qemu.QEMUData(s.QEMU.Binary, "pvh.bin") != ""
 }
 
 // fastBoot finds the fast path for the plan's kernel and qc's VM: x86
