@@ -40,6 +40,9 @@ type BuildOptions struct {
 	// .config sets it: make builds vmlinux, not the compressed image
 	// (BuildResult.VmlinuxOnly, Image).
 	VmlinuxIf string
+	// Reread, when set, reads the worktree's tree once make is done
+	// (Host.Reread); else the record reads it itself.
+	Reread func(context.Context) (string, error)
 }
 
 // BuildResult describes a finished build.
@@ -156,6 +159,9 @@ func reuseOf(ctx context.Context, o BuildOptions) *kbuild.Reuse {
 			return splitNUL(out), err
 		},
 		Now: func(ctx context.Context) (string, error) {
+			if o.Reread != nil {
+				return o.Reread(ctx)
+			}
 			w, err := ReadWorktree(ctx, g)
 			if err != nil {
 				return "", err

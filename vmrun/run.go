@@ -247,6 +247,10 @@ type Host struct {
 	// then, next to the boot, that the worktree still holds the code it
 	// started with.
 	Built func()
+	// Reread, when set, is that check's answer (the worktree's tree read
+	// once make is done): the build's record takes it rather than
+	// reading the worktree a second time.
+	Reread func(context.Context) (string, error)
 }
 
 // Run builds, cuts, boots and classifies. The error is non-nil only when ctx
@@ -315,7 +319,7 @@ func BuildPlan(ctx context.Context, p *Plan, h Host, detach bool) (*Built, error
 	// Build.
 	bo := p.build
 	bo.LogDir, bo.Progress, bo.Terminal, bo.Exec, bo.Verbose = v.LogDir, progress, h.Terminal, h.Exec, h.Verbose
-	bo.Git, bo.Tree = h.Git, h.Tree
+	bo.Git, bo.Tree, bo.Reread = h.Git, h.Tree, h.Reread
 	// A boot of vmlinux needs no compressed image: make leaves it out.
 	// Not in a series' slot (detach), whose next build may replace the
 	// build directory before a fallback boot could make the image.
