@@ -104,7 +104,9 @@ func TestRealBuildSkip(t *testing.T) {
 	wrapper := filepath.Join(qdir, "bin/qemu-system-x86_64")
 	os.WriteFile(wrapper, []byte("#!/bin/sh\ncase \"$*\" in *vmlinux*) echo 'qemu: refused by the test' >&2; exit 1 ;; esac\nexec /usr/bin/qemu-system-x86_64 \"$@\"\n"), 0o755)
 	r.setConfig(t, "rapido.qemu", wrapper)
-	t.Cleanup(func() { r.setConfig(t, "rapido.qemu") })
+	// TCG: a new QEMU path would probe KVM and be remembered.
+	r.setConfig(t, "rapido.accel", "tcg")
+	t.Cleanup(func() { r.setConfig(t, "rapido.qemu"); r.setConfig(t, "rapido.accel") })
 	stale := kernelFiles(t, build)
 	fell, _ := run("a refused fast boot of a vmlinux-only build")
 	if !strings.Contains(fell, "boot: fast boot failed (qemu: refused by the test)") || !strings.Contains(fell, "build: making bzImage") {
