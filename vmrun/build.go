@@ -146,6 +146,10 @@ func reuseOf(ctx context.Context, o BuildOptions) *kbuild.Reuse {
 			return w.Tree, nil
 		},
 		Compiler: compilerIdentity(o, o.Exec),
+		Head: func(ctx context.Context) (string, error) {
+			out, err := g.Git(ctx, "rev-parse", "--verify", "HEAD^{tree}")
+			return strings.TrimSpace(out), err
+		},
 		Diff: func(ctx context.Context, from, to string) ([]kbuild.Change, error) {
 			// Renames as a deletion and an addition: both paths count.
 			out, err := g.Git(ctx, "diff", "--name-status", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", from, to, "--")

@@ -34,6 +34,11 @@ type Reuse struct {
 	Compiler string
 	// Diff lists the paths that differ between the trees from and to.
 	Diff func(ctx context.Context, from, to string) ([]Change, error)
+	// Head, when set, is HEAD's tree: the likely answer of ReadTree,
+	// quick to read. The diff against it starts at once and is used when
+	// the tree read is that one (a clean worktree), so the diff does not
+	// wait for the worktree's status.
+	Head func(ctx context.Context) (string, error)
 	// Files lists the paths of a tree: an input that is not one of them
 	// (an untracked header) is checked by its size and time instead.
 	Files func(ctx context.Context, tree string) ([]string, error)
@@ -337,9 +342,36 @@ func tryReuse(ctx context.Context, o Options, arch Arch, common []string) (*Resu
 	var tree string
 	go func() {
 		defer wg.Done()
-		if tree, diffErr = o.Reuse.tree(); diffErr == nil && rec.Tree != tree {
-			changed, diffErr = o.Reuse.Diff(ctx, rec.Tree, tree)
+		type diff struct {
+			tree    string
+			changed []Change
+			err     error
 		}
+		var guess chan diff
+		if o.Reuse.Head != nil && o.Reuse.ready != nil {
+			guess = make(chan diff, 1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				head, err := o.Reuse.Head(ctx)
+				if err != nil || head == rec.Tree {
+					guess <- diff{err: errors.New("no guess")}
+					return
+				}
+				cs, err := o.Reuse.Diff(ctx, rec.Tree, head)
+				guess <- diff{head, cs, err}
+			}()
+		}
+		if tree, diffErr = o.Reuse.tree(); diffErr != nil || rec.Tree == tree {
+			return
+		}
+		if guess != nil {
+			if g := <-guess; g.err == nil && g.tree == tree {
+				changed = g.changed
+				return
+			}
+		}
+		changed, diffErr = o.Reuse.Diff(ctx, rec.Tree, tree)
 	}()
 	key, err := reuseKey(o, common, o.Reuse.Compiler)
 	if err != nil {

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -291,4 +293,49 @@ func made(calls []string, target string) bool {
 		}
 	}
 	return false
+}
+
+// TestReuseHeadGuess: the diff against HEAD's tree starts before the
+// worktree's tree is read, and counts only when the worktree's tree is
+// HEAD's: a dirty worktree's own diff decides.
+func TestReuseHeadGuess(t *testing.T) {
+	e := newReuseEnv(t)
+	e.expect(t, "first build", "t1", true)
+	e.diffs["t1>docs"] = []string{"Documentation/a.rst"}
+	e.diffs["t1>dirty"] = []string{"init/main.c"}
+	build := func(head, tree string) (skipped bool, diffs []string) {
+		t.Helper()
+		o := e.o
+		var mu sync.Mutex
+		o.Reuse = &Reuse{Compiler: e.compiler,
+			ReadTree: func(context.Context) (string, error) { return tree, nil },
+			Head:     func(context.Context) (string, error) { return head, nil },
+			Diff: func(_ context.Context, from, to string) ([]Change, error) {
+				mu.Lock()
+				diffs = append(diffs, from+">"+to)
+				mu.Unlock()
+				var cs []Change
+				for _, p := range e.diffs[from+">"+to] {
+					cs = append(cs, Change{Path: p})
+				}
+				return cs, nil
+			},
+			Files: func(context.Context, string) ([]string, error) { return e.files, nil },
+			Now:   func(context.Context) (string, error) { return tree, nil },
+		}
+		res, err := Build(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Wait()
+		sort.Strings(diffs)
+		return res.Skipped, diffs
+	}
+	if skipped, diffs := build("docs", "docs"); !skipped || fmt.Sprint(diffs) != "[t1>docs]" {
+		t.Errorf("a clean docs-only worktree: skipped %t, diffs %q; want a skip on the one diff against HEAD", skipped, diffs)
+	}
+	// HEAD is docs-only, the worktree changes a built file: make runs.
+	if skipped, diffs := build("docs", "dirty"); skipped || !strings.Contains(fmt.Sprint(diffs), "t1>dirty") {
+		t.Errorf("a dirty worktree over a docs-only HEAD: skipped %t, diffs %q; want make, decided on the worktree's diff", skipped, diffs)
+	}
 }
