@@ -223,6 +223,9 @@ func (f *fakeRun) withFastBoot(t *testing.T, mmio bool) (vmlinux string) {
 	if err := proctest.WriteKernelELF(vmlinux, "Xen", 18); err != nil {
 		t.Fatal(err)
 	}
+	// A full build: the compressed image is made after vmlinux.
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(vmlinux, old, old)
 	config := "CONFIG_64BIT=y\nCONFIG_PVH=y\n"
 	if mmio {
 		config += "CONFIG_VIRTIO_MMIO=y\nCONFIG_VIRTIO_MMIO_CMDLINE_DEVICES=y\n"
@@ -247,6 +250,8 @@ func TestRunFastBoot(t *testing.T) {
 		boot, kernel         string // kernel: "vmlinux" or "bzImage"
 		microvm              bool
 		note                 string
+		vmlinuxOnly          bool // the last build made vmlinux only
+		reason               string
 	}{
 		{name: "pc", mode: "pass", fastBoot: "auto", boot: "fast", kernel: "vmlinux"},
 		{name: "microvm", mode: "pass", fastBoot: "auto", mmio: true, boot: "fast", kernel: "vmlinux", microvm: true},
@@ -257,12 +262,24 @@ func TestRunFastBoot(t *testing.T) {
 		{name: "no-pvh-note", mode: "pass", fastBoot: "auto", mmio: true, noPVH: true, boot: "classic", kernel: "bzImage"},
 		{name: "refused", mode: "refuse-fast", fastBoot: "auto", mmio: true, boot: "classic", kernel: "bzImage",
 			note: "boot: fast boot failed (qemu-system-x86_64: Error loading uncompressed kernel without PVH ELF Note); booting with QEMU's defaults"},
+		// --no-build after a build that made vmlinux only: the bzImage is
+		// stale, and a boot that needs it cannot test rather than boot it.
+		{name: "vmlinux-only-fast", mode: "pass", fastBoot: "auto", mmio: true, vmlinuxOnly: true, boot: "fast", kernel: "vmlinux", microvm: true},
+		{name: "vmlinux-only-off", mode: "pass", fastBoot: "off", vmlinuxOnly: true, reason: "the last build made only vmlinux, not the compressed image"},
+		{name: "vmlinux-only-refused", mode: "refuse-fast", fastBoot: "auto", vmlinuxOnly: true, reason: "the last build made only vmlinux, not the compressed image",
+			note: "boot: fast boot failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeRun(t, tc.mode)
 			vmlinux := f.withFastBoot(t, tc.mmio)
 			if tc.noPVH {
 				proctest.WriteKernelELF(vmlinux, "Xen", 17)
+				old := time.Now().Add(-time.Hour)
+				os.Chtimes(vmlinux, old, old)
+			}
+			if tc.vmlinuxOnly {
+				later := time.Now().Add(time.Minute)
+				os.Chtimes(vmlinux, later, later)
 			}
 			f.spec.QEMU.FastBoot = tc.fastBoot
 			f.spec.QEMU.ExtraArgs = tc.extra
@@ -273,6 +290,13 @@ func TestRunFastBoot(t *testing.T) {
 			v, err := Run(context.Background(), f.spec, Host{Progress: &progress})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.reason != "" {
+				if v.Status != Infra || !strings.Contains(v.Reason, tc.reason) || !strings.Contains(progress.String(), tc.note) {
+					t.Errorf("verdict %s %q (progress %s); want infra %q", v.Status, v.Reason, progress.String(), tc.reason)
+				}
+				f.checkNoOrphans(t)
+				return
 			}
 			if v.Status != Pass || v.Boot != tc.boot {
 				t.Errorf("verdict %s %q boot %q; want pass, boot %q (progress %s)", v.Status, v.Reason, v.Boot, tc.boot, progress.String())

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,6 +36,13 @@ type BuildOptions struct {
 	Git Git
 	// Tree is the worktree's tree when the caller has read it already.
 	Tree string
+	// VmlinuxIf (CONFIG_PVH) says the boot will take vmlinux when the
+	// .config sets it: make builds vmlinux, not the compressed image
+	// (BuildResult.VmlinuxOnly, Image).
+	VmlinuxIf string
+	// Reread, when set, reads the worktree's tree once make is done
+	// (Host.Reread); else the record reads it itself.
+	Reread func(context.Context) (string, error)
 }
 
 // BuildResult describes a finished build.
@@ -48,7 +56,35 @@ type BuildResult struct {
 	// Skipped says make did not run: no input of the last build's kernel
 	// changed, and that kernel is the result (SkipNote).
 	Skipped bool
-	wait    func()
+	// VmlinuxOnly says KernelImage is vmlinux: the compressed image was
+	// not made (BuildOptions.VmlinuxIf); Image makes it.
+	VmlinuxOnly bool
+	wait        func()
+	kr          *kbuild.Result
+	ko          kbuild.Options
+}
+
+// Image returns the compressed image (bzImage) of the build, making it
+// when the build made only vmlinux: a boot that cannot take vmlinux (the
+// fast boot refused, several VMs) boots the kernel that was built, never a
+// stale image. It fails when the build directory has moved on since.
+func (r *BuildResult) Image(ctx context.Context) (string, error) {
+	if !r.VmlinuxOnly {
+		return r.KernelImage, nil
+	}
+	if r.kr == nil {
+		return "", fmt.Errorf("the last build made only %s, not the compressed image a classic boot takes (run git rapido build)", filepath.Base(r.KernelImage))
+	}
+	if r.ko.Progress != nil {
+		a, _ := kbuild.ArchOf(r.ko.Arch)
+		fmt.Fprintf(r.ko.Progress, "build: making %s for a boot that cannot take vmlinux\n", a.Image)
+	}
+	img, err := kbuild.MakeImage(ctx, r.ko, r.kr)
+	if err != nil {
+		return "", err
+	}
+	r.KernelImage, r.VmlinuxOnly = img, false
+	return img, nil
 }
 
 // Wait waits until the build is recorded for later skips; the recording
@@ -73,7 +109,7 @@ func (o BuildOptions) internal() kbuild.Options {
 		Arch: o.Arch, CrossCompile: o.CrossCompile, LLVM: o.LLVM, CC: o.CC, MakeWrapper: o.MakeWrapper,
 		Launcher:   o.Launcher,
 		BaseConfig: o.BaseConfig, Fragments: o.Fragments, Make: o.Make, Progress: o.Progress,
-		Terminal: o.Terminal, Verbose: o.Verbose, Exec: o.Exec}
+		Terminal: o.Terminal, Verbose: o.Verbose, Exec: o.Exec, VmlinuxIf: o.VmlinuxIf}
 }
 
 // Build configures (when needed) and builds the kernel.
@@ -88,7 +124,8 @@ func Build(ctx context.Context, o BuildOptions) (*BuildResult, error) {
 	}
 	return &BuildResult{KernelImage: r.KernelImage, BuildDir: r.BuildDir, ModulesDir: r.ModulesDir,
 		KernelRelease: r.KernelRelease, ConfigPath: r.ConfigPath, Log: r.Log, Duration: r.Duration,
-		Warnings: r.Warnings, NewWarnings: r.NewWarnings, Skipped: r.Skipped, wait: r.Wait}, nil
+		Warnings: r.Warnings, NewWarnings: r.NewWarnings, Skipped: r.Skipped, wait: r.Wait,
+		VmlinuxOnly: r.VmlinuxOnly, kr: r, ko: ko}, nil
 }
 
 // reuseOf is what the build needs of git to decide whether make can be
@@ -109,6 +146,10 @@ func reuseOf(ctx context.Context, o BuildOptions) *kbuild.Reuse {
 			return w.Tree, nil
 		},
 		Compiler: compilerIdentity(o, o.Exec),
+		Head: func(ctx context.Context) (string, error) {
+			out, err := g.Git(ctx, "rev-parse", "--verify", "HEAD^{tree}")
+			return strings.TrimSpace(out), err
+		},
 		Diff: func(ctx context.Context, from, to string) ([]kbuild.Change, error) {
 			// Renames as a deletion and an addition: both paths count.
 			out, err := g.Git(ctx, "diff", "--name-status", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", from, to, "--")
@@ -122,6 +163,9 @@ func reuseOf(ctx context.Context, o BuildOptions) *kbuild.Reuse {
 			return splitNUL(out), err
 		},
 		Now: func(ctx context.Context) (string, error) {
+			if o.Reread != nil {
+				return o.Reread(ctx)
+			}
 			w, err := ReadWorktree(ctx, g)
 			if err != nil {
 				return "", err

@@ -238,6 +238,16 @@ func (p *Plan) bootConfigs(qc qemu.Config) []qemu.Config {
 	return []qemu.Config{fast, qc}
 }
 
+// bootsVmlinux says whether the plan's boot will try vmlinux (the fast
+// path of fastBoot) before the kernel is built: rapido.fastBoot allows it,
+// the guest is x86, the cut boots one VM (several boot the compressed
+// image) and this QEMU boots a PVH vmlinux. The kernel's own part (the
+// PVH entry, CONFIG_PVH) is the build's to check.
+func (p *Plan) bootsVmlinux() bool {
+	s := p.spec
+	return s.QEMU.FastBoot != "off" && p.arch.Name == "x86" && p.cut.VMs <= 1 && qemu.QEMUData(s.QEMU.Binary, "pvh.bin") != ""
+}
+
 // fastBoot finds the fast path for the plan's kernel and qc's VM: x86
 // only (the PVH entry is), a QEMU that boots a PVH vmlinux (it ships
 // pvh.bin, QEMU 4.0 and newer) and a kernel with the PVH entry. microvm

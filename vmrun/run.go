@@ -250,6 +250,10 @@ type Host struct {
 	// then, next to the boot, that the worktree still holds the code it
 	// started with.
 	Built func()
+	// Reread, when set, is that check's answer (the worktree's tree read
+	// once make is done): the build's record takes it rather than
+	// reading the worktree a second time.
+	Reread func(context.Context) (string, error)
 }
 
 // Run builds, cuts, boots and classifies. The error is non-nil only when ctx
@@ -318,7 +322,13 @@ func BuildPlan(ctx context.Context, p *Plan, h Host, detach bool) (*Built, error
 	// Build.
 	bo := p.build
 	bo.LogDir, bo.Progress, bo.Terminal, bo.Exec, bo.Verbose = v.LogDir, progress, h.Terminal, h.Exec, h.Verbose
-	bo.Git, bo.Tree = h.Git, h.Tree
+	bo.Git, bo.Tree, bo.Reread = h.Git, h.Tree, h.Reread
+	// A boot of vmlinux needs no compressed image: make leaves it out.
+	// Not in a series' slot (detach), whose next build may replace the
+	// build directory before a fallback boot could make the image.
+	if !detach && p.bootsVmlinux() {
+		bo.VmlinuxIf = "CONFIG_PVH"
+	}
 	b.bo = bo
 	br, err := buildKernel(ctx, p, bo, v)
 	if br == nil {
@@ -360,9 +370,16 @@ func (b *Built) Boot(ctx context.Context) (*Verdict, error) {
 	var v *Verdict
 	var err error
 	if b.cp.VMs > 1 {
+		// Several VMs boot the compressed image.
+		if _, err := b.br.Image(ctx); err != nil {
+			if ctx.Err() != nil {
+				return b.v, b.finish(b.v, ctx.Err())
+			}
+			return b.v, b.finish(infra(b.v, err), nil)
+		}
 		v, err = runVMs(ctx, b.p.spec, b.v, b.cp.VMs, b.cp.VerdictFrom, b.br, b.image, progress, tracer(b.h.Exec))
 	} else {
-		v, err = bootOne(ctx, b.p, b.h, b.bo, &b.cp.Host, b.br.KernelImage, b.image, b.v)
+		v, err = bootOne(ctx, b.p, b.h, b.bo, &b.cp.Host, b.br, b.image, b.v)
 	}
 	b.busy += time.Since(t)
 	return v, b.finish(v, err)
@@ -401,9 +418,9 @@ func copyKernel(from, to string) error {
 // bootOne boots the single VM of a run, with the cut's host hooks around
 // it, and classifies the outcome into v. bo.Progress is the run's progress
 // writer.
-func bootOne(ctx context.Context, p *Plan, h Host, bo BuildOptions, ch *cut.Host, kernel, image string, v *Verdict) (*Verdict, error) {
+func bootOne(ctx context.Context, p *Plan, h Host, bo BuildOptions, ch *cut.Host, br *BuildResult, image string, v *Verdict) (*Verdict, error) {
 	s, progress := p.spec, bo.Progress
-	qc, err := p.qemuConfig(kernel, image, v.LogDir)
+	qc, err := p.qemuConfig(br.KernelImage, image, v.LogDir)
 	if err != nil {
 		return infra(v, err), nil
 	}
@@ -426,22 +443,48 @@ func bootOne(ctx context.Context, p *Plan, h Host, bo BuildOptions, ch *cut.Host
 		return infra(v, fmt.Errorf("cut: %w", err)), nil
 	}
 	defer hooks.cleanup()
-	// The share daemons start last, next to QEMU (storage.go's do too).
 	if vfs != nil {
 		vfs.logDir, vfs.trace = v.LogDir, tracer(h.Exec)
 	}
+	// Cleanup removes the daemons' socket directory, also when the
+	// image cannot be made below.
 	hooks.virtiofs = vfs
+	boots := p.bootConfigs(qc)
+	// The classic boot takes the compressed image: made now when it is
+	// the only way (the fast path is not usable after all), else only
+	// when the fast boot is refused (watchFallingBack).
+	classic := &boots[len(boots)-1]
+	prepare := func(ctx context.Context) error {
+		if !br.VmlinuxOnly {
+			return nil
+		}
+		img, err := br.Image(ctx)
+		classic.Kernel = img
+		return err
+	}
+	if len(boots) == 1 {
+		if err := prepare(ctx); err != nil {
+			if ctx.Err() != nil {
+				return v, ctx.Err()
+			}
+			return infra(v, err), nil
+		}
+	}
+	// The share daemons start last, next to QEMU (storage.go's do too).
 	if err := vfs.start(ctx); err != nil {
 		return infra(v, err), nil
 	}
 	if s.Interactive {
-		qc = p.bootConfigs(qc)[0]
+		qc = boots[0]
 		qc.Accel = accel
 		return v, hooks.boot(ctx, s, qc)
 	}
-	boots := p.bootConfigs(qc)
 	fmt.Fprintf(progress, "boot: %s (%s%s)\n", filepath.Base(boots[0].Kernel), accel, bootNote(len(boots)))
-	out, accel, err := watchProbingKVM(ctx, s, hooks, boots, accel, progress)
+	out, accel, err := watchProbingKVM(ctx, s, hooks, boots, accel, progress, prepare)
+	var ie imageError
+	if errors.As(err, &ie) && ctx.Err() == nil {
+		return infra(v, ie.err), nil
+	}
 	if err != nil {
 		return v, err
 	}
@@ -465,8 +508,8 @@ func bootNote(boots int) string {
 // no progress under KVM is booted again under TCG, and either answer is
 // remembered so later runs do not probe again. It returns the accelerator
 // the outcome was produced with.
-func watchProbingKVM(ctx context.Context, s *Spec, hooks *cutHostRun, boots []qemu.Config, accel string, progress io.Writer) (*bootOutcome, string, error) {
-	out, err := watchFallingBack(ctx, s, hooks, boots, accel, progress)
+func watchProbingKVM(ctx context.Context, s *Spec, hooks *cutHostRun, boots []qemu.Config, accel string, progress io.Writer, prepare func(context.Context) error) (*bootOutcome, string, error) {
+	out, err := watchFallingBack(ctx, s, hooks, boots, accel, progress, prepare)
 	if err != nil || accel != "kvm" || s.QEMU.Accel != "auto" {
 		return out, accel, err
 	}
@@ -480,7 +523,7 @@ func watchProbingKVM(ctx context.Context, s *Spec, hooks *cutHostRun, boots []qe
 	fmt.Fprintf(progress, "boot: %s; falling back to TCG\n", why)
 	os.Remove(boots[0].ConsoleLog)
 	os.Remove(boots[0].VerdictPath)
-	if out, err = watchFallingBack(ctx, s, hooks, boots, "tcg", progress); err != nil {
+	if out, err = watchFallingBack(ctx, s, hooks, boots, "tcg", progress, prepare); err != nil {
 		return out, "tcg", err
 	}
 	// Remembered only when QEMU ran under TCG: a QEMU that fails under
@@ -496,9 +539,18 @@ func watchProbingKVM(ctx context.Context, s *Spec, hooks *cutHostRun, boots []qe
 // QEMU's defaults) and goes on to the next while QEMU refuses one before
 // the guest printed anything: a QEMU or kernel that lacks what the fast
 // path needs gets today's command line rather than a failed run.
-func watchFallingBack(ctx context.Context, s *Spec, hooks *cutHostRun, boots []qemu.Config, accel string, progress io.Writer) (*bootOutcome, error) {
-	for i, qc := range boots {
-		out, err := hooks.watch(ctx, s, qc, accel)
+//
+// prepare readies the last (classic) boot before it is tried after a
+// refused fast boot: it makes the compressed image of a vmlinux-only
+// build; its failure is an imageError.
+func watchFallingBack(ctx context.Context, s *Spec, hooks *cutHostRun, boots []qemu.Config, accel string, progress io.Writer, prepare func(context.Context) error) (*bootOutcome, error) {
+	for i := range boots {
+		if i > 0 && i == len(boots)-1 {
+			if err := prepare(ctx); err != nil {
+				return nil, imageError{err}
+			}
+		}
+		out, err := hooks.watch(ctx, s, boots[i], accel)
 		if out != nil {
 			out.boot = qemu.BootClassic
 			if i < len(boots)-1 {
@@ -509,11 +561,17 @@ func watchFallingBack(ctx context.Context, s *Spec, hooks *cutHostRun, boots []q
 			return out, err
 		}
 		fmt.Fprintf(progress, "boot: fast boot failed (%s); booting with QEMU's defaults (rapido.fastBoot=off skips the attempt)\n", refusal(out))
-		os.Remove(qc.ConsoleLog)
-		os.Remove(qc.VerdictPath)
+		os.Remove(boots[i].ConsoleLog)
+		os.Remove(boots[i].VerdictPath)
 	}
 	panic("unreachable")
 }
+
+// imageError is a compressed image that could not be made for a classic
+// boot after a refused fast boot: the run cannot test (infrastructure).
+type imageError struct{ err error }
+
+func (e imageError) Error() string { return e.err.Error() }
 
 // refused says whether QEMU exited with an error before the guest wrote
 // a byte to the console: its command line, not the kernel, failed.
@@ -573,6 +631,11 @@ func newRunDir(s *Spec, v *Verdict) error {
 func buildKernel(ctx context.Context, p *Plan, bo BuildOptions, v *Verdict) (*BuildResult, error) {
 	if p.spec.NoBuild {
 		br := &BuildResult{KernelImage: p.kernelImage()}
+		vmlinux := filepath.Join(bo.BuildDir, "vmlinux")
+		if newer(vmlinux, br.KernelImage) {
+			// The last build made vmlinux only: the image is stale.
+			br.KernelImage, br.VmlinuxOnly = vmlinux, true
+		}
 		if _, err := os.Stat(br.KernelImage); err != nil {
 			infra(v, fmt.Errorf("--no-build: no kernel built yet in %s", bo.BuildDir))
 			return nil, nil
@@ -965,4 +1028,15 @@ func boot(ctx context.Context, s *Spec, qc qemu.Config) error {
 		return err
 	}
 	return p.Wait(ctx)
+}
+
+// newer reports whether file a exists and is newer than b (or b is
+// missing).
+func newer(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err != nil || fa.ModTime().After(fb.ModTime())
 }

@@ -157,6 +157,15 @@ func (c *worktreeCheck) worktree(ctx context.Context) (*Worktree, error) {
 	return c.w, c.err
 }
 
+// tree is the check's answer as the build record wants it: the tree.
+func (c *worktreeCheck) tree(ctx context.Context) (string, error) {
+	w, err := c.worktree(ctx)
+	if err != nil {
+		return "", err
+	}
+	return w.Tree, nil
+}
+
 // runN runs the test up to n times and stops at the first run that does not
 // pass: that run is the verdict (any failure is the answer), with how many
 // of the runs passed.
@@ -167,6 +176,7 @@ func (t *Tester) runN(ctx context.Context, s *Spec, plan *Plan, n int, tree stri
 	}
 	host := t.Host
 	host.Built = func() { after.start(ctx) }
+	host.Reread = after.tree
 	// The build may reuse the last kernel when the tree read on the way
 	// in differs from the one last built only in what no build input is.
 	if host.Git == nil {
@@ -176,6 +186,11 @@ func (t *Tester) runN(ctx context.Context, s *Spec, plan *Plan, n int, tree stri
 	var v *Verdict
 	runs, passed := 0, 0
 	for runs < n {
+		if runs == 1 {
+			// The check is the first run's: a later one that runs make
+			// reads the worktree after its own make.
+			host.Reread = nil
+		}
 		rv, err := run(ctx, s, host)
 		if err != nil {
 			return nil, err
@@ -364,6 +379,7 @@ func (ct *CommitTest) Build(ctx context.Context, s *Spec, h Host, reread func(co
 	ct.check = &worktreeCheck{git: ct.t.Git, read: reread}
 	host := h
 	host.Built = func() { ct.check.start(ctx) }
+	host.Reread = ct.check.tree
 	b, err := BuildPlan(ctx, plan, host, true)
 	ct.built = b
 	if b.Done() {

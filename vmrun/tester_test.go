@@ -2,6 +2,7 @@ package vmrun
 
 import (
 	"context"
+	"fmt"
 	"testing"
 )
 
@@ -31,6 +32,35 @@ func TestRepeatStopsAtFirstFailure(t *testing.T) {
 	v, _ = (&Tester{Run: run}).runN(context.Background(), &Spec{}, nil, 4, "", &worktreeCheck{})
 	if v.Status != Pass || v.Runs != 4 || v.Passed != 4 || *calls != 4 {
 		t.Errorf("a steady pass repeated 4 times: %s, %d of %d; want pass, 4 of 4", v.Status, v.Passed, v.Runs)
+	}
+}
+
+// TestRereadSharesTheCheck: the first run's build record takes the
+// worktree check's answer (one read of the worktree after make, not two);
+// a repeated run, whose make would read the worktree later, reads its own.
+func TestRereadSharesTheCheck(t *testing.T) {
+	reads := 0
+	check := &worktreeCheck{read: func(context.Context) (*Worktree, error) {
+		reads++
+		return &Worktree{Tree: "t1"}, nil
+	}}
+	var got []string
+	run := func(ctx context.Context, _ *Spec, h Host) (*Verdict, error) {
+		if h.Reread == nil {
+			got = append(got, "own read")
+		} else {
+			tree, err := h.Reread(ctx)
+			h.Built()
+			got = append(got, tree+fmt.Sprint(err))
+		}
+		return &Verdict{Status: Pass}, nil
+	}
+	if _, err := (&Tester{Run: run}).runN(context.Background(), &Spec{}, nil, 2, "t1", check); err != nil {
+		t.Fatal(err)
+	}
+	check.worktree(context.Background())
+	if want := []string{"t1<nil>", "own read"}; fmt.Sprint(got) != fmt.Sprint(want) || reads != 1 {
+		t.Errorf("runs read %q with %d reads of the worktree; want %q with 1", got, reads, want)
 	}
 }
 

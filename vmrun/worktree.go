@@ -71,11 +71,21 @@ func (w *Worktree) Clean() bool { return len(w.Changes) == 0 }
 // worktree the tree is written from a temporary index (git add -A), so a
 // verdict is never recorded under a tree that was not built.
 func ReadWorktree(ctx context.Context, g Git) (*Worktree, error) {
+	// HEAD and the worktree's status are independent reads: the status
+	// (a stat of every tracked file) runs next to rev-parse.
+	var changes []string
+	var changesErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		changes, changesErr = Changes(ctx, g)
+	}()
 	w, err := readHead(ctx, g)
+	<-done
 	if err != nil {
 		return nil, err
 	}
-	if w.Changes, err = Changes(ctx, g); err != nil || w.Clean() {
+	if w.Changes, err = changes, changesErr; err != nil || w.Clean() {
 		return w, err
 	}
 	if w.Tree, err = worktreeTree(ctx, g); err != nil {

@@ -55,6 +55,10 @@ func TestRealBuildSkip(t *testing.T) {
 		t.Fatalf("no record of the build: %v", err)
 	}
 	argv := makeArgv(t, first)
+	// A run that boots vmlinux (the fast path) makes no bzImage.
+	if a := strings.Join(argv, " "); !regexp.MustCompile(` vmlinux( modules)?$`).MatchString(a) || strings.Contains(a, "bzImage") {
+		t.Errorf("a run booting vmlinux ran make %s; want make vmlinux only", a)
+	}
 
 	// (a) A docs-only commit: no make.
 	commit("Documentation/process/howto.rst", "\nrapido: a docs-only change.\n", "docs: reword")
@@ -87,6 +91,42 @@ func TestRealBuildSkip(t *testing.T) {
 	if strings.Contains(ran, "build skipped") || !strings.Contains(ran, "build: make runs: fs/proc/cmdline.c is read by the build") {
 		t.Error("a change to fs/proc/cmdline.c did not run make")
 	}
+
+	// (d) That build made vmlinux only: its bzImage is stale. A fast
+	// boot that QEMU refuses falls back to QEMU's defaults, which boot
+	// the bzImage made then for that very vmlinux — never the stale one.
+	// The stand-in QEMU refuses any command line naming vmlinux; its
+	// data directory is the real QEMU's (pvh.bin: the fast path is tried).
+	qdir := t.TempDir()
+	os.MkdirAll(filepath.Join(qdir, "bin"), 0o755)
+	os.MkdirAll(filepath.Join(qdir, "share"), 0o755)
+	os.Symlink("/usr/share/qemu", filepath.Join(qdir, "share/qemu"))
+	wrapper := filepath.Join(qdir, "bin/qemu-system-x86_64")
+	os.WriteFile(wrapper, []byte("#!/bin/sh\ncase \"$*\" in *vmlinux*) echo 'qemu: refused by the test' >&2; exit 1 ;; esac\nexec /usr/bin/qemu-system-x86_64 \"$@\"\n"), 0o755)
+	r.setConfig(t, "rapido.qemu", wrapper)
+	// TCG: a new QEMU path would probe KVM and be remembered.
+	r.setConfig(t, "rapido.accel", "tcg")
+	t.Cleanup(func() { r.setConfig(t, "rapido.qemu"); r.setConfig(t, "rapido.accel") })
+	stale := kernelFiles(t, build)
+	fell, _ := run("a refused fast boot of a vmlinux-only build")
+	if !strings.Contains(fell, "boot: fast boot failed (qemu: refused by the test)") || !strings.Contains(fell, "build: making bzImage") {
+		t.Error("the refused fast boot did not fall back to a bzImage made for it")
+	}
+	m := regexp.MustCompile(`rapido: logs in (\S+)`).FindStringSubmatch(fell)
+	if cmd, _ := os.ReadFile(filepath.Join(m[1], "qemu.cmd")); !strings.Contains(string(cmd), "/arch/x86/boot/bzImage ") {
+		t.Errorf("the fallback booted %s; want the bzImage", cmd)
+	}
+	if after := kernelFiles(t, build); strings.Fields(after)[1] == strings.Fields(stale)[1] || strings.Fields(after)[3] != strings.Fields(stale)[3] {
+		t.Errorf("the fallback left bzImage and vmlinux %s (before %s); want a new bzImage of the same vmlinux", after, stale)
+	}
+	// The build record now names the bzImage: a classic build of the same
+	// tree reuses it.
+	r.setConfig(t, "rapido.qemu")
+	r.setConfig(t, "rapido.fastBoot", "off")
+	t.Cleanup(func() { r.setConfig(t, "rapido.fastBoot") })
+	if classic, _ := run("the same tree, classic boot"); !strings.Contains(classic, "build skipped") {
+		t.Error("after the fallback made bzImage, a classic boot of the same tree ran make")
+	}
 }
 
 // makeArgv is the make command line of the build a run's log directory
@@ -103,7 +143,7 @@ func makeArgv(t *testing.T, stderr string) []string {
 	}
 	var line string
 	for _, l := range strings.Split(string(log), "\n") {
-		if strings.HasPrefix(l, "+ ") && strings.Contains(l, "bzImage") {
+		if strings.HasPrefix(l, "+ ") && (strings.Contains(l, "bzImage") || strings.Contains(l+" ", " vmlinux ")) {
 			line = strings.TrimPrefix(l, "+ ")
 		}
 	}

@@ -92,7 +92,10 @@ func copyBuild(ctx context.Context, from, to string, rw *strings.Replacer, oldTo
 		rel, _ := filepath.Rel(from, p)
 		dst := filepath.Join(to, rel)
 		switch rel {
-		case ".rapido-lock", builtMark:
+		case ".rapido-lock", builtMark, ".rapido-inputs":
+			// .rapido-inputs (kbuild's cache of the last scan of the
+			// records) names the directory it was made in: the slot's
+			// first record scans its own.
 			return nil
 		}
 		info, err := d.Info()

@@ -24,15 +24,24 @@ case " $* " in
 *" modules_install "*)
 	for a; do case $a in INSTALL_MOD_PATH=*) P=${a#INSTALL_MOD_PATH=};; esac; done
 	mkdir -p "$P/lib/modules/6.1.0-fake" && echo "kernel/fs/foo.ko:" > "$P/lib/modules/6.1.0-fake/modules.dep" ;;
-*" bzImage "*)
+*" bzImage "*|*" vmlinux "*)
 	if [ -n "$FAKE_MAKE_FAIL" ]; then cat "$FAKE_MAKE_FAIL"; exit 2; fi
 	echo "  CC      init/main.o"
 	echo "  CC [M]  fs/foo.o"
 	echo "  LD      vmlinux"
-	# Like make, touch the outputs only when they are out of date.
-	[ -e "$O/arch/x86/boot/bzImage" ] && [ "$O/.config" -ot "$O/arch/x86/boot/bzImage" ] && exit 0
+	# Like make, touch the outputs only when they are out of date; vmlinux
+	# alone leaves the compressed image as it was.
 	mkdir -p "$O/arch/x86/boot" "$O/include/config"
-	echo kernel > "$O/arch/x86/boot/bzImage"
+	linked=
+	[ -e "$O/vmlinux" ] && [ "$O/.config" -ot "$O/vmlinux" ] && [ -z "$FAKE_MAKE_SOURCE_CHANGED" ] ||
+		{ echo "vmlinux $FAKE_MAKE_SOURCE_CHANGED" > "$O/vmlinux"; linked=1; }
+	case " $* " in *" bzImage "*)
+		if ! { [ -e "$O/arch/x86/boot/bzImage" ] && [ "$O/vmlinux" -ot "$O/arch/x86/boot/bzImage" ]; }; then
+			echo "  BUILD   arch/x86/boot/bzImage"
+			cat "$O/vmlinux" > "$O/arch/x86/boot/bzImage"
+		fi ;;
+	esac
+	[ -n "$linked" ] || exit 0
 	# kbuild's record of what init/main.o read.
 	prev=; for a; do [ "$prev" = -C ] && SRC=$a; prev=$a; done
 	mkdir -p "$O/init"
@@ -59,6 +68,7 @@ func newBuildEnv(t testing.TB) *buildEnv {
 	t.Setenv("FAKE_MAKE_LOG", log)
 	t.Setenv("FAKE_MAKE_FAIL", "")
 	t.Setenv("FAKE_MAKE_NO_CMD", "")
+	t.Setenv("FAKE_MAKE_SOURCE_CHANGED", "")
 	t.Setenv("RAPIDO_NO_CCACHE", "1")
 	src := filepath.Join(dir, "src")
 	os.MkdirAll(src, 0o755)

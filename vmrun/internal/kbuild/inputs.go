@@ -2,6 +2,7 @@ package kbuild
 
 import (
 	"bytes"
+	"encoding/gob"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -35,6 +36,57 @@ type Inputs struct {
 // checked on their own. A $(wildcard X) entry counts as an input (kbuild
 // lists headers whose absence matters that way).
 func ScanInputs(srcDir, buildDir string) (*Inputs, error) {
+	in, _, err := scanInputs(srcDir, buildDir, nil)
+	return in, err
+}
+
+// inputsCache is what the last scan of a build directory read: the size
+// and time of every record it parsed and the paths they named. A record
+// whose stamp is unchanged is not parsed again; its paths stay in the
+// union, which may keep a path no record names any more — more inputs,
+// never fewer, so a skip is only ever less likely, never wrong.
+type inputsCache struct {
+	Version  int
+	Key      string // the build's reuse key and both roots: else it is void
+	Records  map[string][2]int64
+	Source   []string
+	External []string
+}
+
+const (
+	inputsCacheName    = ".rapido-inputs"
+	inputsCacheVersion = 1
+)
+
+func inputsCacheKey(srcDir, buildDir, key string) string {
+	return strings.Join(append(append([]string{key}, roots(srcDir)...), roots(buildDir)...), "\x00")
+}
+
+func loadInputsCache(buildDir, key string) *inputsCache {
+	f, err := os.Open(filepath.Join(buildDir, inputsCacheName))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var c inputsCache
+	if gob.NewDecoder(f).Decode(&c) != nil || c.Version != inputsCacheVersion || c.Key != key || c.Records == nil {
+		return nil
+	}
+	return &c
+}
+
+func saveInputsCache(buildDir string, c *inputsCache) error {
+	var b bytes.Buffer
+	if err := gob.NewEncoder(&b).Encode(c); err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(buildDir, inputsCacheName), b.Bytes())
+}
+
+// scanInputs is ScanInputs parsing only the records that changed since
+// prev (all of them without prev), and the cache of this scan.
+func scanInputs(srcDir, buildDir string, prev *inputsCache) (*Inputs, *inputsCache, error) {
+	next := &inputsCache{Version: inputsCacheVersion, Records: map[string][2]int64{}}
 	src := roots(srcDir)
 	build := roots(buildDir)
 	inSet, exSet := map[string]bool{}, map[string]bool{}
@@ -107,21 +159,39 @@ func ScanInputs(srcDir, buildDir string) (*Inputs, error) {
 		if !strings.HasPrefix(name, ".") || !d.Type().IsRegular() {
 			return nil
 		}
+		isCmd, isDep := strings.HasSuffix(name, ".cmd"), strings.HasSuffix(name, ".d")
+		if !isCmd && !isDep {
+			return nil
+		}
 		bases = recordBases(srcDir, buildDir, path)
+		// A record read from one place only names the same paths as long
+		// as it is the same file; one whose relative paths may start in
+		// several places depends on which files exist: parsed every time.
+		if len(bases) == 1 {
+			if info, err := d.Info(); err == nil {
+				st := [2]int64{info.Size(), info.ModTime().UnixNano()}
+				rel := path[len(buildDir):]
+				next.Records[rel] = st
+				if old, ok := prev.record(rel); ok && old == st {
+					in.Records++
+					return nil
+				}
+			}
+		}
 		k := strings.Join(bases, "\x00")
 		if seen = seenBy[k]; seen == nil {
 			seen = map[string]bool{}
 			seenBy[k] = seen
 		}
 		switch {
-		case strings.HasSuffix(name, ".cmd"):
+		case isCmd:
 			b, err := os.ReadFile(path)
 			if err != nil {
 				return err
 			}
 			in.Records++
 			parseCmd(b, add)
-		case strings.HasSuffix(name, ".d"):
+		case isDep:
 			b, err := os.ReadFile(path)
 			if err != nil {
 				return err
@@ -132,7 +202,15 @@ func ScanInputs(srcDir, buildDir string) (*Inputs, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if prev != nil {
+		for _, p := range prev.Source {
+			inSet[p] = true
+		}
+		for _, p := range prev.External {
+			exSet[p] = true
+		}
 	}
 	for p := range inSet {
 		in.Source = append(in.Source, p)
@@ -142,7 +220,17 @@ func ScanInputs(srcDir, buildDir string) (*Inputs, error) {
 	}
 	sort.Strings(in.Source)
 	sort.Strings(in.External)
-	return in, nil
+	next.Source, next.External = in.Source, in.External
+	return in, next, nil
+}
+
+// record is the stamp prev holds for the record rel (none without prev).
+func (c *inputsCache) record(rel string) ([2]int64, bool) {
+	if c == nil {
+		return [2]int64{}, false
+	}
+	st, ok := c.Records[rel]
+	return st, ok
 }
 
 // recordBases are the directories a relative path in the record file

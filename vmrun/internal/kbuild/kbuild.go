@@ -9,6 +9,7 @@ import (
 	"debug/elf"
 	_ "embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -121,6 +122,13 @@ type Options struct {
 	// Reuse, when set, lets the build reuse the last build's kernel
 	// without running make when none of its inputs changed.
 	Reuse *Reuse
+
+	// VmlinuxIf, when set (CONFIG_PVH), says the kernel will be booted as
+	// vmlinux when the final .config sets this symbol: make then builds
+	// vmlinux and not the compressed image (x86's objcopy, compression and
+	// setup link, over a second per build), and the result says so
+	// (Result.VmlinuxOnly; MakeImage makes the image after all).
+	VmlinuxIf string
 }
 
 // Result describes a finished build.
@@ -136,6 +144,13 @@ type Result struct {
 	// Skipped says make did not run: the last build's kernel is reused
 	// because no input of it changed (SkipNote).
 	Skipped bool
+	// VmlinuxOnly says the build made vmlinux and not the compressed
+	// image (Options.VmlinuxIf): KernelImage is vmlinux, and a boot that
+	// needs the image gets it from MakeImage.
+	VmlinuxOnly bool
+	// vmlinux is vmlinux as this build left it: MakeImage makes the
+	// image of this one only.
+	vmlinux Stamp
 	// recorded is closed once the build is recorded for later skips.
 	recorded <-chan struct{}
 }
@@ -466,6 +481,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if o.Make == "" {
 		o.Make = "make"
 	}
+	// The worktree's tree (a stat of every file in it: the longest read
+	// of a skip) is read from the start, next to everything below.
+	if o.Reuse != nil {
+		o.Reuse = o.Reuse.start(ctx)
+	}
 	arch, err := ArchOf(o.Arch)
 	if err != nil {
 		return nil, &ConfigError{err}
@@ -508,8 +528,8 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	common := MakeArgs(o, ccache)
+	vmlinuxPath := filepath.Join(o.BuildDir, "vmlinux")
 	if o.Reuse != nil {
-		o.Reuse = o.Reuse.start(ctx)
 		res, why := tryReuse(ctx, o, arch, common)
 		if res != nil {
 			fmt.Fprintf(logf, "%s (tree %s)\n", SkipNote, o.Reuse.Tree)
@@ -517,6 +537,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 				fmt.Fprintf(o.Progress, "%s\n", SkipNote)
 			}
 			res.Log, res.Duration = logPath, time.Since(start)
+			res.vmlinux = stampOf(vmlinuxPath, false)
 			return res, nil
 		}
 		if why != "" {
@@ -548,6 +569,10 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	cfg, _ := os.ReadFile(res.ConfigPath)
 	modules := strings.Contains(string(cfg), "\nCONFIG_MODULES=y")
 	targets := []string{arch.Image}
+	res.VmlinuxOnly = vmlinuxOnly(o, arch, string(cfg))
+	if res.VmlinuxOnly {
+		targets = []string{"vmlinux"}
+	}
 	if modules {
 		targets = append(targets, "modules")
 	}
@@ -571,6 +596,10 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	saveWarnings(o.BuildDir, next)
 	res.CompilerWarnings, res.NewWarnings = len(b.warn.emitted), added
 	res.KernelImage = filepath.Join(o.BuildDir, "arch", arch.Name, "boot", arch.Image)
+	if res.VmlinuxOnly {
+		res.KernelImage = vmlinuxPath
+	}
+	res.vmlinux = stampOf(vmlinuxPath, false)
 	rel, _ := os.ReadFile(filepath.Join(o.BuildDir, "include/config/kernel.release"))
 	res.KernelRelease = strings.TrimSpace(string(rel))
 	if modules {
@@ -614,6 +643,76 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		res.recorded = done
 	}
 	return res, nil
+}
+
+// vmlinuxOnly says whether make builds vmlinux alone: the caller boots
+// vmlinux when config (the final .config) sets o.VmlinuxIf, and this
+// architecture has a compressed image to leave out (x86).
+func vmlinuxOnly(o Options, arch Arch, config string) bool {
+	return o.VmlinuxIf != "" && arch.Name == "x86" && strings.Contains("\n"+config, "\n"+o.VmlinuxIf+"=y\n")
+}
+
+// MakeImage makes the compressed image of a build that made only vmlinux
+// (r.VmlinuxOnly), for a boot that needs it after all (fast boot refused,
+// several VMs): make for the image alone, in the build directory, under
+// its lock. It refuses when vmlinux is no longer the one r made (another
+// build ran there, or make would compile a worktree that changed since):
+// the image would not be the kernel that was built. The record of the
+// build, when it is r's, then names the image too.
+func MakeImage(ctx context.Context, o Options, r *Result) (string, error) {
+	if !r.VmlinuxOnly {
+		return r.KernelImage, nil
+	}
+	if o.Make == "" {
+		o.Make = "make"
+	}
+	arch, err := ArchOf(o.Arch)
+	if err != nil {
+		return "", &ConfigError{err}
+	}
+	unlock, err := lockDir(ctx, o.BuildDir, o.Progress)
+	if err != nil {
+		return "", &ConfigError{err}
+	}
+	defer unlock()
+	vmlinux := filepath.Join(o.BuildDir, "vmlinux")
+	changed := errors.New("make the compressed image: vmlinux changed since the build (another build ran in " + o.BuildDir + ")")
+	if stampOf(vmlinux, false) != r.vmlinux {
+		return "", changed
+	}
+	logPath := filepath.Join(o.LogDir, "build.log")
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return "", &ConfigError{err}
+	}
+	defer logf.Close()
+	_, ccacheErr := exec.LookPath("ccache")
+	ccache := ccacheErr == nil && os.Getenv("RAPIDO_NO_CCACHE") == ""
+	if o.Launcher != "" && o.Jobs == 0 {
+		o.Jobs = LauncherJobs(o)
+	}
+	b := &builder{o: o, log: logf, common: MakeArgs(o, ccache), env: MakeEnv(o, ccache), prog: newProgress(nil, false, time.Now()), warn: newWarningTally()}
+	if err := b.make(ctx, false, arch.Image); err != nil {
+		return "", b.buildError(err, logPath)
+	}
+	if stampOf(vmlinux, false) != r.vmlinux {
+		// make compiled something: the tree is not the one built.
+		dropRecord(o.BuildDir)
+		return "", changed
+	}
+	image := filepath.Join(o.BuildDir, "arch", arch.Name, "boot", arch.Image)
+	if rec, err := readRecord(o.BuildDir); err == nil && rec.VmlinuxOnly && rec.Image == vmlinux {
+		rec.VmlinuxOnly, rec.Image = false, image
+		for i, s := range rec.Outputs {
+			if s.Path == image {
+				rec.Outputs[i] = stampOf(image, false)
+			}
+		}
+		if data, err := json.Marshal(rec); err == nil {
+			writeAtomic(filepath.Join(o.BuildDir, recordName), data)
+		}
+	}
+	return image, nil
 }
 
 // newer reports whether a is newer than b (or b is missing).

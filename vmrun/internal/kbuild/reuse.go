@@ -34,6 +34,11 @@ type Reuse struct {
 	Compiler string
 	// Diff lists the paths that differ between the trees from and to.
 	Diff func(ctx context.Context, from, to string) ([]Change, error)
+	// Head, when set, is HEAD's tree: the likely answer of ReadTree,
+	// quick to read. The diff against it starts at once and is used when
+	// the tree read is that one (a clean worktree), so the diff does not
+	// wait for the worktree's status.
+	Head func(ctx context.Context) (string, error)
 	// Files lists the paths of a tree: an input that is not one of them
 	// (an untracked header) is checked by its size and time instead.
 	Files func(ctx context.Context, tree string) ([]string, error)
@@ -76,7 +81,8 @@ func (r *Reuse) tree() (string, error) {
 const recordName = ".rapido-built"
 
 // recordVersion names the record's layout and the rules that made it.
-const recordVersion = 1
+// Version 2 added VmlinuxOnly.
+const recordVersion = 2
 
 // Record is what the last successful build read and produced.
 type Record struct {
@@ -87,14 +93,17 @@ type Record struct {
 	Key string `json:"key"`
 	// LocalVersion is what scripts/setlocalversion said: the kernel
 	// release also depends on the commit (tags, CONFIG_LOCALVERSION_AUTO).
-	LocalVersion string   `json:"localversion"`
-	Release      string   `json:"release"`
-	Image        string   `json:"image"`
-	ModulesDir   string   `json:"modules_dir,omitempty"`
-	Outputs      []Stamp  `json:"outputs"`
-	External     []Stamp  `json:"external,omitempty"`
-	Headers      bool     `json:"headers,omitempty"`
-	Inputs       []string `json:"inputs"`
+	LocalVersion string `json:"localversion"`
+	Release      string `json:"release"`
+	Image        string `json:"image"`
+	// VmlinuxOnly says make built vmlinux and not the compressed image
+	// (Image is vmlinux): a build that needs the image runs make.
+	VmlinuxOnly bool     `json:"vmlinux_only,omitempty"`
+	ModulesDir  string   `json:"modules_dir,omitempty"`
+	Outputs     []Stamp  `json:"outputs"`
+	External    []Stamp  `json:"external,omitempty"`
+	Headers     bool     `json:"headers,omitempty"`
+	Inputs      []string `json:"inputs"`
 }
 
 // Stamp identifies a file's content cheaply: size and modification time,
@@ -315,6 +324,8 @@ func tryReuse(ctx context.Context, o Options, arch Arch, common []string) (*Resu
 		return nil, "the record of the last build is unreadable"
 	case rec.Version != recordVersion:
 		return nil, "the last build was recorded by another version of git rapido"
+	case rec.VmlinuxOnly && o.VmlinuxIf == "":
+		return nil, "the last build made vmlinux only, and this one needs " + arch.Image
 	}
 	// The two processes the decision needs (scripts/setlocalversion and
 	// git diff) run while the record is checked; a decision made without
@@ -331,9 +342,36 @@ func tryReuse(ctx context.Context, o Options, arch Arch, common []string) (*Resu
 	var tree string
 	go func() {
 		defer wg.Done()
-		if tree, diffErr = o.Reuse.tree(); diffErr == nil && rec.Tree != tree {
-			changed, diffErr = o.Reuse.Diff(ctx, rec.Tree, tree)
+		type diff struct {
+			tree    string
+			changed []Change
+			err     error
 		}
+		var guess chan diff
+		if o.Reuse.Head != nil && o.Reuse.ready != nil {
+			guess = make(chan diff, 1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				head, err := o.Reuse.Head(ctx)
+				if err != nil || head == rec.Tree {
+					guess <- diff{err: errors.New("no guess")}
+					return
+				}
+				cs, err := o.Reuse.Diff(ctx, rec.Tree, head)
+				guess <- diff{head, cs, err}
+			}()
+		}
+		if tree, diffErr = o.Reuse.tree(); diffErr != nil || rec.Tree == tree {
+			return
+		}
+		if guess != nil {
+			if g := <-guess; g.err == nil && g.tree == tree {
+				changed = g.changed
+				return
+			}
+		}
+		changed, diffErr = o.Reuse.Diff(ctx, rec.Tree, tree)
 	}()
 	key, err := reuseKey(o, common, o.Reuse.Compiler)
 	if err != nil {
@@ -362,7 +400,7 @@ func tryReuse(ctx context.Context, o Options, arch Arch, common []string) (*Resu
 		return nil, why
 	}
 	res := &Result{KernelImage: rec.Image, BuildDir: o.BuildDir, KernelRelease: rec.Release,
-		ConfigPath: filepath.Join(o.BuildDir, ".config"), Skipped: true}
+		ConfigPath: filepath.Join(o.BuildDir, ".config"), Skipped: true, VmlinuxOnly: rec.VmlinuxOnly}
 	if rec.ModulesDir != "" {
 		if _, err := os.Stat(rec.ModulesDir); err != nil {
 			return nil, "the installed modules are gone"
@@ -380,18 +418,23 @@ func recordBuild(ctx context.Context, o Options, arch Arch, common []string, res
 	if now, err := o.Reuse.Now(ctx); err != nil || now != o.Reuse.Tree {
 		return nil
 	}
-	in, err := ScanInputs(o.SourceDir, o.BuildDir)
+	key, err := reuseKey(o, common, o.Reuse.Compiler)
+	if err != nil {
+		return err
+	}
+	// Only the records make rewrote are parsed again (inputsCache).
+	ck := inputsCacheKey(o.SourceDir, o.BuildDir, key)
+	in, cache, err := scanInputs(o.SourceDir, o.BuildDir, loadInputsCache(o.BuildDir, ck))
 	if err != nil {
 		return err
 	}
 	if in.Records == 0 || len(in.Source) == 0 {
 		return nil // no records: nothing proves what was read
 	}
+	cache.Key = ck
+	saveInputsCache(o.BuildDir, cache)
 	rec := &Record{Version: recordVersion, Tree: o.Reuse.Tree, Release: res.KernelRelease,
-		Image: res.KernelImage, ModulesDir: res.ModulesDir}
-	if rec.Key, err = reuseKey(o, common, o.Reuse.Compiler); err != nil {
-		return err
-	}
+		Image: res.KernelImage, ModulesDir: res.ModulesDir, VmlinuxOnly: res.VmlinuxOnly, Key: key}
 	if rec.LocalVersion, err = localVersion(ctx, o); err != nil {
 		return nil
 	}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -182,5 +184,158 @@ func TestReuseNeedsRecords(t *testing.T) {
 	e.expect(t, "the same tree without records", "t1", true)
 	if _, err := os.Stat(filepath.Join(e.o.BuildDir, recordName)); err == nil {
 		t.Error("a build without kbuild records was recorded")
+	}
+}
+
+// TestReuseVmlinuxOnly: a build for a boot of vmlinux makes vmlinux only,
+// and its record says so: a later build that needs the compressed image
+// runs make for it instead of reusing a stale one, MakeImage makes it for
+// the very vmlinux the build made (and only that one), and a full build
+// serves a vmlinux boot.
+func TestReuseVmlinuxOnly(t *testing.T) {
+	e := newReuseEnv(t)
+	e.o.Fragments = []string{"CONFIG_PVH=y"}
+	img := filepath.Join(e.o.BuildDir, "arch/x86/boot/bzImage")
+	vmlinux := filepath.Join(e.o.BuildDir, "vmlinux")
+	e.diffs["t1>t2"] = []string{"init/main.c"}
+	e.diffs["t2>t3"] = []string{"init/main.c"}
+	e.diffs["t3>t4"] = []string{"init/main.c"}
+
+	// A classic build first: the compressed image is there.
+	e.expect(t, "first build", "t1", true)
+
+	build := func(tree string, vmOnly bool) (*Result, []string) {
+		t.Helper()
+		e.calls(t)
+		o := e.o
+		if vmOnly {
+			o.VmlinuxIf = "CONFIG_PVH"
+		}
+		o.Reuse = &Reuse{Compiler: e.compiler, Tree: tree,
+			Diff: func(_ context.Context, from, to string) ([]Change, error) {
+				var cs []Change
+				for _, p := range e.diffs[from+">"+to] {
+					cs = append(cs, Change{Path: p})
+				}
+				return cs, nil
+			},
+			Files: func(context.Context, string) ([]string, error) { return e.files, nil },
+			Now:   func(context.Context) (string, error) { return tree, nil },
+		}
+		res, err := Build(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Wait()
+		return res, e.calls(t)
+	}
+	t.Setenv("FAKE_MAKE_SOURCE_CHANGED", "t2")
+	res, calls := build("t2", true)
+	if !made(calls, "vmlinux") || made(calls, "bzImage") || res.Skipped || !res.VmlinuxOnly || res.KernelImage != vmlinux {
+		t.Fatalf("vmlinux-only build: make %q, result %+v; want make vmlinux and vmlinux as the kernel", calls, res)
+	}
+	if b, _ := os.ReadFile(img); strings.Contains(string(b), "t2") {
+		t.Fatal("make vmlinux rewrote the compressed image")
+	}
+	t.Setenv("FAKE_MAKE_SOURCE_CHANGED", "")
+	if res, calls = build("t2", true); !res.Skipped || !res.VmlinuxOnly || res.KernelImage != vmlinux || len(calls) != 0 {
+		t.Errorf("the same tree for a vmlinux boot: make %q, result %+v; want a skip reusing vmlinux", calls, res)
+	}
+	// A build that needs the compressed image does not reuse the stale one.
+	if res, calls = build("t2", false); res.Skipped || res.VmlinuxOnly || res.KernelImage != img || !made(calls, "bzImage") {
+		t.Errorf("the same tree for a classic boot: make %q, result %+v; want make bzImage", calls, res)
+	}
+	if b, _ := os.ReadFile(img); !strings.Contains(string(b), "t2") {
+		t.Errorf("the compressed image is %q, not made from t2's vmlinux", b)
+	}
+	// A full build serves a vmlinux boot (and its image).
+	if res, calls = build("t2", true); !res.Skipped || res.VmlinuxOnly || res.KernelImage != img || len(calls) != 0 {
+		t.Errorf("after the full build, a vmlinux boot: make %q, result %+v; want a skip with the image", calls, res)
+	}
+
+	// MakeImage: the compressed image of the vmlinux just built, and the
+	// record updated so the next classic build is a skip.
+	t.Setenv("FAKE_MAKE_SOURCE_CHANGED", "t3")
+	res, _ = build("t3", true)
+	t.Setenv("FAKE_MAKE_SOURCE_CHANGED", "")
+	o := e.o
+	o.VmlinuxIf = "CONFIG_PVH"
+	got, err := MakeImage(context.Background(), o, res)
+	if calls = e.calls(t); err != nil || got != img || !made(calls, "bzImage") || made(calls, "vmlinux") {
+		t.Fatalf("MakeImage = %q, %v (make %q); want make bzImage and %s", got, err, calls, img)
+	}
+	if b, _ := os.ReadFile(img); !strings.Contains(string(b), "t3") {
+		t.Errorf("MakeImage left the image %q, not made from t3's vmlinux", b)
+	}
+	if res, calls = build("t3", false); !res.Skipped || res.KernelImage != img || len(calls) != 0 {
+		t.Errorf("a classic build after MakeImage: make %q, result %+v; want a skip", calls, res)
+	}
+
+	// MakeImage refuses when the vmlinux is no longer the build's (the
+	// worktree changed and make would compile another kernel).
+	t.Setenv("FAKE_MAKE_SOURCE_CHANGED", "t4")
+	res, _ = build("t4", true)
+	t.Setenv("FAKE_MAKE_SOURCE_CHANGED", "t4-edited")
+	if got, err = MakeImage(context.Background(), o, res); err == nil {
+		t.Errorf("MakeImage over a changed tree = %q; want an error", got)
+	}
+	t.Setenv("FAKE_MAKE_SOURCE_CHANGED", "")
+	if res, calls = build("t4", false); res.Skipped {
+		t.Errorf("after a refused MakeImage, a classic build was skipped (make %q)", calls)
+	}
+}
+
+// made says whether one of make's command lines asks for target.
+func made(calls []string, target string) bool {
+	for _, c := range calls {
+		if strings.Contains(c+" ", " "+target+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestReuseHeadGuess: the diff against HEAD's tree starts before the
+// worktree's tree is read, and counts only when the worktree's tree is
+// HEAD's: a dirty worktree's own diff decides.
+func TestReuseHeadGuess(t *testing.T) {
+	e := newReuseEnv(t)
+	e.expect(t, "first build", "t1", true)
+	e.diffs["t1>docs"] = []string{"Documentation/a.rst"}
+	e.diffs["t1>dirty"] = []string{"init/main.c"}
+	build := func(head, tree string) (skipped bool, diffs []string) {
+		t.Helper()
+		o := e.o
+		var mu sync.Mutex
+		o.Reuse = &Reuse{Compiler: e.compiler,
+			ReadTree: func(context.Context) (string, error) { return tree, nil },
+			Head:     func(context.Context) (string, error) { return head, nil },
+			Diff: func(_ context.Context, from, to string) ([]Change, error) {
+				mu.Lock()
+				diffs = append(diffs, from+">"+to)
+				mu.Unlock()
+				var cs []Change
+				for _, p := range e.diffs[from+">"+to] {
+					cs = append(cs, Change{Path: p})
+				}
+				return cs, nil
+			},
+			Files: func(context.Context, string) ([]string, error) { return e.files, nil },
+			Now:   func(context.Context) (string, error) { return tree, nil },
+		}
+		res, err := Build(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Wait()
+		sort.Strings(diffs)
+		return res.Skipped, diffs
+	}
+	if skipped, diffs := build("docs", "docs"); !skipped || fmt.Sprint(diffs) != "[t1>docs]" {
+		t.Errorf("a clean docs-only worktree: skipped %t, diffs %q; want a skip on the one diff against HEAD", skipped, diffs)
+	}
+	// HEAD is docs-only, the worktree changes a built file: make runs.
+	if skipped, diffs := build("docs", "dirty"); skipped || !strings.Contains(fmt.Sprint(diffs), "t1>dirty") {
+		t.Errorf("a dirty worktree over a docs-only HEAD: skipped %t, diffs %q; want make, decided on the worktree's diff", skipped, diffs)
 	}
 }
