@@ -31,6 +31,8 @@ while [ $# -gt 0 ]; do
 	shift
 done
 echo $$ > "$FAKE_QEMU_PID"
+# What QEMU loaded, for a test to compare.
+[ -n "$FAKE_QEMU_KERNEL_COPY" ] && cp "$KERNEL" "$FAKE_QEMU_KERNEL_COPY"
 say() { printf '%s\n' "$@" >> "$CONSOLE"; }
 event() { printf '%s\n' "$@" >> "$V"; }
 case $FAKE_QEMU_MODE in
@@ -531,4 +533,46 @@ func TestKVMWorks(t *testing.T) {
 	if fd, ok := qemu.LoadFinding(accelFile(), qemu.FindingKey(f.spec.QEMU.Binary)); !ok || !fd.KVM {
 		t.Errorf("remembered finding %+v (found %v); want KVM usable", fd, ok)
 	}
+}
+
+// TestDetachedFastBootKeepsVmlinux: a series' slot builds the next commit
+// while this one waits to boot (BuildPlan with detach), so the fast boot
+// must boot a copy of this commit's vmlinux, not the build directory's,
+// which the next build relinks.
+func TestDetachedFastBootKeepsVmlinux(t *testing.T) {
+	f := newFakeRun(t, "pass")
+	vmlinux := f.withFastBoot(t, true)
+	f.spec.QEMU.FastBoot = "auto"
+	ctx := context.Background()
+	p, err := NewPlan(f.spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := BuildPlan(ctx, p, Host{Progress: io.Discard}, true)
+	if err != nil || b.Done() {
+		t.Fatalf("BuildPlan: %v (verdict %+v)", err, b.Verdict())
+	}
+	want, _ := os.ReadFile(vmlinux)
+	// The slot's next build relinks vmlinux before this commit boots.
+	if err := os.WriteFile(vmlinux, []byte("the next commit's kernel"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loaded := filepath.Join(t.TempDir(), "loaded")
+	t.Setenv("FAKE_QEMU_KERNEL_COPY", loaded)
+	v, err := b.Boot(ctx)
+	if err != nil || v.Status != Pass || v.Boot != "fast" {
+		t.Fatalf("Boot: %v, verdict %s %q boot %q", err, v.Status, v.Reason, v.Boot)
+	}
+	cmd, _ := os.ReadFile(filepath.Join(v.LogDir, "qemu.cmd"))
+	kept := filepath.Join(v.LogDir, "vmlinux")
+	if !strings.Contains(string(cmd), "-kernel "+kept+" ") {
+		t.Fatalf("qemu.cmd = %s; want -kernel %s (this commit's copy)", cmd, kept)
+	}
+	if got, _ := os.ReadFile(loaded); !bytes.Equal(got, want) {
+		t.Error("the booted vmlinux is not the one this commit built")
+	}
+	if _, err := os.Stat(kept); err == nil {
+		t.Error("the copy of vmlinux outlived the boot")
+	}
+	f.checkNoOrphans(t)
 }

@@ -59,7 +59,10 @@ type BuildResult struct {
 	// VmlinuxOnly says KernelImage is vmlinux: the compressed image was
 	// not made (BuildOptions.VmlinuxIf); Image makes it.
 	VmlinuxOnly bool
-	wait        func()
+	// Vmlinux is the vmlinux a fast boot takes when it is not the build
+	// directory's: a series' slot keeps a copy (BuildPlan with detach).
+	Vmlinux string
+	wait    func()
 	kr          *kbuild.Result
 	ko          kbuild.Options
 }

@@ -195,7 +195,7 @@ func (p *Plan) DryRun() ([]string, error) {
 	if _, _, err := p.planVirtiofs(&qc, true); err != nil {
 		return nil, err
 	}
-	qc = p.bootConfigs(qc)[0]
+	qc = p.bootConfigs(qc, "")[0]
 	return append([]string{qc.Binary}, qemu.BuildArgs(qc)...), nil
 }
 
@@ -228,8 +228,8 @@ func (o CutOptions) internal() (cut.Options, error) {
 // kernel offer it, then qc as it is (QEMU's defaults), which is also the
 // only one when there is no fast path. qc holds every QEMU argument of the
 // run already (the cut's too).
-func (p *Plan) bootConfigs(qc qemu.Config) []qemu.Config {
-	fb := p.fastBoot(qc)
+func (p *Plan) bootConfigs(qc qemu.Config, vmlinux string) []qemu.Config {
+	fb := p.fastBoot(qc, vmlinux)
 	if !fb.Usable() {
 		return []qemu.Config{qc}
 	}
@@ -255,12 +255,14 @@ func (p *Plan) bootsVmlinux() bool {
 // no network card, no share (a virtio-9p-pci device) and no QEMU
 // arguments of the user's or the cut's (storage disks among them), which
 // may name PCI devices.
-func (p *Plan) fastBoot(qc qemu.Config) qemu.FastBoot {
+func (p *Plan) fastBoot(qc qemu.Config, vmlinux string) qemu.FastBoot {
 	s := p.spec
 	if s.QEMU.FastBoot == "off" || p.arch.Name != "x86" || qemu.QEMUData(s.QEMU.Binary, "pvh.bin") == "" {
 		return qemu.FastBoot{}
 	}
-	vmlinux := filepath.Join(p.build.BuildDir, "vmlinux")
+	if vmlinux == "" {
+		vmlinux = filepath.Join(p.build.BuildDir, "vmlinux")
+	}
 	if !qemu.HasPVHEntry(vmlinux) {
 		return qemu.FastBoot{}
 	}

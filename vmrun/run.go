@@ -352,6 +352,14 @@ func BuildPlan(ctx context.Context, p *Plan, h Host, detach bool) (*Built, error
 		}
 		c := *br
 		c.KernelImage = kernel
+		// The fast boot reads vmlinux at its start (and again on a
+		// retry): this commit's, not the one the next build links.
+		if p.bootsVmlinux() {
+			c.Vmlinux = filepath.Join(v.LogDir, "vmlinux")
+			if err := copyKernel(filepath.Join(p.build.BuildDir, "vmlinux"), c.Vmlinux); err != nil {
+				return b, b.finish(infra(v, fmt.Errorf("keep vmlinux for the boot: %w", err)), nil)
+			}
+		}
 		br = &c
 	}
 	b.br, b.cp, b.image, b.done = br, cp, image, false
@@ -380,6 +388,11 @@ func (b *Built) Boot(ctx context.Context) (*Verdict, error) {
 		v, err = runVMs(ctx, b.p.spec, b.v, b.cp.VMs, b.cp.VerdictFrom, b.br, b.image, progress, tracer(b.h.Exec))
 	} else {
 		v, err = bootOne(ctx, b.p, b.h, b.bo, &b.cp.Host, b.br, b.image, b.v)
+	}
+	if b.br.Vmlinux != "" {
+		// A slot's copy of vmlinux served this boot only; at 13 MB and
+		// more a commit, a long series would fill the disk with them.
+		os.Remove(b.br.Vmlinux)
 	}
 	b.busy += time.Since(t)
 	return v, b.finish(v, err)
@@ -449,7 +462,7 @@ func bootOne(ctx context.Context, p *Plan, h Host, bo BuildOptions, ch *cut.Host
 	// Cleanup removes the daemons' socket directory, also when the
 	// image cannot be made below.
 	hooks.virtiofs = vfs
-	boots := p.bootConfigs(qc)
+	boots := p.bootConfigs(qc, br.Vmlinux)
 	// The classic boot takes the compressed image: made now when it is
 	// the only way (the fast path is not usable after all), else only
 	// when the fast boot is refused (watchFallingBack).
