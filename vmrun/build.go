@@ -63,8 +63,8 @@ type BuildResult struct {
 	// directory's: a series' slot keeps a copy (BuildPlan with detach).
 	Vmlinux string
 	wait    func()
-	kr          *kbuild.Result
-	ko          kbuild.Options
+	kr      *kbuild.Result
+	ko      kbuild.Options
 }
 
 // Image returns the compressed image (bzImage) of the build, making it
