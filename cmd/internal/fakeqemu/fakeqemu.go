@@ -27,6 +27,8 @@ import (
 func Main() {
 	var kernel, initrd, console, verdict string
 	var fsdevs, sockets []string
+	socketOf := map[int]*string{}   // socket index -> its chardev id
+	fsChardevs := map[string]bool{} // chardevs of vhost-user-fs-pci
 	args := os.Args[1:]
 	for i := 0; i+1 < len(args); i++ {
 		v := args[i+1]
@@ -40,13 +42,26 @@ func Main() {
 		case "-fsdev":
 			fsdevs = append(fsdevs, v)
 		case "-chardev":
+			id := ""
 			for _, kv := range strings.Split(strings.ReplaceAll(v, ",,", "\x00"), ",") {
 				kv = strings.ReplaceAll(kv, "\x00", ",")
+				if x, ok := strings.CutPrefix(kv, "id="); ok {
+					id = x
+				}
 				if p, ok := strings.CutPrefix(kv, "path="); ok {
 					if strings.HasPrefix(v, "socket,") {
 						sockets = append(sockets, p)
+						socketOf[len(sockets)-1] = &id
 					} else {
 						verdict = p
+					}
+				}
+			}
+		case "-device":
+			if strings.HasPrefix(v, "vhost-user-fs-pci,") {
+				for _, kv := range strings.Split(v, ",") {
+					if x, ok := strings.CutPrefix(kv, "chardev="); ok {
+						fsChardevs[x] = true
 					}
 				}
 			}
@@ -61,12 +76,21 @@ func Main() {
 		}
 	}
 	shares(fsdevs)
-	for _, sock := range sockets {
+	for i, sock := range sockets {
 		c, err := net.Dial("unix", sock)
 		if err != nil {
 			fail("-chardev socket,path=%s: Failed to connect to '%s': %v", sock, sock, err)
 		}
 		defer c.Close()
+		// A virtiofs daemon answers once it has served the share (the
+		// fake's stand-in for vhost-user's handshake): the guest runs
+		// only then, as it would with a real one.
+		if id := socketOf[i]; id != nil && fsChardevs[*id] {
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := c.Read(make([]byte, 1)); err != nil {
+				fail("vhost-user-fs %s: no answer from the daemon: %v", sock, err)
+			}
+		}
 	}
 	kb, err := os.ReadFile(kernel)
 	if err != nil {

@@ -77,6 +77,9 @@ func Main() {
 	if !ro {
 		os.WriteFile(dir+"/rapido-fake-guest", []byte("written by the guest over virtiofs\n"), 0o644)
 	}
+	// Served: the fake QEMU waits for this before its guest runs, so a
+	// run cannot end (and stop the daemon) before the line above is logged.
+	c.Write([]byte{'k'})
 	io.Copy(io.Discard, c)
 	os.Remove(socket)
 }
