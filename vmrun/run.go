@@ -645,7 +645,7 @@ func buildKernel(ctx context.Context, p *Plan, bo BuildOptions, v *Verdict) (*Bu
 	if p.spec.NoBuild {
 		br := &BuildResult{KernelImage: p.kernelImage()}
 		vmlinux := filepath.Join(bo.BuildDir, "vmlinux")
-		if newer(vmlinux, br.KernelImage) {
+		if kbuild.Newer(vmlinux, br.KernelImage) {
 			// The last build made vmlinux only: the image is stale.
 			br.KernelImage, br.VmlinuxOnly = vmlinux, true
 		}
@@ -1043,13 +1043,3 @@ func boot(ctx context.Context, s *Spec, qc qemu.Config) error {
 	return p.Wait(ctx)
 }
 
-// newer reports whether file a exists and is newer than b (or b is
-// missing).
-func newer(a, b string) bool {
-	fa, err := os.Stat(a)
-	if err != nil {
-		return false
-	}
-	fb, err := os.Stat(b)
-	return err != nil || fa.ModTime().After(fb.ModTime())
-}

@@ -607,7 +607,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		if len(strings.TrimSpace(string(order))) > 0 {
 			res.ModulesDir = filepath.Join(o.BuildDir, "rapido-modules")
 			stamp := filepath.Join(res.ModulesDir, ".stamp")
-			if newer(filepath.Join(o.BuildDir, "modules.order"), stamp) || newer(res.KernelImage, stamp) {
+			if Newer(filepath.Join(o.BuildDir, "modules.order"), stamp) || Newer(res.KernelImage, stamp) {
 				b.prog.phase("modules_install")
 				os.RemoveAll(res.ModulesDir)
 				if err := b.make(ctx, false, "modules_install", "INSTALL_MOD_PATH="+res.ModulesDir, "INSTALL_MOD_STRIP=1"); err != nil {
@@ -715,8 +715,9 @@ func MakeImage(ctx context.Context, o Options, r *Result) (string, error) {
 	return image, nil
 }
 
-// newer reports whether a is newer than b (or b is missing).
-func newer(a, b string) bool {
+// Newer reports whether file a exists and is newer than b (or b is
+// missing): a build output made after the one that should contain it.
+func Newer(a, b string) bool {
 	fa, err := os.Stat(a)
 	if err != nil {
 		return false
