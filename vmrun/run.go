@@ -1042,4 +1042,3 @@ func boot(ctx context.Context, s *Spec, qc qemu.Config) error {
 	}
 	return p.Wait(ctx)
 }
-
