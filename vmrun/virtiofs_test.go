@@ -13,7 +13,13 @@ import (
 
 // TestMain keeps the host's virtiofsd out of the package's tests: a share
 // goes over 9p unless a test asks for virtiofs with a daemon of its own.
+//
+// Run as git-rapido with virtiofsd-ro, the test binary is the read-only
+// wrapper (TestVirtiofsdRO), as the git-rapido binary is for a run.
 func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) == "git-rapido" && len(os.Args) > 1 && os.Args[1] == "virtiofsd-ro" {
+		os.Exit(VirtiofsdRO(os.Args[2:], os.Stderr))
+	}
 	os.Setenv(virtiofsdEnv, "/nonexistent/virtiofsd")
 	os.Exit(m.Run())
 }
@@ -25,6 +31,11 @@ func TestShareTransports(t *testing.T) {
 	shares := []Share{{Host: "/src", Guest: "/mnt/src"}, {Host: "/out", Guest: "/mnt/out", RW: true}}
 	none := func() (qemu.Virtiofsd, string) { return qemu.Virtiofsd{}, "no virtiofsd found" }
 	cDaemon := func() (qemu.Virtiofsd, string) { return qemu.Virtiofsd{Path: "/usr/lib/qemu/virtiofsd"}, "" }
+	// As root, QEMU's C daemon serves a read-only share from a read-only
+	// bind mount made for it alone (virtiofsd-ro).
+	cBind := func() (qemu.Virtiofsd, string) {
+		return qemu.Virtiofsd{Path: "/usr/lib/qemu/virtiofsd", ROBind: true}, ""
+	}
 	rust := func() (qemu.Virtiofsd, string) {
 		return qemu.Virtiofsd{Path: "/usr/libexec/virtiofsd", Rust: true, ReadOnly: true}, ""
 	}
@@ -37,7 +48,9 @@ func TestShareTransports(t *testing.T) {
 	}{
 		{"auto-none", "auto", none, []bool{false, false}, "shares over 9p: no virtiofsd found", ""},
 		{"default-none", "", none, []bool{false, false}, "shares over 9p: no virtiofsd found", ""},
-		{"auto-c", "auto", cDaemon, []bool{false, true}, "share /src over 9p: it is read-only and /usr/lib/qemu/virtiofsd cannot refuse writes", ""},
+		{"auto-c", "auto", cDaemon, []bool{false, true}, "share /src over 9p: it is read-only, /usr/lib/qemu/virtiofsd cannot refuse writes (the Rust virtiofsd's --readonly can) and a read-only bind mount for it needs root", ""},
+		{"auto-c-root", "auto", cBind, []bool{true, true}, "", ""},
+		{"virtiofs-c-root", "virtiofs", cBind, []bool{true, true}, "", ""},
 		{"auto-rust", "auto", rust, []bool{true, true}, "", ""},
 		{"9p", "9p", looked, []bool{false, false}, "", ""},
 		{"virtiofs-none", "virtiofs", none, nil, "", "rapido.shareTransport=virtiofs: no virtiofsd found (install virtiofsd (Debian 13) or qemu-system-common (Debian 12)"},

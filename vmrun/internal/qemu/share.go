@@ -69,6 +69,11 @@ type Virtiofsd struct {
 	// ReadOnly: the daemon itself refuses writes (--readonly), so a
 	// read-only share stays read-only whatever the guest's root mounts.
 	ReadOnly bool
+	// ROBind: a daemon without ReadOnly serves a read-only share from a
+	// read-only bind mount made for it alone, in a mount namespace of its
+	// own (vmrun's virtiofsd-ro wrapper; root only). VirtiofsdArgs is then
+	// given that mount as the directory.
+	ROBind bool
 }
 
 // VirtiofsdReady is what a virtiofsd prints once its socket listens (both
@@ -87,7 +92,7 @@ func VirtiofsdArgs(d Virtiofsd, socket, dir string, rw, root bool) []string {
 	if !root {
 		args = append(args, "--sandbox=none")
 	}
-	if !rw {
+	if !rw && d.ReadOnly {
 		args = append(args, "--readonly")
 	}
 	return args

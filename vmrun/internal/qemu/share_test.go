@@ -80,6 +80,12 @@ func TestVirtiofsdArgs(t *testing.T) {
 	if got, want := VirtiofsdArgs(rs, "/r/s.sock", "/src", false, false), []string{"--socket-path=/r/s.sock", "--shared-dir=/src", "--cache=auto", "--sandbox=none", "--readonly"}; !slices.Equal(got, want) {
 		t.Errorf("Rust virtiofsd, ro, not root: %q, want %q", got, want)
 	}
+	// A Rust daemon without --readonly (an old one) serves a read-only
+	// bind mount instead (ROBind): it must not be given the option.
+	old := Virtiofsd{Path: "/usr/libexec/virtiofsd", Rust: true, ROBind: true}
+	if got := VirtiofsdArgs(old, "/r/s.sock", "/ro", false, true); slices.Contains(got, "--readonly") {
+		t.Errorf("a Rust daemon without --readonly is given it: %q", got)
+	}
 	if got := VirtiofsdArgs(rs, "/r/s.sock", "/src", true, true); slices.Contains(got, "--readonly") || slices.Contains(got, "--sandbox=none") {
 		t.Errorf("Rust virtiofsd, rw, root: %q", got)
 	}

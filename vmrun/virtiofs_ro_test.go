@@ -1,0 +1,130 @@
+package vmrun
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/git-rapido/git-rapido/vmrun/internal/qemu"
+)
+
+// TestVirtiofsdRO runs the read-only wrapper (git rapido virtiofsd-ro, here
+// this test binary under git-rapido's name: see TestMain) in front of a
+// stand-in daemon, as a run starts it for a read-only share when the
+// daemon cannot refuse writes itself: the daemon sees the share's files at
+// its source, a write there fails with EROFS on the host side while the
+// share itself stays writable, the bind mount exists only in the daemon's
+// own mount namespace (the host's mount table is the same before, during
+// and after), and stop leaves no socket directory.
+func TestVirtiofsdRO(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("SKIPPING TestVirtiofsdRO: the read-only bind mount needs root (as QEMU's C virtiofsd does); run the tests as root")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	share, logDir, sockDir := t.TempDir(), t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(share, "data"), []byte("from the host"), 0o644)
+	result := filepath.Join(logDir, "result")
+	daemon := filepath.Join(logDir, "c-virtiofsd")
+	os.WriteFile(daemon, []byte(`#!/bin/sh
+for a; do case $a in source=*) src=${a#source=};; esac; done
+{
+	echo "data: $(cat "$src/data")"
+	echo "ns: $(readlink /proc/self/ns/mnt)"
+	sh -c "echo x >'$src/written'" 2>&1 && echo "write: done"
+	sh -c "mkdir '$src/d'" 2>&1 && echo "mkdir: done"
+	echo end
+} >`+result+`.tmp
+mv `+result+`.tmp `+result+`
+echo 'virtiofsd: Waiting for vhost-user socket connection...' >&2
+exec sleep 60
+`), 0o755)
+	r := &virtiofsRun{dir: sockDir, d: qemu.Virtiofsd{Path: daemon, ROBind: true}, self: self, logDir: logDir,
+		shares: []qemu.Share{{Tag: "rapido0", Path: share, Socket: filepath.Join(sockDir, "rapido0.sock")}},
+		procs:  make([]*virtiofsProc, 1)}
+	if err := r.forBoot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer r.stop()
+	var out []byte
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if out, err = os.ReadFile(result); err == nil {
+			break
+		}
+	}
+	got := string(out)
+	t.Logf("the daemon saw:\n%s", got)
+	if !strings.Contains(got, "data: from the host\n") {
+		t.Errorf("the daemon does not see the share's files at its source:\n%s", got)
+	}
+	if strings.Contains(got, "write: done") || strings.Contains(got, "mkdir: done") || strings.Count(got, "Read-only file system") != 2 {
+		t.Errorf("writes through the served directory did not fail with EROFS:\n%s", got)
+	}
+	if ns, _ := os.Readlink("/proc/self/ns/mnt"); strings.Contains(got, "ns: "+ns+"\n") {
+		t.Errorf("the daemon runs in the host's mount namespace (%s)", ns)
+	}
+	during, _ := os.ReadFile("/proc/self/mountinfo")
+	if string(during) != string(before) {
+		t.Errorf("the host's mount table changed while the daemon ran:\nbefore:\n%s\nduring:\n%s", before, during)
+	}
+	if _, err := os.Stat(filepath.Join(share, "written")); err == nil {
+		t.Error("the write through the read-only mount reached the share")
+	}
+	if err := os.WriteFile(filepath.Join(share, "host-write"), []byte("x"), 0o644); err != nil {
+		t.Errorf("the share itself is no longer writable on the host: %v", err)
+	}
+	r.stop()
+	after, _ := os.ReadFile("/proc/self/mountinfo")
+	if string(after) != string(before) {
+		t.Errorf("the host's mount table changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if _, err := os.Stat(sockDir); err == nil {
+		t.Error("stop left the socket directory")
+	}
+	if b, err := os.ReadFile(filepath.Join(share, "data")); err != nil || string(b) != "from the host" {
+		t.Errorf("the share's file after the run: %q, %v", b, err)
+	}
+
+	// A share that cannot be mounted: the wrapper's one line is the
+	// reason the daemon did not start.
+	r = &virtiofsRun{dir: t.TempDir(), d: qemu.Virtiofsd{Path: daemon, ROBind: true}, self: self, logDir: logDir,
+		shares: []qemu.Share{{Tag: "rapido0", Path: filepath.Join(share, "missing"), Socket: filepath.Join(sockDir, "x.sock")}},
+		procs:  make([]*virtiofsProc, 1)}
+	err = r.forBoot(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "c-virtiofsd exited 128: virtiofsd-ro: share: ") || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("a missing share: %v", err)
+	}
+}
+
+// TestVirtiofsdROUsage: the wrapper refuses to run without its operands,
+// before it unshares or mounts anything.
+func TestVirtiofsdROUsage(t *testing.T) {
+	var b strings.Builder
+	if code := VirtiofsdRO([]string{"/src"}, &b); code != 129 || !strings.Contains(b.String(), "usage: git rapido virtiofsd-ro <share> <mount point> <virtiofsd> [<argument>...]") {
+		t.Errorf("exit %d, %q", code, b.String())
+	}
+}
+
+// TestMountsUnder: the mounts the recursive bind copied are the mount
+// point and those below it, escapes undone; a sibling with the same
+// prefix is not one.
+func TestMountsUnder(t *testing.T) {
+	info := []byte(`22 1 8:1 / / rw - ext4 /dev/sda1 rw
+30 22 0:5 / /tmp/vfs/r0.ro rw - ext4 /dev/sda1 rw
+31 30 0:6 / /tmp/vfs/r0.ro/sub\040dir rw - tmpfs tmpfs rw
+32 22 0:7 / /tmp/vfs/r0.rox rw - tmpfs tmpfs rw
+`)
+	got := mountsUnder(info, "/tmp/vfs/r0.ro")
+	if want := []string{"/tmp/vfs/r0.ro", "/tmp/vfs/r0.ro/sub dir"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("mountsUnder = %q, want %q", got, want)
+	}
+}
