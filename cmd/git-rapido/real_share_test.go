@@ -154,9 +154,10 @@ func qemusWith(t *testing.T, s string) []string {
 // built-in fragment) with shares over virtiofs, served by the host's
 // virtiofsd: a script run from a writable share of the host, a file the
 // guest writes read back on the host, a read-only share the guest cannot
-// write (over virtiofs when the daemon can refuse writes, else over 9p, as
-// the run says), and no virtiofsd left running. It logs boot-to-verdict
-// over 9p and over virtiofs, a few runs each.
+// write even after remounting it rw (over virtiofs: the Rust daemon
+// refuses writes itself, QEMU's C one serves a read-only bind mount), a
+// --pwd script over virtiofs, and no virtiofsd left running. It logs
+// boot-to-verdict over 9p and over virtiofs, rw and ro, a few runs each.
 func TestRealShareVirtiofs(t *testing.T) {
 	r, _ := setupRealCuts(t)
 	if os.Geteuid() != 0 {
@@ -239,43 +240,79 @@ func TestRealShareVirtiofs(t *testing.T) {
 		if code != 0 {
 			t.Errorf("read-only share: exit %d, want 0 (both writes refused)\n%s", code, console(stderr))
 		}
-		// A daemon that cannot refuse writes (QEMU's C one) leaves the
-		// share on 9p, and says so.
-		v := verdict(stderr)
-		if v["share_transport"] == "9p" && !strings.Contains(stderr, "over 9p: it is read-only and") {
-			t.Errorf("a ro share on 9p under rapido.shareTransport=virtiofs, without the note:\n%s", stderr)
+		// Over virtiofs whichever daemon the host has: the Rust one
+		// refuses writes itself, QEMU's C one (root) serves a read-only
+		// bind mount of the share (git rapido virtiofsd-ro).
+		if v := verdict(stderr); v == nil || v["share_transport"] != "virtiofs" {
+			t.Errorf("verdict share_transport = %v, want virtiofs", v["share_transport"])
+		}
+		_, dry, code := r.run(r.clone, r.bin, "run", "--dry-run", "--share", dir+":/mnt/ro", "--", "true")
+		if code != 0 || !strings.Contains(dry, "share: "+dir+" on /mnt/ro (ro, over virtiofs)") {
+			t.Errorf("dry run: exit %d, want the ro share over virtiofs:\n%s", code, dry)
+		}
+		noDaemons(t, dir)
+		if b, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(b), dir) {
+			t.Errorf("the read-only bind mount is in the host's mount table:\n%s", b)
+		}
+	})
+
+	// --pwd (a read-only share of the current directory) over virtiofs:
+	// the script runs from the host's directory, its exit code is the
+	// verdict's.
+	t.Run("pwd", func(t *testing.T) {
+		// In the worktree, untracked, as TestRealShare's script.
+		dir := filepath.Join(r.clone, "rapido-vfs-pwd-test")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		os.WriteFile(filepath.Join(dir, "my-test"), []byte("#!/bin/sh\necho \"vfs-pwd: in $(pwd), $(cat data)\"\nexit 5\n"), 0o755)
+		os.WriteFile(filepath.Join(dir, "data"), []byte("from the host"), 0o644)
+		start := time.Now()
+		_, stderr, code := r.run(dir, r.bin, "run", "-v", "--pwd", "--", "./my-test")
+		t.Logf("run --pwd over virtiofs: exit %d in %s\n%s", code, time.Since(start).Round(time.Millisecond), stderr)
+		if code != 1 || !strings.Contains(stderr, "test exited 5") {
+			t.Fatalf("--pwd script exiting 5: exit %d, want 1 with \"test exited 5\"\n%s", code, console(stderr))
+		}
+		if v := verdict(stderr); v == nil || v["share_transport"] != "virtiofs" {
+			t.Errorf("verdict share_transport = %v, want virtiofs", v["share_transport"])
+		}
+		if c := console(stderr); !strings.Contains(c, "vfs-pwd: in /mnt/pwd, from the host") {
+			t.Errorf("console lacks the script's line:\n%s", c)
 		}
 		noDaemons(t, dir)
 	})
 
 	// Boot-to-verdict (firmware, kernel, init with the mounts, test,
-	// shutdown) with one rw share, over 9p and over virtiofs.
-	t.Run("boot-to-verdict", func(t *testing.T) {
-		dir := t.TempDir()
-		med := map[string]time.Duration{}
-		for _, tr := range []string{"9p", "virtiofs"} {
-			var ds []time.Duration
-			r.mustRun(t, r.clone, "git", "config", "rapido.shareTransport", tr)
-			for i := 0; i < 3; i++ {
-				_, stderr, code := r.run(r.clone, r.bin, "run", "--share", dir+":/mnt/w:rw", "--", "sh", "-c", "ls /mnt/w >/dev/null")
-				v := verdict(stderr)
-				if code != 0 || v == nil || v["share_transport"] != tr {
-					t.Fatalf("%s run: exit %d, transport %v\n%s", tr, code, v["share_transport"], stderr)
+	// shutdown) with one share, rw and ro, over 9p and over virtiofs.
+	for _, mode := range []string{"rw", "ro"} {
+		t.Run("boot-to-verdict-"+mode, func(t *testing.T) {
+			dir := t.TempDir()
+			med := map[string]time.Duration{}
+			for _, tr := range []string{"9p", "virtiofs"} {
+				var ds []time.Duration
+				r.mustRun(t, r.clone, "git", "config", "rapido.shareTransport", tr)
+				for i := 0; i < 3; i++ {
+					_, stderr, code := r.run(r.clone, r.bin, "run", "--share", dir+":/mnt/w:"+mode, "--", "sh", "-c", "ls /mnt/w >/dev/null")
+					v := verdict(stderr)
+					if code != 0 || v == nil || v["share_transport"] != tr {
+						t.Fatalf("%s run: exit %d, transport %v\n%s", tr, code, v["share_transport"], stderr)
+					}
+					tm, _ := v["timings"].(map[string]any)
+					var d time.Duration
+					for _, k := range []string{"firmware", "kernel_boot", "init", "test", "shutdown"} {
+						f, _ := tm[k].(float64)
+						d += time.Duration(f)
+					}
+					ds = append(ds, d)
 				}
-				tm, _ := v["timings"].(map[string]any)
-				var d time.Duration
-				for _, k := range []string{"firmware", "kernel_boot", "init", "test", "shutdown"} {
-					f, _ := tm[k].(float64)
-					d += time.Duration(f)
-				}
-				ds = append(ds, d)
+				slices.Sort(ds)
+				med[tr] = ds[1]
+				t.Logf("boot-to-verdict, %s share, over %s: %v (median %v)", mode, tr, ds, ds[1])
 			}
-			slices.Sort(ds)
-			med[tr] = ds[1]
-			t.Logf("boot-to-verdict over %s: %v (median %v)", tr, ds, ds[1])
-		}
-		t.Logf("virtiofs/9p boot-to-verdict: %.3f", float64(med["virtiofs"])/float64(med["9p"]))
-	})
+			t.Logf("virtiofs/9p boot-to-verdict, %s share: %.3f", mode, float64(med["virtiofs"])/float64(med["9p"]))
+		})
+	}
 }
 
 // TestRealShareVirtiofsInterrupt signals git rapido while the guest uses a
