@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -165,7 +166,8 @@ func (p *Plan) planVirtiofs(qc *qemu.Config, dry bool) (*virtiofsRun, []string, 
 	}
 	dir := "<virtiofs-dir>"
 	if !dry {
-		if dir, err = os.MkdirTemp("", "rapido-vfs-"); err != nil {
+		removeStaleVirtiofsDirs()
+		if dir, err = os.MkdirTemp("", fmt.Sprintf("%s%d-", virtiofsDirPrefix, os.Getpid())); err != nil {
 			return nil, notes, fmt.Errorf("virtiofs: %w", err)
 		}
 	}
@@ -184,6 +186,35 @@ func (p *Plan) planVirtiofs(qc *qemu.Config, dry bool) (*virtiofsRun, []string, 
 		}
 	}
 	return &virtiofsRun{dir: dir, d: d, self: self, shares: shares, procs: make([]*virtiofsProc, len(shares))}, notes, nil
+}
+
+// virtiofsDirPrefix begins a run's socket directory in $TMPDIR, followed
+// by the pid of the git rapido that made it.
+const virtiofsDirPrefix = "rapido-vfs-"
+
+// removeStaleVirtiofsDirs removes the socket directories of runs that are
+// gone without removing their own (git rapido killed with SIGKILL: its
+// daemons died with it, its directory did not): those whose pid no longer
+// runs. Only sockets and empty directories are removed, one by one, never
+// a tree: a directory that holds anything else is left alone. (A pid
+// reused since keeps its directory until the next run after it.)
+func removeStaleVirtiofsDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), virtiofsDirPrefix+"*"))
+	for _, dir := range dirs {
+		pidText, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(dir), virtiofsDirPrefix), "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 || syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue
+		}
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			p := filepath.Join(dir, e.Name())
+			if e.Type()&os.ModeSocket != 0 || e.IsDir() {
+				os.Remove(p) // a directory only when empty
+			}
+		}
+		os.Remove(dir)
+	}
 }
 
 func anyTrue(b []bool) bool {

@@ -2,7 +2,10 @@ package vmrun
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -191,5 +194,44 @@ func TestVirtiofsDied(t *testing.T) {
 	var none *virtiofsRun
 	if none.died() != "" {
 		t.Error("no daemons, yet one died")
+	}
+}
+
+// TestRemoveStaleVirtiofsDirs: a run killed with SIGKILL leaves its socket
+// directory (its daemons die with it, tethered); the next run removes the
+// directories whose run is gone — their sockets and the empty read-only
+// mount points — and leaves a live run's, and anything that is not
+// plainly a leftover (a directory with files in it), alone.
+func TestRemoveStaleVirtiofsDirs(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(tmp, fmt.Sprintf("rapido-vfs-%d-1", gone.Process.Pid))
+	live := filepath.Join(tmp, fmt.Sprintf("rapido-vfs-%d-2", os.Getpid()))
+	odd := filepath.Join(tmp, fmt.Sprintf("rapido-vfs-%d-3", gone.Process.Pid))
+	other := filepath.Join(tmp, "rapido-vfs-notapid")
+	for _, d := range []string{dead + "/rapido0.ro", live + "/rapido0.ro", odd + "/rapido0.ro", other} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: dead + "/rapido0.sock", Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SetUnlinkOnClose(false)
+	l.Close()
+	os.WriteFile(odd+"/rapido0.ro/precious", []byte("x"), 0o600)
+	removeStaleVirtiofsDirs()
+	if _, err := os.Stat(dead); err == nil {
+		t.Error("the dead run's directory is left")
+	}
+	for _, d := range []string{live + "/rapido0.ro", odd + "/rapido0.ro/precious", other} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s removed: %v", d, err)
+		}
 	}
 }

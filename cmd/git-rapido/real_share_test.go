@@ -229,7 +229,7 @@ func TestRealShareVirtiofs(t *testing.T) {
 		// The guest's root remounts the share rw and tries again: the
 		// host side must refuse.
 		_, stderr, code := r.run(r.clone, r.bin, "run", "-v", "--share", dir+":/mnt/ro", "--", "sh", "-c",
-			"echo x >/mnt/ro/f; mount -o remount,rw /mnt/ro; echo y >/mnt/ro/g; test ! -e /mnt/ro/f && test ! -e /mnt/ro/g")
+			"echo x >/mnt/ro/f; mount -o remount,rw /mnt/ro && echo remounted-rw; echo y >/mnt/ro/g; test ! -e /mnt/ro/f && test ! -e /mnt/ro/g")
 		t.Logf("run --share ro: exit %d\n%s", code, stderr)
 		if _, err := os.Stat(filepath.Join(dir, "f")); err == nil {
 			t.Error("the guest wrote through a read-only share")
@@ -239,6 +239,11 @@ func TestRealShareVirtiofs(t *testing.T) {
 		}
 		if code != 0 {
 			t.Errorf("read-only share: exit %d, want 0 (both writes refused)\n%s", code, console(stderr))
+		}
+		// The second write was the host's to refuse: the guest's mount
+		// was rw by then.
+		if c := console(stderr); !strings.Contains(c, "remounted-rw") || !strings.Contains(c, "can't create /mnt/ro/g: Read-only file system") {
+			t.Errorf("the guest did not remount the share rw, or its write was not refused with EROFS:\n%s", c)
 		}
 		// Over virtiofs whichever daemon the host has: the Rust one
 		// refuses writes itself, QEMU's C one (root) serves a read-only
