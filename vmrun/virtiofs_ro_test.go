@@ -3,8 +3,10 @@ package vmrun
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -126,5 +128,77 @@ func TestMountsUnder(t *testing.T) {
 	got := mountsUnder(info, "/tmp/vfs/r0.ro")
 	if want := []string{"/tmp/vfs/r0.ro", "/tmp/vfs/r0.ro/sub dir"}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("mountsUnder = %q, want %q", got, want)
+	}
+}
+
+// TestVirtiofsdROSubmount: a mount under the share (a tmpfs here) is
+// served too, and read-only as well: the recursive bind copies it, and a
+// bind mount's read-only flag is per mount. The tmpfs is mounted in a
+// mount namespace of the test's own (the test runs again in one), so the
+// host never sees it.
+func TestVirtiofsdROSubmount(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("SKIPPING TestVirtiofsdROSubmount: the read-only bind mount needs root; run the tests as root")
+	}
+	if os.Getenv("RAPIDO_TEST_PRIVATE_NS") != "1" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestVirtiofsdROSubmount$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), "RAPIDO_TEST_PRIVATE_NS=1")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+		out, err := cmd.CombinedOutput()
+		t.Logf("in a mount namespace of its own:\n%s", out)
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestVirtiofsdROSubmount") {
+			t.Fatalf("the test in its own mount namespace: %v", err)
+		}
+		return
+	}
+	// Go made the namespace private (Unshareflags): the tmpfs stays here.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	share, logDir, sockDir := t.TempDir(), t.TempDir(), t.TempDir()
+	sub := filepath.Join(share, "sub")
+	os.Mkdir(sub, 0o755)
+	if err := syscall.Mount("tmpfs", sub, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Unmount(sub, syscall.MNT_DETACH)
+	os.WriteFile(filepath.Join(sub, "data"), []byte("on the tmpfs"), 0o644)
+	result := filepath.Join(logDir, "result")
+	daemon := filepath.Join(logDir, "c-virtiofsd")
+	os.WriteFile(daemon, []byte(`#!/bin/sh
+for a; do case $a in source=*) src=${a#source=};; esac; done
+{
+	echo "data: $(cat "$src/sub/data")"
+	sh -c "echo x >'$src/sub/written'" 2>&1 && echo "write: done"
+	echo end
+} >`+result+`.tmp
+mv `+result+`.tmp `+result+`
+echo 'virtiofsd: Waiting for vhost-user socket connection...' >&2
+exec sleep 60
+`), 0o755)
+	r := &virtiofsRun{dir: sockDir, d: qemu.Virtiofsd{Path: daemon, ROBind: true}, self: self, logDir: logDir,
+		shares: []qemu.Share{{Tag: "rapido0", Path: share, Socket: filepath.Join(sockDir, "rapido0.sock")}},
+		procs:  make([]*virtiofsProc, 1)}
+	if err := r.forBoot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer r.stop()
+	var out []byte
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if out, err = os.ReadFile(result); err == nil {
+			break
+		}
+	}
+	got := string(out)
+	t.Logf("the daemon saw:\n%s", got)
+	if !strings.Contains(got, "data: on the tmpfs\n") {
+		t.Errorf("the daemon does not see the mount under the share:\n%s", got)
+	}
+	if strings.Contains(got, "write: done") || !strings.Contains(got, "Read-only file system") {
+		t.Errorf("a write to the mount under the share did not fail with EROFS:\n%s", got)
+	}
+	if err := os.WriteFile(filepath.Join(sub, "host-write"), []byte("x"), 0o644); err != nil {
+		t.Errorf("the mount under the share is no longer writable outside the daemon: %v", err)
 	}
 }
