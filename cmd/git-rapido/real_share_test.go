@@ -136,6 +136,24 @@ func TestRealShare(t *testing.T) {
 	})
 }
 
+// virtiofsds lists the running virtiofsd processes (by their executable,
+// so a daemon serving a read-only bind mount, whose command line names the
+// mount and not the share, is one too) that are not in before.
+func virtiofsds(before map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	exes, _ := filepath.Glob("/proc/[0-9]*/exe")
+	for _, p := range exes {
+		if l, err := os.Readlink(p); err == nil && filepath.Base(strings.TrimSuffix(l, " (deleted)")) == "virtiofsd" {
+			b, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "cmdline"))
+			d := filepath.Dir(p) + ": " + strings.ReplaceAll(string(b), "\x00", " ")
+			if !before[d] {
+				out[d] = true
+			}
+		}
+	}
+	return out
+}
+
 // qemusWith lists the running processes whose command line holds s.
 func qemusWith(t *testing.T, s string) []string {
 	t.Helper()
@@ -226,6 +244,7 @@ func TestRealShareVirtiofs(t *testing.T) {
 
 	t.Run("read-only", func(t *testing.T) {
 		dir := t.TempDir()
+		before := virtiofsds(nil)
 		// The guest's root remounts the share rw and tries again: the
 		// host side must refuse.
 		_, stderr, code := r.run(r.clone, r.bin, "run", "-v", "--share", dir+":/mnt/ro", "--", "sh", "-c",
@@ -255,7 +274,9 @@ func TestRealShareVirtiofs(t *testing.T) {
 		if code != 0 || !strings.Contains(dry, "share: "+dir+" on /mnt/ro (ro, over virtiofs)") {
 			t.Errorf("dry run: exit %d, want the ro share over virtiofs:\n%s", code, dry)
 		}
-		noDaemons(t, dir)
+		if left := virtiofsds(before); len(left) > 0 {
+			t.Errorf("virtiofsd left running: %v", left)
+		}
 		if b, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(b), dir) {
 			t.Errorf("the read-only bind mount is in the host's mount table:\n%s", b)
 		}
@@ -271,6 +292,7 @@ func TestRealShareVirtiofs(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { os.RemoveAll(dir) })
+		before := virtiofsds(nil)
 		os.WriteFile(filepath.Join(dir, "my-test"), []byte("#!/bin/sh\necho \"vfs-pwd: in $(pwd), $(cat data)\"\nexit 5\n"), 0o755)
 		os.WriteFile(filepath.Join(dir, "data"), []byte("from the host"), 0o644)
 		start := time.Now()
@@ -285,7 +307,9 @@ func TestRealShareVirtiofs(t *testing.T) {
 		if c := console(stderr); !strings.Contains(c, "vfs-pwd: in /mnt/pwd, from the host") {
 			t.Errorf("console lacks the script's line:\n%s", c)
 		}
-		noDaemons(t, dir)
+		if left := virtiofsds(before); len(left) > 0 {
+			t.Errorf("virtiofsd left running: %v", left)
+		}
 	})
 
 	// Boot-to-verdict (firmware, kernel, init with the mounts, test,
@@ -336,22 +360,22 @@ func TestRealShareVirtiofsInterrupt(t *testing.T) {
 	}
 	r.mustRun(t, r.clone, "git", "config", "rapido.shareTransport", "virtiofs")
 	t.Cleanup(func() { r.mustRun(t, r.clone, "git", "config", "--unset", "rapido.shareTransport") })
-	daemons := func(dir string) string {
+	// A rw share and a ro one: with QEMU's C daemon the ro one's daemon
+	// runs behind the read-only wrapper (virtiofsd-ro), which execs it.
+	daemons := func(before map[string]bool) string {
 		var out []string
-		cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-		for _, p := range cmdlines {
-			if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), "virtiofsd") && strings.Contains(string(b), dir) {
-				out = append(out, strings.ReplaceAll(string(b), "\x00", " "))
-			}
+		for d := range virtiofsds(before) {
+			out = append(out, d)
 		}
 		return strings.Join(out, "\n")
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
-			dir := t.TempDir()
+			dir, ro := t.TempDir(), t.TempDir()
+			before := virtiofsds(nil)
 			marker := fmt.Sprintf("virtiofs-interrupt-%d ready", time.Now().UnixNano())
-			cmd := exec.Command(r.bin, "run", "--accel", "tcg", "--share", dir+":/mnt/w:rw", "--",
-				"sh", "-c", "ls /mnt/w && echo "+marker+" && sleep 600")
+			cmd := exec.Command(r.bin, "run", "--accel", "tcg", "--share", dir+":/mnt/w:rw", "--share", ro+":/mnt/r", "--",
+				"sh", "-c", "ls /mnt/w /mnt/r && echo "+marker+" && sleep 600")
 			cmd.Dir, cmd.Env = r.clone, r.env
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
@@ -372,8 +396,16 @@ func TestRealShareVirtiofsInterrupt(t *testing.T) {
 					t.Fatalf("the guest never became ready\n%s", stderr.String())
 				}
 			}
-			if daemons(dir) == "" {
-				t.Fatalf("no virtiofsd serves %s while the VM runs: the leftover check below would prove nothing", dir)
+			// One daemon per share (QEMU's C daemon forks a child of
+			// itself, on the same socket).
+			sockets := map[string]bool{}
+			for d := range virtiofsds(before) {
+				if _, sock, ok := strings.Cut(d, "--socket-path="); ok {
+					sockets[strings.Fields(sock)[0]] = true
+				}
+			}
+			if len(sockets) != 2 {
+				t.Fatalf("virtiofsd serves %d sockets while the VM runs, want one per share (2): the leftover check below would prove nothing\n%s", len(sockets), daemons(before))
 			}
 			cmd.Process.Signal(sig)
 			select {
@@ -383,8 +415,8 @@ func TestRealShareVirtiofsInterrupt(t *testing.T) {
 				t.Fatalf("git rapido did not end within 30 s of %s\n%s", sig, stderr.String())
 			}
 			t.Logf("after %s: exit %d\n%s", sig, cmd.ProcessState.ExitCode(), stderr.String())
-			left := daemons(dir)
-			for end := time.Now().Add(5 * time.Second); left != "" && time.Now().Before(end); left = daemons(dir) {
+			left := daemons(before)
+			for end := time.Now().Add(5 * time.Second); left != "" && time.Now().Before(end); left = daemons(before) {
 				time.Sleep(100 * time.Millisecond)
 			}
 			if left != "" {
