@@ -86,7 +86,10 @@ const VirtiofsdReady = "Waiting for vhost-user socket connection"
 // runs without one otherwise (the C daemon needs root: see Usable).
 func VirtiofsdArgs(d Virtiofsd, socket, dir string, rw, root bool) []string {
 	if !d.Rust {
-		return []string{"--socket-path=" + socket, "-o", "source=" + dir, "-o", "cache=auto"}
+		// -o takes a comma-separated list, whose parser (libfuse's)
+		// reads a backslash as an escape.
+		src := strings.NewReplacer(`\`, `\\`, ",", `\,`).Replace(dir)
+		return []string{"--socket-path=" + socket, "-o", "source=" + src, "-o", "cache=auto"}
 	}
 	args := []string{"--socket-path=" + socket, "--shared-dir=" + dir, "--cache=auto"}
 	if !root {
