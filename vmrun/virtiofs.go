@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -70,6 +71,9 @@ func findVirtiofsd() (qemu.Virtiofsd, string) {
 		if !d.Rust && os.Geteuid() != 0 {
 			return qemu.Virtiofsd{}, fmt.Sprintf("%s (QEMU's C virtiofsd) runs only as root", p)
 		}
+		// Without --readonly, as root: the read-only bind mount of the
+		// share keeps it read-only (virtiofs_ro.go).
+		d.ROBind = !d.ReadOnly && os.Geteuid() == 0
 		return d, ""
 	}
 	if bin != "" {
@@ -96,10 +100,11 @@ func shareTransports(mode string, shares []Share, find func() (qemu.Virtiofsd, s
 	}
 	var notes []string
 	for i, s := range shares {
-		if !s.RW && !d.ReadOnly {
+		if !s.RW && !d.ReadOnly && !d.ROBind {
 			// The guest's root could remount the share rw: only a daemon
-			// that refuses writes keeps it read-only, and 9p's does.
-			notes = append(notes, fmt.Sprintf("share %s over 9p: it is read-only and %s cannot refuse writes (the Rust virtiofsd's --readonly can)", s.Host, d.Path))
+			// that refuses writes, or one that serves a read-only mount,
+			// keeps it read-only, and 9p's does.
+			notes = append(notes, fmt.Sprintf("share %s over 9p: it is read-only, %s cannot refuse writes (the Rust virtiofsd's --readonly can) and a read-only bind mount for it needs root", s.Host, d.Path))
 			continue
 		}
 		use[i] = true
@@ -135,6 +140,7 @@ const virtiofsReadyTimeout = 30 * time.Second
 type virtiofsRun struct {
 	dir    string // the sockets (a unix socket path has 108 bytes at most)
 	d      qemu.Virtiofsd
+	self   string // git-rapido, the read-only wrapper (d.ROBind)
 	logDir string
 	trace  func([]string)
 	shares []qemu.Share
@@ -160,7 +166,8 @@ func (p *Plan) planVirtiofs(qc *qemu.Config, dry bool) (*virtiofsRun, []string, 
 	}
 	dir := "<virtiofs-dir>"
 	if !dry {
-		if dir, err = os.MkdirTemp("", "rapido-vfs-"); err != nil {
+		removeStaleVirtiofsDirs()
+		if dir, err = os.MkdirTemp("", fmt.Sprintf("%s%d-", virtiofsDirPrefix, os.Getpid())); err != nil {
 			return nil, notes, fmt.Errorf("virtiofs: %w", err)
 		}
 	}
@@ -172,7 +179,42 @@ func (p *Plan) planVirtiofs(qc *qemu.Config, dry bool) (*virtiofsRun, []string, 
 	}
 	qc.Shares = shares
 	qc.KernelArgs = append(append([]string(nil), qc.KernelArgs...), virtiofsParam(shares))
-	return &virtiofsRun{dir: dir, d: d, shares: shares, procs: make([]*virtiofsProc, len(shares))}, notes, nil
+	self := ""
+	if d.ROBind {
+		if self, err = os.Executable(); err != nil {
+			return nil, notes, fmt.Errorf("virtiofs: find git-rapido: %w", err)
+		}
+	}
+	return &virtiofsRun{dir: dir, d: d, self: self, shares: shares, procs: make([]*virtiofsProc, len(shares))}, notes, nil
+}
+
+// virtiofsDirPrefix begins a run's socket directory in $TMPDIR, followed
+// by the pid of the git rapido that made it.
+const virtiofsDirPrefix = "rapido-vfs-"
+
+// removeStaleVirtiofsDirs removes the socket directories of runs that are
+// gone without removing their own (git rapido killed with SIGKILL: its
+// daemons died with it, its directory did not): those whose pid no longer
+// runs. Only sockets and empty directories are removed, one by one, never
+// a tree: a directory that holds anything else is left alone. (A pid
+// reused since keeps its directory until the next run after it.)
+func removeStaleVirtiofsDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), virtiofsDirPrefix+"*"))
+	for _, dir := range dirs {
+		pidText, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(dir), virtiofsDirPrefix), "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 || syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue
+		}
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			p := filepath.Join(dir, e.Name())
+			if e.Type()&os.ModeSocket != 0 || e.IsDir() {
+				os.Remove(p) // a directory only when empty
+			}
+		}
+		os.Remove(dir)
+	}
 }
 
 func anyTrue(b []bool) bool {
@@ -211,7 +253,21 @@ func (r *virtiofsRun) startOne(ctx context.Context, s qemu.Share) (*virtiofsProc
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(r.d.Path, qemu.VirtiofsdArgs(r.d, s.Socket, s.Path, s.RW, os.Geteuid() == 0)...)
+	root := os.Geteuid() == 0
+	var cmd *exec.Cmd
+	if !s.RW && !r.d.ReadOnly {
+		// The daemon serves a read-only bind mount of the share, made
+		// on an empty directory next to the socket by the wrapper, in
+		// the daemon's own mount namespace.
+		mnt := filepath.Join(r.dir, s.Tag+".ro")
+		if err := os.Mkdir(mnt, 0o700); err != nil && !os.IsExist(err) {
+			log.Close()
+			return nil, err
+		}
+		cmd = roWrapperCommand(r.self, s.Path, mnt, r.d.Path, qemu.VirtiofsdArgs(r.d, s.Socket, mnt, s.RW, root))
+	} else {
+		cmd = exec.Command(r.d.Path, qemu.VirtiofsdArgs(r.d, s.Socket, s.Path, s.RW, root)...)
+	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		log.Close()

@@ -2,7 +2,10 @@ package vmrun
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,7 +16,13 @@ import (
 
 // TestMain keeps the host's virtiofsd out of the package's tests: a share
 // goes over 9p unless a test asks for virtiofs with a daemon of its own.
+//
+// Run as git-rapido with virtiofsd-ro, the test binary is the read-only
+// wrapper (TestVirtiofsdRO), as the git-rapido binary is for a run.
 func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) == "git-rapido" && len(os.Args) > 1 && os.Args[1] == "virtiofsd-ro" {
+		os.Exit(VirtiofsdRO(os.Args[2:], os.Stderr))
+	}
 	os.Setenv(virtiofsdEnv, "/nonexistent/virtiofsd")
 	os.Exit(m.Run())
 }
@@ -25,6 +34,11 @@ func TestShareTransports(t *testing.T) {
 	shares := []Share{{Host: "/src", Guest: "/mnt/src"}, {Host: "/out", Guest: "/mnt/out", RW: true}}
 	none := func() (qemu.Virtiofsd, string) { return qemu.Virtiofsd{}, "no virtiofsd found" }
 	cDaemon := func() (qemu.Virtiofsd, string) { return qemu.Virtiofsd{Path: "/usr/lib/qemu/virtiofsd"}, "" }
+	// As root, QEMU's C daemon serves a read-only share from a read-only
+	// bind mount made for it alone (virtiofsd-ro).
+	cBind := func() (qemu.Virtiofsd, string) {
+		return qemu.Virtiofsd{Path: "/usr/lib/qemu/virtiofsd", ROBind: true}, ""
+	}
 	rust := func() (qemu.Virtiofsd, string) {
 		return qemu.Virtiofsd{Path: "/usr/libexec/virtiofsd", Rust: true, ReadOnly: true}, ""
 	}
@@ -37,7 +51,9 @@ func TestShareTransports(t *testing.T) {
 	}{
 		{"auto-none", "auto", none, []bool{false, false}, "shares over 9p: no virtiofsd found", ""},
 		{"default-none", "", none, []bool{false, false}, "shares over 9p: no virtiofsd found", ""},
-		{"auto-c", "auto", cDaemon, []bool{false, true}, "share /src over 9p: it is read-only and /usr/lib/qemu/virtiofsd cannot refuse writes", ""},
+		{"auto-c", "auto", cDaemon, []bool{false, true}, "share /src over 9p: it is read-only, /usr/lib/qemu/virtiofsd cannot refuse writes (the Rust virtiofsd's --readonly can) and a read-only bind mount for it needs root", ""},
+		{"auto-c-root", "auto", cBind, []bool{true, true}, "", ""},
+		{"virtiofs-c-root", "virtiofs", cBind, []bool{true, true}, "", ""},
 		{"auto-rust", "auto", rust, []bool{true, true}, "", ""},
 		{"9p", "9p", looked, []bool{false, false}, "", ""},
 		{"virtiofs-none", "virtiofs", none, nil, "", "rapido.shareTransport=virtiofs: no virtiofsd found (install virtiofsd (Debian 13) or qemu-system-common (Debian 12)"},
@@ -178,5 +194,44 @@ func TestVirtiofsDied(t *testing.T) {
 	var none *virtiofsRun
 	if none.died() != "" {
 		t.Error("no daemons, yet one died")
+	}
+}
+
+// TestRemoveStaleVirtiofsDirs: a run killed with SIGKILL leaves its socket
+// directory (its daemons die with it, tethered); the next run removes the
+// directories whose run is gone — their sockets and the empty read-only
+// mount points — and leaves a live run's, and anything that is not
+// plainly a leftover (a directory with files in it), alone.
+func TestRemoveStaleVirtiofsDirs(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(tmp, fmt.Sprintf("rapido-vfs-%d-1", gone.Process.Pid))
+	live := filepath.Join(tmp, fmt.Sprintf("rapido-vfs-%d-2", os.Getpid()))
+	odd := filepath.Join(tmp, fmt.Sprintf("rapido-vfs-%d-3", gone.Process.Pid))
+	other := filepath.Join(tmp, "rapido-vfs-notapid")
+	for _, d := range []string{dead + "/rapido0.ro", live + "/rapido0.ro", odd + "/rapido0.ro", other} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: dead + "/rapido0.sock", Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SetUnlinkOnClose(false)
+	l.Close()
+	os.WriteFile(odd+"/rapido0.ro/precious", []byte("x"), 0o600)
+	removeStaleVirtiofsDirs()
+	if _, err := os.Stat(dead); err == nil {
+		t.Error("the dead run's directory is left")
+	}
+	for _, d := range []string{live + "/rapido0.ro", odd + "/rapido0.ro/precious", other} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s removed: %v", d, err)
+		}
 	}
 }

@@ -136,6 +136,24 @@ func TestRealShare(t *testing.T) {
 	})
 }
 
+// virtiofsds lists the running virtiofsd processes (by their executable,
+// so a daemon serving a read-only bind mount, whose command line names the
+// mount and not the share, is one too) that are not in before.
+func virtiofsds(before map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	exes, _ := filepath.Glob("/proc/[0-9]*/exe")
+	for _, p := range exes {
+		if l, err := os.Readlink(p); err == nil && filepath.Base(strings.TrimSuffix(l, " (deleted)")) == "virtiofsd" {
+			b, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "cmdline"))
+			d := filepath.Dir(p) + ": " + strings.ReplaceAll(string(b), "\x00", " ")
+			if !before[d] {
+				out[d] = true
+			}
+		}
+	}
+	return out
+}
+
 // qemusWith lists the running processes whose command line holds s.
 func qemusWith(t *testing.T, s string) []string {
 	t.Helper()
@@ -154,9 +172,10 @@ func qemusWith(t *testing.T, s string) []string {
 // built-in fragment) with shares over virtiofs, served by the host's
 // virtiofsd: a script run from a writable share of the host, a file the
 // guest writes read back on the host, a read-only share the guest cannot
-// write (over virtiofs when the daemon can refuse writes, else over 9p, as
-// the run says), and no virtiofsd left running. It logs boot-to-verdict
-// over 9p and over virtiofs, a few runs each.
+// write even after remounting it rw (over virtiofs: the Rust daemon
+// refuses writes itself, QEMU's C one serves a read-only bind mount), a
+// --pwd script over virtiofs, and no virtiofsd left running. It logs
+// boot-to-verdict over 9p and over virtiofs, rw and ro, a few runs each.
 func TestRealShareVirtiofs(t *testing.T) {
 	r, _ := setupRealCuts(t)
 	if os.Geteuid() != 0 {
@@ -225,10 +244,11 @@ func TestRealShareVirtiofs(t *testing.T) {
 
 	t.Run("read-only", func(t *testing.T) {
 		dir := t.TempDir()
+		before := virtiofsds(nil)
 		// The guest's root remounts the share rw and tries again: the
 		// host side must refuse.
 		_, stderr, code := r.run(r.clone, r.bin, "run", "-v", "--share", dir+":/mnt/ro", "--", "sh", "-c",
-			"echo x >/mnt/ro/f; mount -o remount,rw /mnt/ro; echo y >/mnt/ro/g; test ! -e /mnt/ro/f && test ! -e /mnt/ro/g")
+			"echo x >/mnt/ro/f; mount -o remount,rw /mnt/ro && echo remounted-rw; echo y >/mnt/ro/g; test ! -e /mnt/ro/f && test ! -e /mnt/ro/g")
 		t.Logf("run --share ro: exit %d\n%s", code, stderr)
 		if _, err := os.Stat(filepath.Join(dir, "f")); err == nil {
 			t.Error("the guest wrote through a read-only share")
@@ -239,43 +259,89 @@ func TestRealShareVirtiofs(t *testing.T) {
 		if code != 0 {
 			t.Errorf("read-only share: exit %d, want 0 (both writes refused)\n%s", code, console(stderr))
 		}
-		// A daemon that cannot refuse writes (QEMU's C one) leaves the
-		// share on 9p, and says so.
-		v := verdict(stderr)
-		if v["share_transport"] == "9p" && !strings.Contains(stderr, "over 9p: it is read-only and") {
-			t.Errorf("a ro share on 9p under rapido.shareTransport=virtiofs, without the note:\n%s", stderr)
+		// The second write was the host's to refuse: the guest's mount
+		// was rw by then.
+		if c := console(stderr); !strings.Contains(c, "remounted-rw") || !strings.Contains(c, "can't create /mnt/ro/g: Read-only file system") {
+			t.Errorf("the guest did not remount the share rw, or its write was not refused with EROFS:\n%s", c)
 		}
-		noDaemons(t, dir)
+		// Over virtiofs whichever daemon the host has: the Rust one
+		// refuses writes itself, QEMU's C one (root) serves a read-only
+		// bind mount of the share (git rapido virtiofsd-ro).
+		if v := verdict(stderr); v == nil || v["share_transport"] != "virtiofs" {
+			t.Errorf("verdict share_transport = %v, want virtiofs", v["share_transport"])
+		}
+		_, dry, code := r.run(r.clone, r.bin, "run", "--dry-run", "--share", dir+":/mnt/ro", "--", "true")
+		if code != 0 || !strings.Contains(dry, "share: "+dir+" on /mnt/ro (ro, over virtiofs)") {
+			t.Errorf("dry run: exit %d, want the ro share over virtiofs:\n%s", code, dry)
+		}
+		if left := virtiofsds(before); len(left) > 0 {
+			t.Errorf("virtiofsd left running: %v", left)
+		}
+		if b, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(b), dir) {
+			t.Errorf("the read-only bind mount is in the host's mount table:\n%s", b)
+		}
+	})
+
+	// --pwd (a read-only share of the current directory) over virtiofs:
+	// the script runs from the host's directory, its exit code is the
+	// verdict's.
+	t.Run("pwd", func(t *testing.T) {
+		// In the worktree, untracked, as TestRealShare's script.
+		dir := filepath.Join(r.clone, "rapido-vfs-pwd-test")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		before := virtiofsds(nil)
+		os.WriteFile(filepath.Join(dir, "my-test"), []byte("#!/bin/sh\necho \"vfs-pwd: in $(pwd), $(cat data)\"\nexit 5\n"), 0o755)
+		os.WriteFile(filepath.Join(dir, "data"), []byte("from the host"), 0o644)
+		start := time.Now()
+		_, stderr, code := r.run(dir, r.bin, "run", "-v", "--pwd", "--", "./my-test")
+		t.Logf("run --pwd over virtiofs: exit %d in %s\n%s", code, time.Since(start).Round(time.Millisecond), stderr)
+		if code != 1 || !strings.Contains(stderr, "test exited 5") {
+			t.Fatalf("--pwd script exiting 5: exit %d, want 1 with \"test exited 5\"\n%s", code, console(stderr))
+		}
+		if v := verdict(stderr); v == nil || v["share_transport"] != "virtiofs" {
+			t.Errorf("verdict share_transport = %v, want virtiofs", v["share_transport"])
+		}
+		if c := console(stderr); !strings.Contains(c, "vfs-pwd: in /mnt/pwd, from the host") {
+			t.Errorf("console lacks the script's line:\n%s", c)
+		}
+		if left := virtiofsds(before); len(left) > 0 {
+			t.Errorf("virtiofsd left running: %v", left)
+		}
 	})
 
 	// Boot-to-verdict (firmware, kernel, init with the mounts, test,
-	// shutdown) with one rw share, over 9p and over virtiofs.
-	t.Run("boot-to-verdict", func(t *testing.T) {
-		dir := t.TempDir()
-		med := map[string]time.Duration{}
-		for _, tr := range []string{"9p", "virtiofs"} {
-			var ds []time.Duration
-			r.mustRun(t, r.clone, "git", "config", "rapido.shareTransport", tr)
-			for i := 0; i < 3; i++ {
-				_, stderr, code := r.run(r.clone, r.bin, "run", "--share", dir+":/mnt/w:rw", "--", "sh", "-c", "ls /mnt/w >/dev/null")
-				v := verdict(stderr)
-				if code != 0 || v == nil || v["share_transport"] != tr {
-					t.Fatalf("%s run: exit %d, transport %v\n%s", tr, code, v["share_transport"], stderr)
+	// shutdown) with one share, rw and ro, over 9p and over virtiofs.
+	for _, mode := range []string{"rw", "ro"} {
+		t.Run("boot-to-verdict-"+mode, func(t *testing.T) {
+			dir := t.TempDir()
+			med := map[string]time.Duration{}
+			for _, tr := range []string{"9p", "virtiofs"} {
+				var ds []time.Duration
+				r.mustRun(t, r.clone, "git", "config", "rapido.shareTransport", tr)
+				for i := 0; i < 3; i++ {
+					_, stderr, code := r.run(r.clone, r.bin, "run", "--share", dir+":/mnt/w:"+mode, "--", "sh", "-c", "ls /mnt/w >/dev/null")
+					v := verdict(stderr)
+					if code != 0 || v == nil || v["share_transport"] != tr {
+						t.Fatalf("%s run: exit %d, transport %v\n%s", tr, code, v["share_transport"], stderr)
+					}
+					tm, _ := v["timings"].(map[string]any)
+					var d time.Duration
+					for _, k := range []string{"firmware", "kernel_boot", "init", "test", "shutdown"} {
+						f, _ := tm[k].(float64)
+						d += time.Duration(f)
+					}
+					ds = append(ds, d)
 				}
-				tm, _ := v["timings"].(map[string]any)
-				var d time.Duration
-				for _, k := range []string{"firmware", "kernel_boot", "init", "test", "shutdown"} {
-					f, _ := tm[k].(float64)
-					d += time.Duration(f)
-				}
-				ds = append(ds, d)
+				slices.Sort(ds)
+				med[tr] = ds[1]
+				t.Logf("boot-to-verdict, %s share, over %s: %v (median %v)", mode, tr, ds, ds[1])
 			}
-			slices.Sort(ds)
-			med[tr] = ds[1]
-			t.Logf("boot-to-verdict over %s: %v (median %v)", tr, ds, ds[1])
-		}
-		t.Logf("virtiofs/9p boot-to-verdict: %.3f", float64(med["virtiofs"])/float64(med["9p"]))
-	})
+			t.Logf("virtiofs/9p boot-to-verdict, %s share: %.3f", mode, float64(med["virtiofs"])/float64(med["9p"]))
+		})
+	}
 }
 
 // TestRealShareVirtiofsInterrupt signals git rapido while the guest uses a
@@ -294,22 +360,22 @@ func TestRealShareVirtiofsInterrupt(t *testing.T) {
 	}
 	r.mustRun(t, r.clone, "git", "config", "rapido.shareTransport", "virtiofs")
 	t.Cleanup(func() { r.mustRun(t, r.clone, "git", "config", "--unset", "rapido.shareTransport") })
-	daemons := func(dir string) string {
+	// A rw share and a ro one: with QEMU's C daemon the ro one's daemon
+	// runs behind the read-only wrapper (virtiofsd-ro), which execs it.
+	daemons := func(before map[string]bool) string {
 		var out []string
-		cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-		for _, p := range cmdlines {
-			if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), "virtiofsd") && strings.Contains(string(b), dir) {
-				out = append(out, strings.ReplaceAll(string(b), "\x00", " "))
-			}
+		for d := range virtiofsds(before) {
+			out = append(out, d)
 		}
 		return strings.Join(out, "\n")
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
-			dir := t.TempDir()
+			dir, ro := t.TempDir(), t.TempDir()
+			before := virtiofsds(nil)
 			marker := fmt.Sprintf("virtiofs-interrupt-%d ready", time.Now().UnixNano())
-			cmd := exec.Command(r.bin, "run", "--accel", "tcg", "--share", dir+":/mnt/w:rw", "--",
-				"sh", "-c", "ls /mnt/w && echo "+marker+" && sleep 600")
+			cmd := exec.Command(r.bin, "run", "--accel", "tcg", "--share", dir+":/mnt/w:rw", "--share", ro+":/mnt/r", "--",
+				"sh", "-c", "ls /mnt/w /mnt/r && echo "+marker+" && sleep 600")
 			cmd.Dir, cmd.Env = r.clone, r.env
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
@@ -330,8 +396,16 @@ func TestRealShareVirtiofsInterrupt(t *testing.T) {
 					t.Fatalf("the guest never became ready\n%s", stderr.String())
 				}
 			}
-			if daemons(dir) == "" {
-				t.Fatalf("no virtiofsd serves %s while the VM runs: the leftover check below would prove nothing", dir)
+			// One daemon per share (QEMU's C daemon forks a child of
+			// itself, on the same socket).
+			sockets := map[string]bool{}
+			for d := range virtiofsds(before) {
+				if _, sock, ok := strings.Cut(d, "--socket-path="); ok {
+					sockets[strings.Fields(sock)[0]] = true
+				}
+			}
+			if len(sockets) != 2 {
+				t.Fatalf("virtiofsd serves %d sockets while the VM runs, want one per share (2): the leftover check below would prove nothing\n%s", len(sockets), daemons(before))
 			}
 			cmd.Process.Signal(sig)
 			select {
@@ -341,8 +415,8 @@ func TestRealShareVirtiofsInterrupt(t *testing.T) {
 				t.Fatalf("git rapido did not end within 30 s of %s\n%s", sig, stderr.String())
 			}
 			t.Logf("after %s: exit %d\n%s", sig, cmd.ProcessState.ExitCode(), stderr.String())
-			left := daemons(dir)
-			for end := time.Now().Add(5 * time.Second); left != "" && time.Now().Before(end); left = daemons(dir) {
+			left := daemons(before)
+			for end := time.Now().Add(5 * time.Second); left != "" && time.Now().Before(end); left = daemons(before) {
 				time.Sleep(100 * time.Millisecond)
 			}
 			if left != "" {

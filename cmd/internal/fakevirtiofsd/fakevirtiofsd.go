@@ -3,18 +3,21 @@
 // C daemon (like the Rust one, with --readonly, when FAKE_VIRTIOFSD=rust),
 // checks its shared directory, listens on its socket, says so as the real
 // daemons do, serves one connection (the fake QEMU's) and exits when it
-// hangs up. On connection it logs "virtiofsd DIR ro|rw" to FAKE_QEMU_LOG
-// and, standing in for a guest that writes, puts rapido-fake-guest into a
-// writable directory. FAKE_VIRTIOFSD=fail makes it refuse to start. Only
+// hangs up. On connection, standing in for a guest that writes, it puts
+// rapido-fake-guest into its directory unless told --readonly, and logs
+// "virtiofsd DIR rw", "virtiofsd DIR ro" (--readonly) or "virtiofsd DIR ro
+// (EROFS)" (the directory refused the write) to FAKE_QEMU_LOG. FAKE_VIRTIOFSD=fail makes it refuse to start. Only
 // _test.go files may import it.
 package fakevirtiofsd
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"strings"
+	"syscall"
 )
 
 // Main is the fake's entry point.
@@ -64,18 +67,20 @@ func Main() {
 	if err != nil {
 		os.Exit(1)
 	}
+	// A daemon told --readonly refuses the write itself; otherwise the
+	// write is tried, and a read-only mount (git rapido's virtiofsd-ro in
+	// front of the C daemon) refuses it with EROFS.
 	m := "rw"
 	if ro {
 		m = "ro"
+	} else if err := os.WriteFile(dir+"/rapido-fake-guest", []byte("written by the guest over virtiofs\n"), 0o644); errors.Is(err, syscall.EROFS) {
+		m = "ro (EROFS)"
 	}
 	if log := os.Getenv("FAKE_QEMU_LOG"); log != "" {
 		if f, err := os.OpenFile(log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
 			fmt.Fprintf(f, "virtiofsd %s %s\n", dir, m)
 			f.Close()
 		}
-	}
-	if !ro {
-		os.WriteFile(dir+"/rapido-fake-guest", []byte("written by the guest over virtiofs\n"), 0o644)
 	}
 	// Served: the fake QEMU waits for this before its guest runs, so a
 	// run cannot end (and stop the daemon) before the line above is logged.

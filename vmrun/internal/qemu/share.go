@@ -69,6 +69,11 @@ type Virtiofsd struct {
 	// ReadOnly: the daemon itself refuses writes (--readonly), so a
 	// read-only share stays read-only whatever the guest's root mounts.
 	ReadOnly bool
+	// ROBind: a daemon without ReadOnly serves a read-only share from a
+	// read-only bind mount made for it alone, in a mount namespace of its
+	// own (vmrun's virtiofsd-ro wrapper; root only). VirtiofsdArgs is then
+	// given that mount as the directory.
+	ROBind bool
 }
 
 // VirtiofsdReady is what a virtiofsd prints once its socket listens (both
@@ -81,13 +86,16 @@ const VirtiofsdReady = "Waiting for vhost-user socket connection"
 // runs without one otherwise (the C daemon needs root: see Usable).
 func VirtiofsdArgs(d Virtiofsd, socket, dir string, rw, root bool) []string {
 	if !d.Rust {
-		return []string{"--socket-path=" + socket, "-o", "source=" + dir, "-o", "cache=auto"}
+		// -o takes a comma-separated list, whose parser (libfuse's)
+		// reads a backslash as an escape.
+		src := strings.NewReplacer(`\`, `\\`, ",", `\,`).Replace(dir)
+		return []string{"--socket-path=" + socket, "-o", "source=" + src, "-o", "cache=auto"}
 	}
 	args := []string{"--socket-path=" + socket, "--shared-dir=" + dir, "--cache=auto"}
 	if !root {
 		args = append(args, "--sandbox=none")
 	}
-	if !rw {
+	if !rw && d.ReadOnly {
 		args = append(args, "--readonly")
 	}
 	return args

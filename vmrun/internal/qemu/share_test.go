@@ -76,9 +76,21 @@ func TestVirtiofsdArgs(t *testing.T) {
 	if got, want := VirtiofsdArgs(c, "/r/s.sock", "/src", true, true), []string{"--socket-path=/r/s.sock", "-o", "source=/src", "-o", "cache=auto"}; !slices.Equal(got, want) {
 		t.Errorf("C virtiofsd: %q, want %q", got, want)
 	}
+	// -o is a comma-separated list: a comma in the directory is escaped
+	// with a backslash (and a backslash too), as the C daemon's option
+	// parser reads it.
+	if got, want := VirtiofsdArgs(c, "/r/s.sock", `/src/a,b\c`, true, true)[2], `source=/src/a\,b\\c`; got != want {
+		t.Errorf("C virtiofsd, a comma in the path: %q, want %q", got, want)
+	}
 	rs := Virtiofsd{Path: "/usr/libexec/virtiofsd", Rust: true, ReadOnly: true}
 	if got, want := VirtiofsdArgs(rs, "/r/s.sock", "/src", false, false), []string{"--socket-path=/r/s.sock", "--shared-dir=/src", "--cache=auto", "--sandbox=none", "--readonly"}; !slices.Equal(got, want) {
 		t.Errorf("Rust virtiofsd, ro, not root: %q, want %q", got, want)
+	}
+	// A Rust daemon without --readonly (an old one) serves a read-only
+	// bind mount instead (ROBind): it must not be given the option.
+	old := Virtiofsd{Path: "/usr/libexec/virtiofsd", Rust: true, ROBind: true}
+	if got := VirtiofsdArgs(old, "/r/s.sock", "/ro", false, true); slices.Contains(got, "--readonly") {
+		t.Errorf("a Rust daemon without --readonly is given it: %q", got)
 	}
 	if got := VirtiofsdArgs(rs, "/r/s.sock", "/src", true, true); slices.Contains(got, "--readonly") || slices.Contains(got, "--sandbox=none") {
 		t.Errorf("Rust virtiofsd, rw, root: %q", got)
