@@ -5,7 +5,6 @@ package main
 // needs (cutsKconfig): no kernel of its own to build.
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -377,25 +376,7 @@ func TestRealShareVirtiofsInterrupt(t *testing.T) {
 			cmd := exec.Command(r.bin, "run", "--accel", "tcg", "--share", dir+":/mnt/w:rw", "--share", ro+":/mnt/r", "--",
 				"sh", "-c", "ls /mnt/w /mnt/r && echo "+marker+" && sleep 600")
 			cmd.Dir, cmd.Env = r.clone, r.env
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			deadline := time.Now().Add(20 * time.Minute)
-			for !consoleSays(r.clone, marker) {
-				select {
-				case err := <-done:
-					t.Fatalf("git rapido ended before the guest was ready (%v)\n%s", err, stderr.String())
-				case <-time.After(500 * time.Millisecond):
-				}
-				if time.Now().After(deadline) {
-					cmd.Process.Kill()
-					t.Fatalf("the guest never became ready\n%s", stderr.String())
-				}
-			}
+			done, stderr := startUntilConsole(t, cmd, r.clone, marker)
 			// One daemon per share (QEMU's C daemon forks a child of
 			// itself, on the same socket).
 			sockets := map[string]bool{}
@@ -407,14 +388,7 @@ func TestRealShareVirtiofsInterrupt(t *testing.T) {
 			if len(sockets) != 2 {
 				t.Fatalf("virtiofsd serves %d sockets while the VM runs, want one per share (2): the leftover check below would prove nothing\n%s", len(sockets), daemons(before))
 			}
-			cmd.Process.Signal(sig)
-			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				cmd.Process.Kill()
-				t.Fatalf("git rapido did not end within 30 s of %s\n%s", sig, stderr.String())
-			}
-			t.Logf("after %s: exit %d\n%s", sig, cmd.ProcessState.ExitCode(), stderr.String())
+			signalAndWait(t, cmd, done, sig, stderr)
 			left := daemons(before)
 			for end := time.Now().Add(5 * time.Second); left != "" && time.Now().Before(end); left = daemons(before) {
 				time.Sleep(100 * time.Millisecond)

@@ -124,36 +124,11 @@ func TestRealStorageDaemonInterrupt(t *testing.T) {
 			m := storageManifest(t, "", "dd if=/dev/zero of=/dev/vda bs=64k count=16 conv=fsync 2>/dev/null\necho "+marker+"\nsleep 600\n")
 			cmd := exec.Command(r.bin, "run", "--accel", "tcg", "--manifest", m)
 			cmd.Dir, cmd.Env = r.clone, r.env
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			deadline := time.Now().Add(20 * time.Minute)
-			for !consoleSays(r.clone, marker) {
-				select {
-				case err := <-done:
-					t.Fatalf("git rapido ended before the guest was ready (%v)\n%s", err, stderr.String())
-				case <-time.After(500 * time.Millisecond):
-				}
-				if time.Now().After(deadline) {
-					cmd.Process.Kill()
-					t.Fatalf("the guest never became ready\n%s", stderr.String())
-				}
-			}
+			done, stderr := startUntilConsole(t, cmd, r.clone, marker)
 			if n := strings.Count(leftovers(tmp), "qemu-storage-daemon"); n != 2 {
 				t.Fatalf("%d daemons name the test's TMPDIR while the VM runs, want 2: the leftover check below would prove nothing\n%s", n, leftovers(tmp))
 			}
-			cmd.Process.Signal(sig)
-			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				cmd.Process.Kill()
-				t.Fatalf("git rapido did not end within 30 s of %s\n%s", sig, stderr.String())
-			}
-			t.Logf("after %s: exit %d\n%s", sig, cmd.ProcessState.ExitCode(), stderr.String())
+			signalAndWait(t, cmd, done, sig, stderr)
 			// The parent-death signal is delivered as git rapido exits,
 			// and the daemons take a moment to die of it.
 			left := leftovers(tmp)
@@ -165,6 +140,46 @@ func TestRealStorageDaemonInterrupt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startUntilConsole starts a run (cmd, in clone) and returns once its
+// guest has printed marker on the console; done says when the run ends.
+func startUntilConsole(t *testing.T, cmd *exec.Cmd, clone, marker string) (<-chan error, *bytes.Buffer) {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.Now().Add(20 * time.Minute)
+	for !consoleSays(clone, marker) {
+		select {
+		case err := <-done:
+			t.Fatalf("git rapido ended before the guest was ready (%v)\n%s", err, stderr.String())
+		case <-time.After(500 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the guest never became ready\n%s", stderr.String())
+		}
+	}
+	return done, &stderr
+}
+
+// signalAndWait sends sig to a run started by startUntilConsole and waits
+// (30 s at most) for it to end.
+func signalAndWait(t *testing.T, cmd *exec.Cmd, done <-chan error, sig syscall.Signal, stderr *bytes.Buffer) {
+	t.Helper()
+	cmd.Process.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("git rapido did not end within 30 s of %s\n%s", sig, stderr.String())
+	}
+	t.Logf("after %s: exit %d\n%s", sig, cmd.ProcessState.ExitCode(), stderr.String())
 }
 
 // consoleSays reports whether a run's console log in clone holds s.
