@@ -41,7 +41,7 @@ func (f *testFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.kappend, "append", "", "extra kernel command line `params`")
 	fs.StringVar(&f.net, "net", "", "VM network `mode`: none, user or bridge "+keyNote("rapido.net.mode"))
 	fs.StringVar(&f.buildDir, "build-dir", "", "build in `dir` "+keyNote("rapido.buildDir"))
-	fs.StringArrayVar(&f.shares, "share", nil, "mount `hostdir[:guestdir[:rw]][,key=git|content]` in the guest over 9p (at the same path, read-only unless rw; key names how the verdict cache keys a directory outside the repository; repeatable)")
+	fs.StringArrayVar(&f.shares, "share", nil, "mount `hostdir[:guestdir[:rw]][,key=git|content]` in the guest over virtiofs or 9p (rapido.shareTransport; at the same path, read-only unless rw; key names how the verdict cache keys a directory outside the repository; repeatable)")
 	fs.BoolVar(&f.pwd, "pwd", false, "share the current directory read-only at "+vmrun.PwdGuestDir+" and start the test there")
 	fs.StringVar(&f.warnings, "warnings", "", "a build that adds compiler warnings: warn, or fail the commit ("+"`policy`"+") "+keyNote("rapido.warnings"))
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only the verdict, no progress")
