@@ -50,35 +50,11 @@ func TestVirtiofsdRO(t *testing.T) {
 		t.Fatalf("mounts of the test's directories before the test:\n%s", m)
 	}
 	os.WriteFile(filepath.Join(share, "data"), []byte("from the host"), 0o644)
-	result := filepath.Join(logDir, "result")
-	daemon := filepath.Join(logDir, "c-virtiofsd")
-	os.WriteFile(daemon, []byte(`#!/bin/sh
-for a; do case $a in source=*) src=${a#source=};; esac; done
-{
-	echo "data: $(cat "$src/data")"
+	got, r, daemon := serveReadOnly(t, self, logDir, sockDir, share, `	echo "data: $(cat "$src/data")"
 	echo "ns: $(readlink /proc/self/ns/mnt)"
 	sh -c "echo x >'$src/written'" 2>&1 && echo "write: done"
 	sh -c "mkdir '$src/d'" 2>&1 && echo "mkdir: done"
-	echo end
-} >`+result+`.tmp
-mv `+result+`.tmp `+result+`
-echo 'virtiofsd: Waiting for vhost-user socket connection...' >&2
-exec sleep 60
-`), 0o755)
-	r := &virtiofsRun{dir: sockDir, d: qemu.Virtiofsd{Path: daemon, ROBind: true}, self: self, logDir: logDir,
-		shares: []qemu.Share{{Tag: "rapido0", Path: share, Socket: filepath.Join(sockDir, "rapido0.sock")}},
-		procs:  make([]*virtiofsProc, 1)}
-	if err := r.forBoot(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer r.stop()
-	var out []byte
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		if out, err = os.ReadFile(result); err == nil {
-			break
-		}
-	}
-	got := string(out)
+`)
 	t.Logf("the daemon saw:\n%s", got)
 	if !strings.Contains(got, "data: from the host\n") {
 		t.Errorf("the daemon does not see the share's files at its source:\n%s", got)
@@ -177,33 +153,9 @@ func TestVirtiofsdROSubmount(t *testing.T) {
 	}
 	defer syscall.Unmount(sub, syscall.MNT_DETACH)
 	os.WriteFile(filepath.Join(sub, "data"), []byte("on the tmpfs"), 0o644)
-	result := filepath.Join(logDir, "result")
-	daemon := filepath.Join(logDir, "c-virtiofsd")
-	os.WriteFile(daemon, []byte(`#!/bin/sh
-for a; do case $a in source=*) src=${a#source=};; esac; done
-{
-	echo "data: $(cat "$src/sub/data")"
+	got, _, _ := serveReadOnly(t, self, logDir, sockDir, share, `	echo "data: $(cat "$src/sub/data")"
 	sh -c "echo x >'$src/sub/written'" 2>&1 && echo "write: done"
-	echo end
-} >`+result+`.tmp
-mv `+result+`.tmp `+result+`
-echo 'virtiofsd: Waiting for vhost-user socket connection...' >&2
-exec sleep 60
-`), 0o755)
-	r := &virtiofsRun{dir: sockDir, d: qemu.Virtiofsd{Path: daemon, ROBind: true}, self: self, logDir: logDir,
-		shares: []qemu.Share{{Tag: "rapido0", Path: share, Socket: filepath.Join(sockDir, "rapido0.sock")}},
-		procs:  make([]*virtiofsProc, 1)}
-	if err := r.forBoot(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer r.stop()
-	var out []byte
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		if out, err = os.ReadFile(result); err == nil {
-			break
-		}
-	}
-	got := string(out)
+`)
 	t.Logf("the daemon saw:\n%s", got)
 	if !strings.Contains(got, "data: on the tmpfs\n") {
 		t.Errorf("the daemon does not see the mount under the share:\n%s", got)
@@ -253,4 +205,38 @@ func BenchmarkVirtiofsdStart(b *testing.B) {
 			}
 		})
 	}
+}
+
+// serveReadOnly starts a stand-in C daemon for share through the
+// virtiofsd-ro wrapper; the daemon runs probe (shell lines, $src its
+// source directory) and its output is returned, with the run and the
+// daemon's path. The daemon is stopped when the test ends, if not before.
+func serveReadOnly(t *testing.T, self, logDir, sockDir, share, probe string) (string, *virtiofsRun, string) {
+	t.Helper()
+	result := filepath.Join(logDir, "result")
+	daemon := filepath.Join(logDir, "c-virtiofsd")
+	os.WriteFile(daemon, []byte(`#!/bin/sh
+for a; do case $a in source=*) src=${a#source=};; esac; done
+{
+`+probe+`	echo end
+} >`+result+`.tmp
+mv `+result+`.tmp `+result+`
+echo 'virtiofsd: Waiting for vhost-user socket connection...' >&2
+exec sleep 60
+`), 0o755)
+	r := &virtiofsRun{dir: sockDir, d: qemu.Virtiofsd{Path: daemon, ROBind: true}, self: self, logDir: logDir,
+		shares: []qemu.Share{{Tag: "rapido0", Path: share, Socket: filepath.Join(sockDir, "rapido0.sock")}},
+		procs:  make([]*virtiofsProc, 1)}
+	if err := r.forBoot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.stop)
+	var out []byte
+	var err error
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if out, err = os.ReadFile(result); err == nil {
+			break
+		}
+	}
+	return string(out), r, daemon
 }
